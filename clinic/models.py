@@ -1,0 +1,207 @@
+"""Clinic-wide data: the organisation's settings and booking-policy defaults, locations, rooms,
+and the append-only audit log."""
+
+import re
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+JURISDICTION_PATTERN = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
+
+
+def validate_timezone(value: str) -> None:
+    """Only IANA zone names that ``zoneinfo`` knows; local times are computed in them."""
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"'{value}' is not an IANA time zone.", code="invalid_timezone")
+
+
+def validate_jurisdiction(value: str) -> None:
+    """ISO 3166 country, optionally with a subdivision: ``CA-ON``, ``US-NY``, ``GB``."""
+    if not JURISDICTION_PATTERN.match(value):
+        raise ValidationError(
+            f"'{value}' is not a jurisdiction code like CA-ON or US-NY.",
+            code="invalid_jurisdiction",
+        )
+
+
+def default_reminder_offsets() -> list[int]:
+    return [24 * 60, 2 * 60]
+
+
+class ClinicSettings(models.Model):
+    """The organisation's single settings row: booking-policy defaults, reminders, care-plan rules.
+
+    Locations and services may override the booking policy (see ``scheduling``); these are the
+    values used when nothing overrides them.
+    """
+
+    name = models.CharField(max_length=200, default="Clinic")
+    currency = models.CharField(max_length=3, default="CAD")
+    # Booking policy defaults (DOMAIN.md section 4).
+    slot_step_minutes = models.PositiveSmallIntegerField(
+        default=15, validators=[MinValueValidator(5)]
+    )
+    minimum_notice_minutes = models.PositiveIntegerField(default=120)
+    same_day_booking = models.BooleanField(default=True)
+    booking_horizon_days = models.PositiveSmallIntegerField(
+        default=60, validators=[MinValueValidator(1)]
+    )
+    late_cancellation_hours = models.PositiveSmallIntegerField(default=24)
+    max_upcoming_online_bookings = models.PositiveSmallIntegerField(default=3)
+    one_free_consult_per_patient = models.BooleanField(default=True)
+    # Notifications (DOMAIN.md section 7).
+    reminder_offsets_minutes = models.JSONField(
+        default=default_reminder_offsets,
+        help_text="Minutes before the start at which reminders go out, e.g. [1440, 120].",
+    )
+    notification_grace_minutes = models.PositiveSmallIntegerField(
+        default=3,
+        help_text="Confirmations and change notices wait this long; an undone edit sends nothing.",
+    )
+    # Care plans (DOMAIN.md section 6).
+    discharge_pain_max = models.PositiveSmallIntegerField(default=2)
+    discharge_pain_consecutive = models.PositiveSmallIntegerField(default=2)
+    refer_back_pain_threshold = models.PositiveSmallIntegerField(default=6)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "clinic settings"
+        verbose_name_plural = "clinic settings"
+        constraints = [
+            models.CheckConstraint(condition=Q(pk=1), name="clinic_settings_singleton"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} settings"
+
+    def save(self, *args, **kwargs) -> None:
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        offsets = self.reminder_offsets_minutes
+        if not isinstance(offsets, list) or not all(
+            isinstance(o, int) and 0 < o <= 60 * 24 * 14 for o in offsets
+        ):
+            raise ValidationError(
+                {"reminder_offsets_minutes": "A list of whole minutes between 1 and 20160."}
+            )
+
+    @classmethod
+    def load(cls) -> "ClinicSettings":
+        """The settings row, created with defaults on first use."""
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj
+
+
+class Location(models.Model):
+    """A place where care is given. Its zone drives local times; its jurisdiction drives scope."""
+
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=60, unique=True)
+    address_line = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    region = models.CharField(max_length=100, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, default="CA")
+    phone = models.CharField(max_length=40, blank=True)
+    email = models.EmailField(blank=True)
+    timezone = models.CharField(max_length=64, validators=[validate_timezone])
+    jurisdiction = models.CharField(max_length=10, validators=[validate_jurisdiction])
+    is_virtual = models.BooleanField(
+        default=False, help_text="Phone and video care only; no rooms to walk into."
+    )
+    virtual_instructions = models.TextField(
+        blank=True, help_text="How patients join a phone or video appointment."
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    @property
+    def address(self) -> str:
+        parts = [self.address_line, self.city, self.region, self.postal_code]
+        return ", ".join(p for p in parts if p)
+
+
+class Room(models.Model):
+    """A room or resource at a location; services ask for a kind, bookings use its capacity."""
+
+    class Kind(models.TextChoices):
+        TREATMENT = "treatment", "Treatment room"
+        MASSAGE = "massage", "Massage room"
+        GYM = "gym", "Gym floor"
+        VIRTUAL = "virtual", "Virtual room"
+
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="rooms")
+    name = models.CharField(max_length=80)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    capacity = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["location__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["location", "name"], name="room_unique_name"),
+            models.CheckConstraint(condition=Q(capacity__gte=1), name="room_capacity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.location.name}: {self.name}"
+
+
+class AuditEvent(models.Model):
+    """Append-only record of staff reads and changes of patient and clinical data.
+
+    The database refuses UPDATE and DELETE on this table (a trigger installed by migration), so
+    not even code with a bug can rewrite history.
+    """
+
+    class Action(models.TextChoices):
+        READ = "read", "Read"
+        CREATE = "create", "Create"
+        UPDATE = "update", "Update"
+        DELETE = "delete", "Delete"
+        EXPORT = "export", "Export"
+        LOGIN = "login", "Log in"
+
+    occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_label = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=10, choices=Action.choices)
+    object_type = models.CharField(max_length=80)
+    object_id = models.CharField(max_length=64, blank=True)
+    patient_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    summary = models.CharField(max_length=300, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    client_address = models.GenericIPAddressField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    channel = models.CharField(max_length=20, blank=True, help_text="api, admin, task, command")
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.occurred_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_type}"
+        )

@@ -1,0 +1,3 @@
+"""Public booking-widget routes of this app, mounted under ``/api/v1/public/``."""
+
+urlpatterns: list = []
