@@ -1,4 +1,15 @@
-"""Shared fixtures. Database-specific tests use ``requires_postgres`` and say why they skip."""
+"""Shared fixtures and the markers that gate tests on real services.
+
+Mark a test ``postgres`` (exclusion constraints, row locks, parallel connections), ``services``
+(Redis broker, Celery worker, SMTP) or ``browser`` (Debian's chromium). Where the service is
+missing the test is skipped with the reason, except under ``CLINIC_REQUIRE_SERVICES=1`` (CI, the
+tests of record), where a missing service fails the test instead.
+"""
+
+import os
+import shutil
+import socket
+from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings
@@ -9,11 +20,36 @@ from rest_framework.test import APIClient
 
 from clinic import roles
 
-requires_postgres = pytest.mark.skipif(
-    not settings.IS_POSTGRES,
-    reason="needs PostgreSQL (exclusion constraints, row locks, real parallel connections); "
-    "set DATABASE_URL=postgres://... to run",
-)
+REQUIRE_SERVICES = os.environ.get("CLINIC_REQUIRE_SERVICES") == "1"
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
+
+
+def _redis_reachable() -> bool:
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        return False
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port or 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip locally when a real service is missing; fail in CI, where it must be there."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"CLINIC_REQUIRE_SERVICES=1 but {reason}")
+    pytest.skip(reason)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("postgres") and not settings.IS_POSTGRES:
+        skip_or_fail("needs PostgreSQL: set DATABASE_URL=postgres://...")
+    if item.get_closest_marker("services") and not _redis_reachable():
+        skip_or_fail("needs a Redis broker: set REDIS_URL=redis://... to a running server")
+    if item.get_closest_marker("browser") and not (CHROMIUM and os.path.exists(CHROMIUM)):
+        skip_or_fail("needs Debian's chromium (apt-get install chromium) or CHROMIUM_PATH")
 
 
 @pytest.fixture
