@@ -134,7 +134,101 @@ class Credential(models.Model):
                 condition=Q(valid_until__isnull=True) | Q(valid_until__gte=models.F("valid_from")),
                 name="credential_dates_in_order",
             ),
+            models.CheckConstraint(
+                condition=Q(kind="certification") | ~Q(jurisdiction=""),
+                name="credential_licence_has_jurisdiction",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.number} ({self.jurisdiction or 'any'})"
+
+
+class CredentialRequirement(models.Model):
+    """Which credential kinds let a discipline practise, by default or in one jurisdiction.
+
+    A massage therapist needs a licence or registration in CA-ON but a certification elsewhere:
+    that is a default row plus a CA-ON override row, not a code branch.
+    """
+
+    discipline = models.ForeignKey(
+        Discipline, on_delete=models.CASCADE, related_name="credential_requirements"
+    )
+    jurisdiction = models.CharField(
+        max_length=10,
+        blank=True,
+        validators=[validate_jurisdiction],
+        help_text="Blank for the default requirement; a code such as CA-ON for an override.",
+    )
+    accepts_licence = models.BooleanField(default=False)
+    accepts_registration = models.BooleanField(default=False)
+    accepts_certification = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["discipline__code", "jurisdiction"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["discipline", "jurisdiction"], name="credential_requirement_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(accepts_licence=True)
+                | Q(accepts_registration=True)
+                | Q(accepts_certification=True),
+                name="credential_requirement_accepts_some_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.discipline.code} ({self.jurisdiction or 'default'}): {self.kinds_label}"
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        accepted = {
+            Credential.Kind.LICENCE: self.accepts_licence,
+            Credential.Kind.REGISTRATION: self.accepts_registration,
+            Credential.Kind.CERTIFICATION: self.accepts_certification,
+        }
+        return frozenset(str(kind) for kind, ok in accepted.items() if ok)
+
+    @property
+    def kinds_label(self) -> str:
+        return " or ".join(sorted(self.kinds))
+
+
+class ScopeRuleChange(models.Model):
+    """Append-only history of scope-rule edits: who changed what, when, before and after.
+
+    Natural keys (codes) are copied so the history stays readable after a rule is deleted.
+    """
+
+    class Action(models.TextChoices):
+        CREATE = "create", "Created"
+        UPDATE = "update", "Updated"
+        DELETE = "delete", "Deleted"
+
+    rule = models.ForeignKey(
+        ScopeRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes"
+    )
+    discipline_code = models.CharField(max_length=40)
+    act_code = models.CharField(max_length=40)
+    jurisdiction = models.CharField(max_length=10, blank=True)
+    action = models.CharField(max_length=10, choices=Action.choices)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    changed_by_label = models.CharField(max_length=150, blank=True)
+    changed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    channel = models.CharField(max_length=20, blank=True, help_text="api, admin, command")
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        where = self.jurisdiction or "default"
+        return f"{self.changed_at:%Y-%m-%d %H:%M} {self.action} {self.discipline_code}/{self.act_code} ({where})"
