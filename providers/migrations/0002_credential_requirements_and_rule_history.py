@@ -7,69 +7,132 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('providers', '0001_initial'),
+        ("providers", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CredentialRequirement',
+            name="CredentialRequirement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('jurisdiction', models.CharField(blank=True, help_text='Blank for the default requirement; a code such as CA-ON for an override.', max_length=10, validators=[clinic.models.validate_jurisdiction])),
-                ('accepts_licence', models.BooleanField(default=False)),
-                ('accepts_registration', models.BooleanField(default=False)),
-                ('accepts_certification', models.BooleanField(default=False)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "jurisdiction",
+                    models.CharField(
+                        blank=True,
+                        help_text="Blank for the default requirement; a code such as CA-ON for an override.",
+                        max_length=10,
+                        validators=[clinic.models.validate_jurisdiction],
+                    ),
+                ),
+                ("accepts_licence", models.BooleanField(default=False)),
+                ("accepts_registration", models.BooleanField(default=False)),
+                ("accepts_certification", models.BooleanField(default=False)),
             ],
             options={
-                'ordering': ['discipline__code', 'jurisdiction'],
+                "ordering": ["discipline__code", "jurisdiction"],
             },
         ),
         migrations.CreateModel(
-            name='ScopeRuleChange',
+            name="ScopeRuleChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('discipline_code', models.CharField(max_length=40)),
-                ('act_code', models.CharField(max_length=40)),
-                ('jurisdiction', models.CharField(blank=True, max_length=10)),
-                ('action', models.CharField(choices=[('create', 'Created'), ('update', 'Updated'), ('delete', 'Deleted')], max_length=10)),
-                ('before', models.JSONField(blank=True, null=True)),
-                ('after', models.JSONField(blank=True, null=True)),
-                ('changed_by_label', models.CharField(blank=True, max_length=150)),
-                ('changed_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('channel', models.CharField(blank=True, help_text='api, admin, command', max_length=20)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("discipline_code", models.CharField(max_length=40)),
+                ("act_code", models.CharField(max_length=40)),
+                ("jurisdiction", models.CharField(blank=True, max_length=10)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("create", "Created"),
+                            ("update", "Updated"),
+                            ("delete", "Deleted"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("before", models.JSONField(blank=True, null=True)),
+                ("after", models.JSONField(blank=True, null=True)),
+                ("changed_by_label", models.CharField(blank=True, max_length=150)),
+                ("changed_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "channel",
+                    models.CharField(blank=True, help_text="api, admin, command", max_length=20),
+                ),
             ],
             options={
-                'ordering': ['-changed_at', '-id'],
+                "ordering": ["-changed_at", "-id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='credential',
-            constraint=models.CheckConstraint(condition=models.Q(('kind', 'certification'), models.Q(('jurisdiction', ''), _negated=True), _connector='OR'), name='credential_licence_has_jurisdiction'),
+            model_name="credential",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("kind", "certification"),
+                    models.Q(("jurisdiction", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="credential_licence_has_jurisdiction",
+            ),
         ),
         migrations.AddField(
-            model_name='credentialrequirement',
-            name='discipline',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='credential_requirements', to='providers.discipline'),
+            model_name="credentialrequirement",
+            name="discipline",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="credential_requirements",
+                to="providers.discipline",
+            ),
         ),
         migrations.AddField(
-            model_name='scoperulechange',
-            name='changed_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="scoperulechange",
+            name="changed_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='scoperulechange',
-            name='rule',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='changes', to='providers.scoperule'),
+            model_name="scoperulechange",
+            name="rule",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="changes",
+                to="providers.scoperule",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='credentialrequirement',
-            constraint=models.UniqueConstraint(fields=('discipline', 'jurisdiction'), name='credential_requirement_unique'),
+            model_name="credentialrequirement",
+            constraint=models.UniqueConstraint(
+                fields=("discipline", "jurisdiction"), name="credential_requirement_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='credentialrequirement',
-            constraint=models.CheckConstraint(condition=models.Q(('accepts_licence', True), ('accepts_registration', True), ('accepts_certification', True), _connector='OR'), name='credential_requirement_accepts_some_kind'),
+            model_name="credentialrequirement",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("accepts_licence", True),
+                    ("accepts_registration", True),
+                    ("accepts_certification", True),
+                    _connector="OR",
+                ),
+                name="credential_requirement_accepts_some_kind",
+            ),
         ),
     ]
