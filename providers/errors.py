@@ -1,4 +1,4 @@
-"""The refusal every entry point raises when a provider's scope of practice does not cover an act."""
+"""The refusal every entry point raises when a provider's scope does not cover an act."""
 
 from collections.abc import Iterable
 

@@ -231,4 +231,5 @@ class ScopeRuleChange(models.Model):
 
     def __str__(self) -> str:
         where = self.jurisdiction or "default"
-        return f"{self.changed_at:%Y-%m-%d %H:%M} {self.action} {self.discipline_code}/{self.act_code} ({where})"
+        when = f"{self.changed_at:%Y-%m-%d %H:%M}"
+        return f"{when} {self.action} {self.discipline_code}/{self.act_code} ({where})"

@@ -211,16 +211,18 @@ class ScopeIndex:
         reasons: list[ScopeReason] = []
         if not current:
             reasons += self._credential_reasons(provider, kinds, of_kind, here, location, on)
-        if rule.requires_endorsement and not any(act_id in c.endorsements for c in current):
-            if current or not any(act_id in c.endorsements for c in here):
-                reasons.append(
-                    ScopeReason(
-                        ENDORSEMENT_MISSING,
-                        f"{act_name} needs an endorsement on a current credential valid in "
-                        f"{jurisdiction}; {provider.name} has none.",
-                        code,
-                    )
+        endorsed_now = any(act_id in c.endorsements for c in current)
+        # An endorsed but lapsed credential is already explained by its own reasons.
+        endorsed_lapsed = not current and any(act_id in c.endorsements for c in here)
+        if rule.requires_endorsement and not endorsed_now and not endorsed_lapsed:
+            reasons.append(
+                ScopeReason(
+                    ENDORSEMENT_MISSING,
+                    f"{act_name} needs an endorsement on a current credential valid in "
+                    f"{jurisdiction}; {provider.name} has none.",
+                    code,
                 )
+            )
         return reasons
 
     def _credential_reasons(
@@ -345,7 +347,8 @@ def _code(act) -> str:
 
 
 def decide_acts(provider, acts: Iterable, location, at: datetime) -> ScopeDecision:
-    """May ``provider`` perform all of ``acts`` (codes or ``Act`` rows) at ``location`` at ``at``?"""
+    """May ``provider`` perform every one of ``acts`` (codes or ``Act`` rows) at ``location``
+    at ``at``? All must hold; the reasons cover every act refused."""
     codes = [_code(act) for act in acts]
     index = load_scope_index([provider.pk], codes, location.jurisdiction)
     return index.decide_acts(provider.pk, codes, location, at)
