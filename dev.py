@@ -40,6 +40,9 @@ def bootstrap() -> None:
         venv.EnvBuilder(with_pip=True).create(VENV)
     uv = BIN / "uv"
     if not uv.exists():
+        # uv itself is pinned in the lock's dev group, so ``uv sync`` keeps it in the venv.
+        if subprocess.call([str(PYTHON), "-c", "import pip"], stderr=subprocess.DEVNULL) != 0:
+            run([PYTHON, "-m", "ensurepip", "--default-pip"])
         run(
             [
                 PYTHON,
