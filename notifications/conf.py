@@ -1,0 +1,58 @@
+"""Tunables of the sender. Each comes from a Django setting, else the environment, else a default,
+so a worker started by a test can be given short leases and back-off through its environment."""
+
+import os
+
+from django.conf import settings
+
+DEFAULTS = {
+    # A claimed row stays ``sending`` this long; after that any worker may take it over.
+    "NOTIFICATIONS_LEASE_SECONDS": 300.0,
+    # Back-off after the n-th failed attempt: base * 2**(n-1), capped.
+    "NOTIFICATIONS_RETRY_BASE_SECONDS": 60.0,
+    "NOTIFICATIONS_RETRY_MAX_SECONDS": 3600.0,
+    "NOTIFICATIONS_MAX_ATTEMPTS": 5,
+    # Rows due sooner than this get a task message of their own; later ones wait for the sweep.
+    "NOTIFICATIONS_TASK_WINDOW_SECONDS": 900.0,
+    # Most rows one sweep task handles before it queues a fresh sweep task.
+    "NOTIFICATIONS_SWEEP_LIMIT": 500,
+    # A file holding a clock offset in seconds (tests and rehearsals move time with it).
+    "NOTIFICATIONS_CLOCK_FILE": "",
+}
+
+
+def _value(name: str):
+    value = getattr(settings, name, None)
+    if value is None:
+        value = os.environ.get(name)
+    if value is None:
+        return DEFAULTS[name]
+    return type(DEFAULTS[name])(value)
+
+
+def lease_seconds() -> float:
+    return _value("NOTIFICATIONS_LEASE_SECONDS")
+
+
+def retry_base_seconds() -> float:
+    return _value("NOTIFICATIONS_RETRY_BASE_SECONDS")
+
+
+def retry_max_seconds() -> float:
+    return _value("NOTIFICATIONS_RETRY_MAX_SECONDS")
+
+
+def max_attempts() -> int:
+    return _value("NOTIFICATIONS_MAX_ATTEMPTS")
+
+
+def task_window_seconds() -> float:
+    return _value("NOTIFICATIONS_TASK_WINDOW_SECONDS")
+
+
+def sweep_limit() -> int:
+    return _value("NOTIFICATIONS_SWEEP_LIMIT")
+
+
+def clock_file() -> str:
+    return _value("NOTIFICATIONS_CLOCK_FILE")

@@ -1,0 +1,290 @@
+"""Planning, withdrawing and sending ledger rows: the guarantees of DOMAIN.md section 7.
+
+Exactly once per subject, kind and planned time rests on three things:
+
+- the unique constraint on (subject type, subject id, kind, planned time): planning is idempotent;
+- claiming: a worker takes a due row with ``SELECT ... FOR UPDATE SKIP LOCKED`` and marks it
+  ``sending`` with a lease (a token and an expiry) in the same short transaction, so duplicate task
+  deliveries and racing workers find nothing left to take;
+- finishing only under the lease token: a worker whose lease was taken over records nothing.
+
+The one window left open is a crash after the SMTP server accepted a message and before the row was
+marked ``sent``: once the lease expires the row is sent again, with the same Message-ID.
+"""
+
+import logging
+import smtplib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Model, Q
+
+from clinic.errors import ConflictProblem
+from notifications import clock, conf, registry
+from notifications.models import Notification
+from notifications.registry import Skip
+from notifications.rendering import build_message
+
+logger = logging.getLogger(__name__)
+
+Status = Notification.Status
+
+
+def subject_key(subject: Model) -> tuple[str, int]:
+    return subject._meta.label_lower, subject.pk
+
+
+def new_message_id() -> str:
+    domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip(" >") or "clinic.example"
+    return f"<notification.{uuid.uuid4().hex}@{domain}>"
+
+
+def plan(
+    subject: Model,
+    kind: str,
+    planned_for: datetime,
+    recipient: str,
+    *,
+    context: dict | None = None,
+) -> Notification:
+    """Plan one e-mail; planning the same subject, kind and time again returns the same row.
+
+    A row withdrawn earlier (``cancelled``) is planned again when the same time comes back (an
+    appointment moved away and back); a row already sent, skipped or failed is left as it is, so
+    nothing is sent twice for one planned time. Sending is queued after the caller's commit.
+    """
+    if registry.get(kind) is None:
+        raise ValueError(f"No renderer registered for notification kind {kind!r}.")
+    subject_type, subject_id = subject_key(subject)
+    key = {
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "kind": kind,
+        "planned_for": planned_for,
+    }
+    fresh = {
+        "recipient": recipient,
+        "context": context or {},
+        "next_attempt_at": planned_for,
+        "status": Status.PENDING,
+        "reason": "",
+    }
+    with transaction.atomic():
+        row = Notification.objects.select_for_update().filter(**key).first()
+        if row is None:
+            try:
+                with transaction.atomic():
+                    row = Notification.objects.create(**key, **fresh, message_id=new_message_id())
+            except IntegrityError:
+                row = Notification.objects.select_for_update().get(**key)
+        elif row.status == Status.CANCELLED:
+            for name, value in fresh.items():
+                setattr(row, name, value)
+            row.save(update_fields=[*fresh, "updated_at"])
+    if row.status == Status.PENDING:
+        enqueue_after_commit(row)
+    return row
+
+
+def withdraw(
+    subject: Model,
+    kinds: list[str] | tuple[str, ...],
+    reason: str,
+    *,
+    keep_planned_for: list[datetime] | tuple[datetime, ...] = (),
+) -> int:
+    """Cancel the subject's pending rows of these kinds (except at ``keep_planned_for``).
+
+    Rows already being sent are not touched: their renderer looks at the subject at send time and
+    skips what no longer applies.
+    """
+    subject_type, subject_id = subject_key(subject)
+    return (
+        Notification.objects.filter(
+            subject_type=subject_type,
+            subject_id=subject_id,
+            kind__in=kinds,
+            status=Status.PENDING,
+        )
+        .exclude(planned_for__in=list(keep_planned_for))
+        .update(status=Status.CANCELLED, reason=reason)
+    )
+
+
+def rows_for(subject: Model, kinds: list[str] | tuple[str, ...] | None = None):
+    subject_type, subject_id = subject_key(subject)
+    rows = Notification.objects.filter(subject_type=subject_type, subject_id=subject_id)
+    return rows.filter(kind__in=kinds) if kinds else rows
+
+
+def last_told(subject: Model, kinds: list[str] | tuple[str, ...]) -> dict | None:
+    """What the most recent sent e-mail of these kinds told the recipient, or ``None``."""
+    row = (
+        rows_for(subject, kinds)
+        .filter(status=Status.SENT)
+        .order_by("-sent_at", "-id")
+        .only("told")
+        .first()
+    )
+    return row.told if row else None
+
+
+def enqueue_after_commit(row: Notification) -> None:
+    """Queue a task for a row due soon; later rows are left to the beat sweep."""
+    delay = (row.next_attempt_at - clock.now()).total_seconds()
+    if delay > conf.task_window_seconds():
+        return
+    row_id = row.pk
+    transaction.on_commit(lambda: _enqueue(row_id, max(delay, 0.0)))
+
+
+def _enqueue(row_id: int, countdown: float) -> None:
+    from notifications.tasks import send_notification
+
+    try:
+        send_notification.apply_async((row_id,), countdown=countdown)
+    except Exception:
+        # The sweep sends it within a minute; a broker hiccup must not fail the caller.
+        logger.warning("Could not queue notification %s; the sweep will send it.", row_id)
+
+
+@dataclass(frozen=True)
+class Claim:
+    notification: Notification
+    token: uuid.UUID
+
+
+def _due(now: datetime) -> Q:
+    return Q(status=Status.PENDING, next_attempt_at__lte=now) | Q(
+        status=Status.SENDING, lease_expires_at__lte=now
+    )
+
+
+def claim(now: datetime, notification_id: int | None = None) -> Claim | None:
+    """Take one due row (or the given one, if due) under a fresh lease; ``None`` if none is free."""
+    token = uuid.uuid4()
+    with transaction.atomic():
+        rows = Notification.objects.select_for_update(skip_locked=True).filter(_due(now))
+        if notification_id is not None:
+            rows = rows.filter(pk=notification_id)
+        row = rows.order_by("next_attempt_at", "id").first()
+        if row is None:
+            return None
+        row.status = Status.SENDING
+        row.lease_token = token
+        row.lease_expires_at = now + timedelta(seconds=conf.lease_seconds())
+        row.attempts += 1
+        row.save(
+            update_fields=["status", "lease_token", "lease_expires_at", "attempts", "updated_at"]
+        )
+    return Claim(row, token)
+
+
+def _finish(claimed: Claim, **changes) -> bool:
+    """Record the outcome only if the lease is still ours."""
+    changes.setdefault("lease_token", None)
+    changes.setdefault("lease_expires_at", None)
+    done = Notification.objects.filter(
+        pk=claimed.notification.pk, lease_token=claimed.token
+    ).update(**changes)
+    if not done:
+        logger.warning(
+            "Lease on notification %s was taken over; outcome not recorded.",
+            claimed.notification.pk,
+        )
+    return bool(done)
+
+
+def backoff(attempts: int) -> timedelta:
+    seconds = conf.retry_base_seconds() * (2 ** max(attempts - 1, 0))
+    return timedelta(seconds=min(seconds, conf.retry_max_seconds()))
+
+
+def send_claimed(claimed: Claim, now: datetime) -> str:
+    """Check consent, render, send and record. Returns the resulting status."""
+    row = claimed.notification
+    kind = registry.get(row.kind)
+    if kind is None:
+        _finish(claimed, status=Status.FAILED, last_error=f"No renderer for kind {row.kind!r}.")
+        return Status.FAILED
+    try:
+        if kind.consent is not None and not kind.consent(row):
+            raise Skip("no_consent")
+        email = kind.render(row, now)
+    except Skip as skip:
+        _finish(claimed, status=Status.SKIPPED, reason=skip.reason)
+        return Status.SKIPPED
+    except Exception as exc:
+        logger.exception("Rendering notification %s failed", row.pk)
+        return _failed_attempt(claimed, now, f"Rendering failed: {exc!r}")
+    try:
+        build_message(row, email).send(fail_silently=False)
+    except (smtplib.SMTPException, OSError) as exc:
+        return _failed_attempt(claimed, now, f"SMTP: {exc!r}")
+    _finish(
+        claimed,
+        status=Status.SENT,
+        sent_at=clock.now(),
+        recipient=email.to or row.recipient,
+        subject_line=email.subject[:200],
+        told=email.told,
+        last_error="",
+        reason="",
+    )
+    return Status.SENT
+
+
+def _failed_attempt(claimed: Claim, now: datetime, error: str) -> str:
+    row = claimed.notification
+    if row.attempts >= conf.max_attempts():
+        _finish(claimed, status=Status.FAILED, last_error=error)
+        logger.error("Notification %s failed after %s attempts: %s", row.pk, row.attempts, error)
+        return Status.FAILED
+    next_at = now + backoff(row.attempts)
+    if _finish(claimed, status=Status.PENDING, next_attempt_at=next_at, last_error=error):
+        _enqueue(row.pk, (next_at - now).total_seconds())
+    return Status.PENDING
+
+
+def deliver(notification_id: int) -> str:
+    """Send one row if it is due and free; a duplicate delivery of its task finds nothing to do."""
+    now = clock.now()
+    claimed = claim(now, notification_id)
+    if claimed is None:
+        return "nothing_due"
+    return send_claimed(claimed, now)
+
+
+def sweep(limit: int | None = None) -> int:
+    """Send whatever is due, including rows whose lease expired. Returns how many were handled."""
+    limit = limit or conf.sweep_limit()
+    handled = 0
+    while handled < limit:
+        now = clock.now()
+        claimed = claim(now)
+        if claimed is None:
+            break
+        send_claimed(claimed, now)
+        handled += 1
+    return handled
+
+
+def retry_now(notification: Notification) -> Notification:
+    """A manager's "retry now" on a failed row: a fresh set of attempts, starting at once."""
+    with transaction.atomic():
+        row = Notification.objects.select_for_update().get(pk=notification.pk)
+        if row.status != Status.FAILED:
+            raise ConflictProblem(
+                f"Only failed notifications can be retried; this one is {row.status}.",
+                slug="invalid-transition",
+                title="The notification is not in a state that allows this.",
+            )
+        row.status = Status.PENDING
+        row.attempts = 0
+        row.next_attempt_at = clock.now()
+        row.save(update_fields=["status", "attempts", "next_attempt_at", "updated_at"])
+        enqueue_after_commit(row)
+    return row

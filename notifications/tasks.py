@@ -1,0 +1,22 @@
+"""Celery tasks: thin wrappers over ``notifications.services``.
+
+Task messages are hints, not the source of truth: the ledger is. A lost message is covered by the
+beat sweep, a duplicate one finds its row already claimed or sent.
+"""
+
+from celery import shared_task
+
+from notifications import conf, services
+
+
+@shared_task(name="notifications.send", ignore_result=True)
+def send_notification(notification_id: int) -> str:
+    return services.deliver(notification_id)
+
+
+@shared_task(name="notifications.sweep", ignore_result=True)
+def sweep() -> int:
+    handled = services.sweep()
+    if handled >= conf.sweep_limit():
+        sweep.delay()
+    return handled
