@@ -1,9 +1,11 @@
 """Patients. Consent, referrals and the care relationships that gate clinical access live here
 too; this app knows nothing of scheduling or care plans."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from clinic.models import Location
 
@@ -46,3 +48,158 @@ class Patient(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+
+class Consent(models.Model):
+    """One consent decision for one purpose. Rows are never edited: the current state of a
+    purpose is the latest row, and the history shows what the person agreed to and when."""
+
+    class Purpose(models.TextChoices):
+        REMINDERS = "reminders", "Appointment reminders"
+        CARE_PLANS = "care_plans", "Exercise plans and plans of care by e-mail"
+        MARKETING = "marketing", "Marketing"
+
+    class Source(models.TextChoices):
+        ONLINE_FORM = "online_form", "Online form"
+        STAFF = "staff", "Staff"
+        EMAIL_LINK = "email_link", "E-mail link"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="consents")
+    purpose = models.CharField(max_length=20, choices=Purpose.choices)
+    granted = models.BooleanField()
+    recorded_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=20, choices=Source.choices)
+    wording = models.TextField(blank=True, help_text="The exact sentence shown to the person.")
+    wording_version = models.CharField(max_length=20, blank=True)
+    client_address = models.GenericIPAddressField(null=True, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        indexes = [
+            models.Index(fields=["patient", "purpose", "-recorded_at"], name="consent_latest"),
+        ]
+
+    def __str__(self) -> str:
+        verdict = "granted" if self.granted else "withdrawn"
+        return f"{self.get_purpose_display()} {verdict} {self.recorded_at:%Y-%m-%d %H:%M}"
+
+
+class CareRelationship(models.Model):
+    """That a provider treats or has treated a patient: the gate for a clinician's clinical access.
+
+    Scheduling (a booked appointment) and plans (a care-plan role) create it; it is never removed,
+    because "has treated" keeps access to records the provider wrote.
+    """
+
+    class Source(models.TextChoices):
+        APPOINTMENT = "appointment", "Appointment"
+        CARE_PLAN = "care_plan", "Care plan"
+        REFERRAL = "referral", "Referral"
+        STAFF = "staff", "Recorded by staff"
+
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="care_relationships"
+    )
+    provider = models.ForeignKey(
+        "providers.Provider", on_delete=models.CASCADE, related_name="care_relationships"
+    )
+    source = models.CharField(max_length=20)
+    first_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["patient", "first_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "provider"], name="care_relationship_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} treats {self.patient}"
+
+
+class Referral(models.Model):
+    """A provider asks another discipline (optionally a named provider) to see a patient."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACCEPTED = "accepted", "Accepted"
+        COMPLETED = "completed", "Completed"
+        DECLINED = "declined", "Declined"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="referrals")
+    from_provider = models.ForeignKey(
+        "providers.Provider", on_delete=models.PROTECT, related_name="referrals_sent"
+    )
+    to_discipline = models.ForeignKey(
+        "providers.Discipline", on_delete=models.PROTECT, related_name="referrals"
+    )
+    to_provider = models.ForeignKey(
+        "providers.Provider",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="referrals_received",
+    )
+    reason = models.TextField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    status_changed_at = models.DateTimeField(default=timezone.now)
+    status_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="referral_reason_required"),
+            models.CheckConstraint(
+                condition=Q(to_provider__isnull=True) | ~Q(to_provider=models.F("from_provider")),
+                name="referral_not_to_self",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "to_discipline"], name="referral_queue")]
+
+    def __str__(self) -> str:
+        return f"{self.patient} -> {self.to_discipline} ({self.get_status_display()})"
+
+
+class ReferralStatusChange(models.Model):
+    """Who moved a referral to which status, when, and why: the referral's history."""
+
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="history")
+    from_status = models.CharField(max_length=12, choices=Referral.Status.choices, blank=True)
+    to_status = models.CharField(max_length=12, choices=Referral.Status.choices)
+    changed_at = models.DateTimeField(default=timezone.now)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or 'new'} -> {self.to_status}"

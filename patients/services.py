@@ -1,0 +1,474 @@
+"""Writes about patients: matching, consent, care relationships and referrals.
+
+Each function is one use case in one transaction: it validates, refuses with a ``clinic.errors``
+problem naming the field, and writes the audit row for staff changes in the same transaction.
+"""
+
+from datetime import date
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clinic import roles
+from clinic.audit import diff, object_label, record_event
+from clinic.errors import (
+    ConflictProblem,
+    FieldProblem,
+    PermissionProblem,
+    ValidationProblem,
+)
+from clinic.models import AuditEvent, Location
+from patients import consent_texts
+from patients.access import provider_for
+from patients.models import CareRelationship, Consent, Patient, Referral, ReferralStatusChange
+
+PURPOSES = tuple(Consent.Purpose.values)
+SOURCES = tuple(Consent.Source.values)
+
+CONTACT_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "date_of_birth",
+    "preferred_location",
+    "preferred_language",
+    "status",
+)
+
+
+def normalise_email(email: str, field: str = "email") -> str:
+    """Trimmed and checked; case is kept for display, matching ignores it."""
+    value = (email or "").strip()
+    try:
+        validate_email(value)
+    except ValidationError:
+        raise ValidationProblem(
+            "A valid e-mail address is required.",
+            [FieldProblem(field, "invalid_email", "Enter a valid e-mail address.")],
+        ) from None
+    return value
+
+
+def _require_names(first_name: str, last_name: str) -> tuple[str, str]:
+    problems = [
+        FieldProblem(name, "required", "This field may not be blank.")
+        for name, value in (("first_name", first_name), ("last_name", last_name))
+        if not (value or "").strip()
+    ]
+    if problems:
+        raise ValidationProblem("First and last name are required.", problems)
+    return first_name.strip(), last_name.strip()
+
+
+def _find_by_email(email: str) -> Patient | None:
+    return (
+        Patient.objects.exclude(status=Patient.Status.ARCHIVED)
+        .filter(email__iexact=email)
+        .order_by("pk")
+        .first()
+    )
+
+
+def match_or_create_patient(
+    *,
+    first_name: str,
+    last_name: str,
+    email: str,
+    phone: str = "",
+    date_of_birth: date | None = None,
+    preferred_location: Location | None = None,
+) -> tuple[Patient, bool]:
+    """The patient with this e-mail (case-insensitive, non-archived), or a new ``lead``.
+
+    Race-safe: two requests creating the same person at once both try to insert, the database's
+    unique index on ``lower(email)`` lets one win, and the loser re-reads the winner's row. An
+    existing record only gains details it was missing; nothing a person typed overwrites it.
+    """
+    email = normalise_email(email)
+    first_name, last_name = _require_names(first_name, last_name)
+    existing = _find_by_email(email)
+    if existing is None:
+        try:
+            with transaction.atomic():
+                patient = Patient.objects.create(
+                    first_name=first_name,
+                    last_name=last_name,
+                    email=email,
+                    phone=(phone or "").strip(),
+                    date_of_birth=date_of_birth,
+                    preferred_location=preferred_location,
+                    status=Patient.Status.LEAD,
+                )
+            return patient, True
+        except IntegrityError:
+            existing = _find_by_email(email)
+            if existing is None:
+                raise
+    missing = {}
+    if phone and not existing.phone:
+        missing["phone"] = phone.strip()
+    if date_of_birth and not existing.date_of_birth:
+        missing["date_of_birth"] = date_of_birth
+    if preferred_location and not existing.preferred_location_id:
+        missing["preferred_location"] = preferred_location
+    if missing:
+        for name, value in missing.items():
+            setattr(existing, name, value)
+        existing.save(update_fields=[*missing, "updated_at"])
+    return existing, False
+
+
+def _email_taken_problem() -> ConflictProblem:
+    return ConflictProblem(
+        "Another patient already uses this e-mail address.",
+        slug="duplicate-patient",
+        title="The patient already exists.",
+        errors=[
+            FieldProblem("email", "duplicate", "A non-archived patient has this e-mail address.")
+        ],
+    )
+
+
+def create_patient(*, actor, request=None, **fields: Any) -> Patient:
+    """Staff register a patient. Unlike online matching, a second record for a known e-mail is
+    refused (409) so staff look the person up instead of creating a twin."""
+    fields["email"] = normalise_email(fields.get("email", ""))
+    fields["first_name"], fields["last_name"] = _require_names(
+        fields.get("first_name", ""), fields.get("last_name", "")
+    )
+    unknown = set(fields) - set(CONTACT_FIELDS)
+    if unknown:
+        raise ValueError(f"Not patient contact fields: {sorted(unknown)}")
+    try:
+        with transaction.atomic():
+            patient = Patient.objects.create(**fields)
+            record_event(
+                actor=actor,
+                action=AuditEvent.Action.CREATE,
+                object_type=object_label(Patient),
+                object_id=patient.pk,
+                patient_id=patient.pk,
+                request=request,
+                changes=fields,
+            )
+    except IntegrityError:
+        raise _email_taken_problem() from None
+    return patient
+
+
+def update_patient(patient: Patient, *, actor, request=None, **fields: Any) -> Patient:
+    """Staff change contact details or status; the audit row lists old and new values."""
+    unknown = set(fields) - set(CONTACT_FIELDS)
+    if unknown:
+        raise ValueError(f"Not patient contact fields: {sorted(unknown)}")
+    if "email" in fields:
+        fields["email"] = normalise_email(fields["email"])
+    if "first_name" in fields or "last_name" in fields:
+        _require_names(
+            fields.get("first_name", patient.first_name),
+            fields.get("last_name", patient.last_name),
+        )
+    changes = diff(patient, fields)
+    if not changes:
+        return patient
+    try:
+        with transaction.atomic():
+            for name, value in fields.items():
+                setattr(patient, name, value)
+            patient.save()
+            record_event(
+                actor=actor,
+                action=AuditEvent.Action.UPDATE,
+                object_type=object_label(Patient),
+                object_id=patient.pk,
+                patient_id=patient.pk,
+                request=request,
+                changes=changes,
+            )
+    except IntegrityError:
+        patient.refresh_from_db()
+        raise _email_taken_problem() from None
+    return patient
+
+
+def _latest_consents(patient: Patient) -> dict[str, Consent]:
+    latest: dict[str, Consent] = {}
+    for consent in Consent.objects.filter(patient=patient).order_by("recorded_at", "id"):
+        latest[consent.purpose] = consent
+    return latest
+
+
+def record_consents(
+    patient: Patient,
+    *,
+    choices: dict[str, bool],
+    source: str,
+    wording_version: str = "",
+    client_address: str | None = None,
+    actor=None,
+    request=None,
+) -> None:
+    """Append one consent record per purpose in ``choices``, with the wording that was shown.
+
+    A choice that repeats the current state under the same wording adds nothing; anything else
+    is a new record, so the history shows every decision and what the person was told.
+    """
+    bad = [p for p in choices if p not in PURPOSES]
+    if bad:
+        raise ValidationProblem(
+            "Unknown consent purpose.",
+            [
+                FieldProblem(
+                    f"consent.{p}", "unknown_purpose", f"Purposes are {', '.join(PURPOSES)}."
+                )
+                for p in bad
+            ],
+        )
+    if source not in SOURCES:
+        raise ValidationProblem(
+            "Unknown consent source.",
+            [FieldProblem("source", "unknown_source", f"Sources are {', '.join(SOURCES)}.")],
+        )
+    version = wording_version or consent_texts.CURRENT_VERSION
+    if version not in consent_texts.WORDING:
+        raise ValidationProblem(
+            "Unknown consent wording version.",
+            [FieldProblem("wording_version", "unknown_version", f"No wording {version!r}.")],
+        )
+    staff = actor if actor is not None and actor.is_authenticated else None
+    now = timezone.now()
+    with transaction.atomic():
+        # Lock the patient so two submissions cannot interleave their "latest" decisions.
+        Patient.objects.select_for_update().filter(pk=patient.pk).first()
+        latest = _latest_consents(patient)
+        new = []
+        for purpose, granted in choices.items():
+            current = latest.get(purpose)
+            if (
+                current is not None
+                and current.granted == bool(granted)
+                and current.wording_version == version
+            ):
+                continue
+            new.append(
+                Consent(
+                    patient=patient,
+                    purpose=purpose,
+                    granted=bool(granted),
+                    recorded_at=now,
+                    source=source,
+                    wording=consent_texts.wording_for(version, purpose) or "",
+                    wording_version=version,
+                    client_address=client_address,
+                    recorded_by=staff,
+                )
+            )
+        Consent.objects.bulk_create(new)
+        if staff is not None and new:
+            record_event(
+                actor=staff,
+                action=AuditEvent.Action.CREATE,
+                object_type=object_label(Consent),
+                object_id="",
+                patient_id=patient.pk,
+                request=request,
+                changes={c.purpose: c.granted for c in new},
+                summary="consent recorded",
+            )
+
+
+def withdraw_consent(
+    patient: Patient, purpose: str, *, source: str, client_address: str | None = None
+) -> bool:
+    """Withdraw one purpose at once (the one-click link). False when it was already withdrawn."""
+    with transaction.atomic():
+        Patient.objects.select_for_update().filter(pk=patient.pk).first()
+        current = (
+            Consent.objects.filter(patient=patient, purpose=purpose)
+            .order_by("-recorded_at", "-id")
+            .first()
+        )
+        if current is not None and not current.granted:
+            return False
+        Consent.objects.create(
+            patient=patient,
+            purpose=purpose,
+            granted=False,
+            source=source,
+            wording_version=current.wording_version if current else "",
+            wording="Withdrawn with the unsubscribe link.",
+            client_address=client_address,
+        )
+    return True
+
+
+def record_care_relationship(patient: Patient, provider, source: str) -> None:
+    """Note that ``provider`` treats ``patient``; a second call for the pair changes nothing.
+
+    ``source`` says what created it: ``appointment``, ``care_plan``, ``referral`` or ``staff``.
+    """
+    CareRelationship.objects.get_or_create(
+        patient=patient, provider=provider, defaults={"source": source[:20]}
+    )
+
+
+# --- Referrals ------------------------------------------------------------------------------
+
+REFERRAL_TRANSITIONS: dict[str, frozenset[str]] = {
+    Referral.Status.OPEN: frozenset({Referral.Status.ACCEPTED, Referral.Status.DECLINED}),
+    Referral.Status.ACCEPTED: frozenset({Referral.Status.COMPLETED, Referral.Status.DECLINED}),
+    Referral.Status.COMPLETED: frozenset(),
+    Referral.Status.DECLINED: frozenset(),
+}
+
+
+def create_referral(
+    *,
+    patient: Patient,
+    from_provider,
+    to_discipline,
+    reason: str,
+    to_provider=None,
+    actor=None,
+    request=None,
+) -> Referral:
+    """A provider refers a patient to a discipline (and maybe a named provider of it)."""
+    problems = []
+    if not (reason or "").strip():
+        problems.append(FieldProblem("reason", "required", "Say why the patient is referred."))
+    if to_provider is not None and to_provider.discipline_id != to_discipline.pk:
+        problems.append(
+            FieldProblem(
+                "to_provider",
+                "discipline_mismatch",
+                f"{to_provider.display_name} is not a {to_discipline.name}.",
+            )
+        )
+    if to_provider is not None and to_provider.pk == from_provider.pk:
+        problems.append(
+            FieldProblem("to_provider", "self_referral", "A provider cannot refer to themselves.")
+        )
+    if patient.status == Patient.Status.ARCHIVED:
+        problems.append(FieldProblem("patient", "archived", "The patient record is archived."))
+    if problems:
+        raise ValidationProblem("The referral cannot be made.", problems)
+    now = timezone.now()
+    with transaction.atomic():
+        referral = Referral.objects.create(
+            patient=patient,
+            from_provider=from_provider,
+            to_discipline=to_discipline,
+            to_provider=to_provider,
+            reason=reason.strip(),
+            created_by=actor,
+            created_at=now,
+            status_changed_at=now,
+            status_changed_by=actor,
+        )
+        ReferralStatusChange.objects.create(
+            referral=referral, to_status=referral.status, changed_at=now, changed_by=actor
+        )
+        record_care_relationship(patient, from_provider, CareRelationship.Source.REFERRAL)
+        record_event(
+            actor=actor,
+            action=AuditEvent.Action.CREATE,
+            object_type=object_label(Referral),
+            object_id=referral.pk,
+            patient_id=patient.pk,
+            request=request,
+            changes={
+                "to_discipline": to_discipline.code,
+                "to_provider": to_provider.pk if to_provider else None,
+                "from_provider": from_provider.pk,
+            },
+        )
+    return referral
+
+
+def may_handle_referral(user, referral: Referral) -> bool:
+    """Managers, the named receiving provider, or (when none is named) any clinician of the
+    receiving discipline; the referring provider may decline (withdraw) their own referral."""
+    if roles.is_manager(user):
+        return True
+    if not roles.is_clinician(user):
+        return False
+    provider = provider_for(user)
+    if provider is None:
+        return False
+    if referral.to_provider_id is not None:
+        return referral.to_provider_id == provider.pk
+    return referral.to_discipline_id == provider.discipline_id
+
+
+def change_referral_status(
+    referral: Referral, *, status: str, actor, note: str = "", request=None
+) -> Referral:
+    """Move a referral along open -> accepted -> completed (or declined), keeping who and when.
+
+    A clinician who accepts an unnamed referral becomes its receiving provider and gains the
+    care relationship that lets them read the patient's records.
+    """
+    if status not in Referral.Status.values:
+        raise ValidationProblem(
+            "Unknown referral status.",
+            [FieldProblem("status", "invalid_choice", f"Use one of {Referral.Status.values}.")],
+        )
+    with transaction.atomic():
+        referral = Referral.objects.select_for_update().get(pk=referral.pk)
+        is_referrer_withdrawing = (
+            status == Referral.Status.DECLINED
+            and referral.status == Referral.Status.OPEN
+            and (provider := provider_for(actor)) is not None
+            and provider.pk == referral.from_provider_id
+        )
+        if not (may_handle_referral(actor, referral) or is_referrer_withdrawing):
+            raise PermissionProblem("Only the receiving provider or a manager may do this.")
+        if status not in REFERRAL_TRANSITIONS[referral.status]:
+            raise ConflictProblem(
+                f"A referral that is {referral.status} cannot become {status}.",
+                slug="invalid-transition",
+                title="Invalid status change.",
+                errors=[FieldProblem("status", "invalid_transition", "Not allowed from here.")],
+            )
+        previous = referral.status
+        now = timezone.now()
+        referral.status = status
+        referral.status_changed_at = now
+        referral.status_changed_by = actor
+        fields = ["status", "status_changed_at", "status_changed_by"]
+        receiver = provider_for(actor) if roles.is_clinician(actor) else None
+        if (
+            status == Referral.Status.ACCEPTED
+            and referral.to_provider_id is None
+            and receiver is not None
+        ):
+            referral.to_provider = receiver
+            fields.append("to_provider")
+        referral.save(update_fields=fields)
+        ReferralStatusChange.objects.create(
+            referral=referral,
+            from_status=previous,
+            to_status=status,
+            changed_at=now,
+            changed_by=actor,
+            note=note[:300],
+        )
+        if status == Referral.Status.ACCEPTED and referral.to_provider_id is not None:
+            record_care_relationship(
+                referral.patient, referral.to_provider, CareRelationship.Source.REFERRAL
+            )
+        record_event(
+            actor=actor,
+            action=AuditEvent.Action.UPDATE,
+            object_type=object_label(Referral),
+            object_id=referral.pk,
+            patient_id=referral.patient_id,
+            request=request,
+            changes={"status": [previous, status]},
+            summary=note[:300],
+        )
+    return referral

@@ -1,0 +1,90 @@
+"""One person, one record: matching by e-mail, case-insensitive, among non-archived patients."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from clinic.errors import ValidationProblem
+from patients.models import Patient
+from patients.services import match_or_create_patient
+from tests.factories.patients import PatientFactory
+
+
+@pytest.mark.django_db
+def test_same_email_in_another_case_matches_the_existing_patient():
+    first, created = match_or_create_patient(
+        first_name="Ada", last_name="Lovelace", email="Ada@Example.org"
+    )
+    again, created_again = match_or_create_patient(
+        first_name="Ada", last_name="L.", email="  ada@example.ORG "
+    )
+    assert created
+    assert not created_again
+    assert again.pk == first.pk
+    assert first.status == Patient.Status.LEAD
+    assert Patient.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_matching_fills_missing_details_but_never_overwrites_them():
+    patient = PatientFactory(email="kim@example.org", phone="", first_name="Kim")
+    matched, created = match_or_create_patient(
+        first_name="Kimberly", last_name="X", email="kim@example.org", phone="+1 905 555 0101"
+    )
+    assert not created
+    matched.refresh_from_db()
+    assert matched.first_name == "Kim"
+    assert matched.phone == "+1 905 555 0101"
+    assert matched.pk == patient.pk
+
+
+@pytest.mark.django_db
+def test_an_archived_record_does_not_capture_a_returning_person():
+    old = PatientFactory(email="sam@example.org", status=Patient.Status.ARCHIVED)
+    new, created = match_or_create_patient(
+        first_name="Sam", last_name="Ro", email="sam@example.org"
+    )
+    assert created
+    assert new.pk != old.pk
+
+
+@pytest.mark.django_db
+def test_invalid_email_is_refused_naming_the_field():
+    with pytest.raises(ValidationProblem) as err:
+        match_or_create_patient(first_name="A", last_name="B", email="not-an-email")
+    assert err.value.errors[0].field == "email"
+    assert Patient.objects.count() == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_parallel_creations_with_the_same_email_give_one_patient():
+    """Real parallel connections: both pass the lookup, the unique index lets one insert win and
+    the other re-reads it."""
+    workers = 8
+    barrier = threading.Barrier(workers)
+    results: list[tuple[int, bool]] = []
+    errors: list[BaseException] = []
+
+    def book(n: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            patient, created = match_or_create_patient(
+                first_name="Race", last_name=f"Runner{n}", email="RACE@example.org"
+            )
+            results.append((patient.pk, created))
+        except BaseException as exc:  # collected and re-raised in the main thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=book, args=(n,)) for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len({pk for pk, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    assert Patient.objects.filter(email__iexact="race@example.org").count() == 1
