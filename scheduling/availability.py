@@ -1,0 +1,344 @@
+"""The availability search: which start times can a service be booked at, with whom.
+
+One search loads everything it needs in a fixed number of queries (offerings, weekly hours,
+exceptions, closures, existing appointments, rooms, policy, the scope index), whatever the number
+of providers or days, then computes in Python on sorted UTC intervals.
+
+Local time only matters in two places: weekly hours and closures are local wall-clock times and
+dates, turned into UTC instants day by day with ``zoneinfo``; slots then step in absolute time
+from the start of each working window, so a daylight-saving day has exactly the hours it really
+has (none lost, none doubled). Scope is judged at each slot's start; credential validity is per
+local date, so the decision is cached per provider and local day.
+
+The booking service runs the same search inside its transaction, so what the widget shows and
+what a booking accepts can never disagree.
+"""
+
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.db.models import Q
+from django.utils import timezone
+
+from clinic.models import Location, Room
+from providers.scope import load_scope_index
+from scheduling.models import (
+    BLOCKING_STATUSES,
+    Appointment,
+    AvailabilityException,
+    Closure,
+    Offering,
+    Service,
+    WeeklyAvailability,
+)
+from scheduling.policy import BookingPolicy, resolve_policy
+
+Interval = tuple[datetime, datetime]
+
+
+@dataclass(frozen=True)
+class ProviderSlot:
+    """A start time a provider can take. ``room_id`` is the room the booking would use;
+    ``room_free`` counts the free places in all rooms of the needed kind (None: no room)."""
+
+    start: datetime
+    end: datetime
+    provider_id: int
+    spots_left: int
+    room_id: int | None
+    room_free: int | None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    slots: list[ProviderSlot]
+    policy: BookingPolicy
+    provider_load: dict[int, int]
+
+
+def local_instant(day: date, at: time, location: Location) -> datetime:
+    """A local wall-clock time on a date, as a UTC instant."""
+    return datetime.combine(day, at, tzinfo=location.zone).astimezone(UTC)
+
+
+def _days(first: date, last: date) -> Iterable[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+def merge(intervals: Iterable[Interval]) -> list[Interval]:
+    """Sorted, disjoint union of half-open intervals."""
+    merged: list[list[datetime]] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1]:
+            if end > merged[-1][1]:
+                merged[-1][1] = end
+        else:
+            merged.append([start, end])
+    return [(s, e) for s, e in merged]
+
+
+def subtract(windows: list[Interval], holes: list[Interval]) -> list[Interval]:
+    """``windows`` minus ``holes``; both sorted and disjoint."""
+    out: list[Interval] = []
+    j = 0
+    for start, end in windows:
+        cursor = start
+        while j < len(holes) and holes[j][1] <= cursor:
+            j += 1
+        k = j
+        while k < len(holes) and holes[k][0] < end:
+            hole_start, hole_end = holes[k]
+            if hole_start > cursor:
+                out.append((cursor, hole_start))
+            cursor = max(cursor, hole_end)
+            k += 1
+        if cursor < end:
+            out.append((cursor, end))
+    return out
+
+
+class _Busy:
+    """Sorted disjoint intervals answering "does [a, b) overlap any?" in O(log n)."""
+
+    def __init__(self, intervals: Iterable[Interval]):
+        self.intervals = merge(intervals)
+        self.starts = [s for s, _ in self.intervals]
+
+    def overlaps(self, a: datetime, b: datetime) -> bool:
+        j = bisect_left(self.starts, b) - 1
+        return j >= 0 and self.intervals[j][1] > a
+
+
+class _RoomUse:
+    """Appointments in one room; counts those overlapping [a, b) (capacity is a count)."""
+
+    def __init__(self, capacity: int, intervals: list[Interval]):
+        self.capacity = capacity
+        self.intervals = sorted(intervals)
+        self.starts = [s for s, _ in self.intervals]
+        self.longest = max((e - s for s, e in self.intervals), default=timedelta(0))
+
+    def free(self, a: datetime, b: datetime) -> int:
+        lo = bisect_left(self.starts, a - self.longest)
+        hi = bisect_left(self.starts, b)
+        used = sum(1 for _, end in self.intervals[lo:hi] if end > a)
+        return self.capacity - used
+
+
+def search(
+    *,
+    service: Service,
+    location: Location,
+    start_date: date,
+    end_date: date,
+    provider_ids: Iterable[int] | None = None,
+    now: datetime | None = None,
+    online: bool = True,
+    ignore_appointment_id: int | None = None,
+) -> SearchResult:
+    """Every bookable (start, provider) for ``service`` at ``location`` on the local dates
+    ``start_date``..``end_date`` (inclusive).
+
+    ``online`` applies the booking policy's notice, same-day rule and horizon (staff bookings
+    skip them but never book in the past). ``ignore_appointment_id`` leaves one appointment out
+    of the conflicts, for rescheduling it.
+    """
+    now = now or timezone.now()
+    policy = resolve_policy(service, location)
+    empty = SearchResult([], policy, {})
+    if not online:
+        earliest = now
+    else:
+        earliest = policy.earliest_start(now, location)
+        end_date = min(end_date, policy.last_bookable_date(now, location))
+    if end_date < start_date:
+        return empty
+    range_start = local_instant(start_date, time(0), location)
+    range_end = local_instant(end_date + timedelta(days=1), time(0), location)
+    earliest = max(earliest, range_start)
+
+    offerings = Offering.objects.filter(
+        service=service, location=location, is_active=True, provider__is_active=True
+    )
+    if provider_ids is not None:
+        offerings = offerings.filter(provider_id__in=list(provider_ids))
+    pids = sorted(set(offerings.values_list("provider_id", flat=True)))
+    if not pids:
+        return empty
+    act_codes = list(service.required_acts.values_list("code", flat=True))
+
+    duration = timedelta(minutes=service.duration_minutes)
+    before = timedelta(minutes=service.buffer_before_minutes)
+    after = timedelta(minutes=service.buffer_after_minutes)
+    margin = duration + before + after + timedelta(days=1)
+    query_start, query_end = range_start - margin, range_end + margin
+
+    hours = WeeklyAvailability.objects.filter(
+        provider_id__in=pids, location=location, valid_from__lte=end_date
+    ).filter(Q(valid_until__isnull=True) | Q(valid_until__gte=start_date))
+    by_weekday: dict[int, list] = defaultdict(list)
+    for row in hours.values_list(
+        "provider_id", "weekday", "start_time", "end_time", "valid_from", "valid_until"
+    ):
+        by_weekday[row[1]].append(row)
+
+    windows: dict[int, list[Interval]] = defaultdict(list)
+    for day in _days(start_date, end_date):
+        for pid, _, start_t, end_t, valid_from, valid_until in by_weekday[day.weekday()]:
+            if valid_from <= day and (valid_until is None or day <= valid_until):
+                windows[pid].append(
+                    (local_instant(day, start_t, location), local_instant(day, end_t, location))
+                )
+
+    closed = [
+        (
+            local_instant(max(first, start_date), time(0), location),
+            local_instant(min(last, end_date) + timedelta(days=1), time(0), location),
+        )
+        for first, last in Closure.objects.filter(
+            location=location, start_date__lte=end_date, end_date__gte=start_date
+        ).values_list("start_date", "end_date")
+    ]
+    time_off: dict[int, list[Interval]] = defaultdict(list)
+    for pid, kind, exc_location, exc_start, exc_end in (
+        AvailabilityException.objects.filter(
+            provider_id__in=pids, start__lt=query_end, end__gt=query_start
+        )
+        .filter(Q(location__isnull=True) | Q(location=location))
+        .values_list("provider_id", "kind", "location_id", "start", "end")
+    ):
+        if kind == AvailabilityException.Kind.EXTRA_HOURS:
+            if exc_location == location.pk:
+                windows[pid].append((exc_start, exc_end))
+        else:
+            time_off[pid].append((exc_start, exc_end))
+
+    rooms: list[tuple[int, int]] = []
+    if service.room_kind:
+        rooms = list(
+            Room.objects.filter(location=location, kind=service.room_kind, is_active=True)
+            .order_by("id")
+            .values_list("id", "capacity")
+        )
+        if not rooms:
+            return empty
+    room_ids = [room_id for room_id, _ in rooms]
+
+    busy: dict[int, list[Interval]] = defaultdict(list)
+    # Group sessions of this service: (provider, start) -> [participants, room, blocked range].
+    sessions: dict[tuple[int, datetime], list] = {}
+    room_intervals: dict[int, list[Interval]] = defaultdict(list)
+    load: dict[int, int] = defaultdict(int)
+    appointments = (
+        Appointment.objects.filter(
+            status__in=BLOCKING_STATUSES,
+            blocked_start__lt=query_end,
+            blocked_end__gt=query_start,
+        )
+        .filter(Q(provider_id__in=pids) | Q(room_id__in=room_ids))
+        .exclude(pk=ignore_appointment_id)
+        .values_list(
+            "provider_id", "room_id", "service_id", "start", "blocked_start", "blocked_end"
+        )
+    )
+    pid_set = set(pids)
+    for pid, room_id, service_id, start, blocked_start, blocked_end in appointments:
+        if room_id in room_ids:
+            room_intervals[room_id].append((blocked_start, blocked_end))
+        if pid not in pid_set:
+            continue
+        load[pid] += 1
+        if service.is_group and service_id == service.pk:
+            session = sessions.setdefault((pid, start), [0, room_id, (blocked_start, blocked_end)])
+            session[0] += 1
+        else:
+            busy[pid].append((blocked_start, blocked_end))
+    room_use = [(room_id, _RoomUse(cap, room_intervals[room_id])) for room_id, cap in rooms]
+
+    index = load_scope_index(pids, act_codes, location.jurisdiction)
+    in_scope: dict[tuple[int, date], bool] = {}
+    zone = location.zone
+    step = timedelta(minutes=policy.slot_step_minutes)
+    slots: list[ProviderSlot] = []
+
+    for pid in pids:
+        holes = merge(time_off[pid] + closed)
+        open_windows = subtract(merge(windows[pid]), holes)
+        provider_busy = _Busy(busy[pid])
+        provider_sessions = {s: v for (p, s), v in sessions.items() if p == pid}
+        session_ranges = [(s, v[2]) for s, v in provider_sessions.items()]
+        for window_start, window_end in open_windows:
+            start = window_start
+            if start < earliest:
+                start += step * -((window_start - earliest) // step)
+            while start + duration <= window_end and start < range_end:
+                slot = _slot(
+                    pid,
+                    start,
+                    start + duration,
+                    start - before,
+                    start + duration + after,
+                    service,
+                    provider_busy,
+                    provider_sessions,
+                    session_ranges,
+                    room_use,
+                )
+                if slot is not None:
+                    key = (pid, start.astimezone(zone).date())
+                    allowed = in_scope.get(key)
+                    if allowed is None:
+                        allowed = index.decide_acts(pid, act_codes, location, start).allowed
+                        in_scope[key] = allowed
+                    if allowed:
+                        slots.append(slot)
+                start += step
+    slots.sort(key=lambda s: (s.start, s.provider_id))
+    return SearchResult(slots, policy, dict(load))
+
+
+def _slot(
+    pid: int,
+    start: datetime,
+    end: datetime,
+    blocked_start: datetime,
+    blocked_end: datetime,
+    service: Service,
+    provider_busy: _Busy,
+    provider_sessions: dict[datetime, list],
+    session_ranges: list[tuple[datetime, Interval]],
+    room_use: list[tuple[int, _RoomUse]],
+) -> ProviderSlot | None:
+    """The slot at ``start`` for one provider, or None when something is in the way."""
+    if provider_busy.overlaps(blocked_start, blocked_end):
+        return None
+    for session_start, (a, b) in session_ranges:
+        if session_start != start and a < blocked_end and b > blocked_start:
+            return None
+    session = provider_sessions.get(start)
+    room_free: int | None = None
+    room_id: int | None = None
+    if room_use:
+        free_by_room = [(use.free(blocked_start, blocked_end), rid) for rid, use in room_use]
+        room_free = sum(max(free, 0) for free, _ in free_by_room)
+        if session is not None and session[1] is not None:
+            best_free, room_id = next(
+                ((free, rid) for free, rid in free_by_room if rid == session[1]), (0, session[1])
+            )
+        else:
+            best_free, room_id = max(free_by_room, key=lambda fr: (fr[0], -fr[1]))
+        if best_free <= 0:
+            return None
+    else:
+        best_free = service.capacity
+    taken = session[0] if session is not None else 0
+    spots = min(service.capacity - taken, best_free)
+    if spots <= 0:
+        return None
+    return ProviderSlot(start, end, pid, spots, room_id, room_free)
