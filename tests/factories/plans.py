@@ -1,7 +1,7 @@
 """Factories for the exercise library and care plans.
 
 ``ExerciseFactory`` gives a library exercise (``tags=[...]`` for the movements it loads).
-``CarePlanFactory`` gives a plan row in assessment led by a current physiotherapist; to move a
+``CarePlanFactory`` opens a plan in assessment (through the service) led by a current physiotherapist; to move a
 plan on, use the helpers below, which go through ``plans.services`` as the product does.
 """
 
@@ -54,6 +54,12 @@ class CarePlanFactory(factory.django.DjangoModelFactory):
     location = factory.LazyFunction(lambda: LocationFactory(slug="pickering", name="Pickering"))
     title = "Knee rehabilitation"
     lead = factory.LazyAttribute(lambda o: physio(locations=[o.location]))
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        """Open the plan through the service, so it starts with its history and relationship."""
+        lead = kwargs.pop("lead")
+        return services.create_plan(actor=as_actor(lead), lead=lead, **kwargs)
 
 
 def as_actor(provider) -> Actor:

@@ -61,7 +61,7 @@ def test_the_leading_physiotherapist_records_diagnosis_and_precautions_with_hist
     assert diagnosis.recorded_by == plan.lead
     assert precaution.label == "Avoid impact (jumping, running), deep knee bending (Graft healing)"
     kinds = list(plan.events.values_list("kind", flat=True))
-    assert kinds == ["diagnosis_recorded", "precaution_added"]
+    assert kinds == ["created", "diagnosis_recorded", "precaution_added"]
     assert plan.events.get(kind="precaution_added").after["tags"] == ["impact", "deep_knee_flexion"]
 
 
