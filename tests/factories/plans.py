@@ -1,8 +1,8 @@
 """Factories for the exercise library and care plans.
 
 ``ExerciseFactory`` gives a library exercise (``tags=[...]`` for the movements it loads).
-``CarePlanFactory`` opens a plan in assessment (through the service) led by a current physiotherapist; to move a
-plan on, use the helpers below, which go through ``plans.services`` as the product does.
+``CarePlanFactory`` opens a plan in assessment, led by a current physiotherapist, through the
+service; to move a plan on, use the helpers below, which also go through ``plans.services``.
 """
 
 import datetime
