@@ -10,7 +10,7 @@ consent again right before sending.
 from datetime import datetime, timedelta
 
 from clinic.models import ClinicSettings
-from notifications import clock, registry, services
+from notifications import registry, services
 from notifications.registry import Email, Skip
 from notifications.rendering import render_templates
 from patients.selectors import has_consent
@@ -30,10 +30,11 @@ def plan_program_email(version_id: int):
     if not patient.email or not has_consent(patient, CONSENT_PURPOSE):
         return None
     grace = timedelta(minutes=ClinicSettings.load().notification_grace_minutes)
+    # The planned time derives from the version alone, so planning it again finds the same row.
     return services.plan(
         version,
         KIND,
-        clock.now() + grace,
+        version.created_at + grace,
         patient.email,
         context={"plan_id": version.plan_id, "version": version.number},
     )
