@@ -1,6 +1,6 @@
-"""Reads about patients: current consent state, searches."""
+"""Reads about patients: the current consent state and its history."""
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from patients.models import Consent, Patient
 
@@ -39,16 +39,3 @@ def has_consent(patient: Patient, purpose: str) -> bool:
         .first()
     )
     return bool(latest)
-
-
-def search_patients(queryset: QuerySet, term: str) -> QuerySet:
-    """Match any word of ``term`` against name, e-mail or phone (digits only for phones)."""
-    for word in term.split():
-        condition = (
-            Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(email__icontains=word)
-        )
-        digits = "".join(ch for ch in word if ch.isdigit())
-        if len(digits) >= 3:
-            condition |= Q(phone__icontains=digits) | Q(phone__icontains=word)
-        queryset = queryset.filter(condition)
-    return queryset

@@ -2,6 +2,11 @@
 
 from rest_framework.routers import SimpleRouter
 
+from patients.api import views
+
 router = SimpleRouter()
+router.register("patients", views.PatientViewSet, basename="patient")
+router.register("referrals", views.ReferralViewSet, basename="referral")
+router.register("audit-events", views.AuditEventViewSet, basename="auditevent")
 
 urlpatterns = router.urls
