@@ -26,7 +26,7 @@ class Notification(models.Model):
     recipient = models.EmailField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     reason = models.CharField(
-        max_length=60, blank=True, help_text="Why it was skipped or cancelled (stable code)."
+        max_length=200, blank=True, help_text="Why it was skipped or cancelled."
     )
     next_attempt_at = models.DateTimeField(
         help_text="Earliest time the next attempt may start: the planned time, then back-off."

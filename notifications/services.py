@@ -215,7 +215,7 @@ def send_claimed(claimed: Claim, now: datetime) -> str:
             raise Skip("no_consent")
         email = kind.render(row, now)
     except Skip as skip:
-        _finish(claimed, status=Status.SKIPPED, reason=skip.reason)
+        _finish(claimed, status=Status.SKIPPED, reason=skip.reason[:200])
         return Status.SKIPPED
     except Exception as exc:
         logger.exception("Rendering notification %s failed", row.pk)

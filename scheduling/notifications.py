@@ -1,0 +1,316 @@
+"""Appointment e-mails: planning them when bookings change, and rendering them at send time.
+
+Planning (receivers of ``scheduling.signals``, which fire after the booking change committed):
+
+- booked or rescheduled: pending confirmation/change notices are withdrawn and one notice is
+  planned a grace period from now (``ClinicSettings.notification_grace_minutes``), so a burst of
+  edits ends in one notice; reminders are planned at the clinic's offsets before the start and
+  reminders for an old start are withdrawn (``cancelled``, never sent late);
+- cancelled, or moved on to arrived / completed / no-show: reminders are withdrawn; a cancellation
+  is planned at once.
+
+Rendering decides at send time, from the appointment as it is then: a change notice whose facts
+equal what the patient was last told (an edit undone inside the grace period) is skipped, so is a
+reminder for a start that moved, or one whose appointment has already begun.
+
+Reminder offsets that are whole days are counted in calendar days in the location's zone (the
+"day before" reminder goes out at the same local time, across a daylight-saving change); other
+offsets are elapsed time.
+"""
+
+import logging
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.dispatch import receiver
+
+from clinic.models import ClinicSettings
+from notifications import clock, ical, registry, services
+from notifications.models import Notification
+from notifications.registry import Email, Skip
+from notifications.rendering import render_templates
+from scheduling import signals
+from scheduling.models import UPCOMING_STATUSES, Appointment, Modality
+
+logger = logging.getLogger(__name__)
+
+CONFIRMATION = "appointment.confirmation"
+CHANGE = "appointment.change"
+REMINDER = "appointment.reminder"
+CANCELLATION = "appointment.cancellation"
+NOTICE_KINDS = (CONFIRMATION, CHANGE)
+TOLD_KINDS = (CONFIRMATION, CHANGE, CANCELLATION)
+DAY_MINUTES = 24 * 60
+
+
+# --- Planning ---------------------------------------------------------------------------------
+
+
+def reminder_times(appointment: Appointment, offsets_minutes: list[int]) -> dict[datetime, int]:
+    """Planned time (UTC) -> offset in minutes, for each configured offset."""
+    times: dict[datetime, int] = {}
+    local_start = appointment.start.astimezone(appointment.location.zone)
+    for offset in offsets_minutes:
+        if offset % DAY_MINUTES == 0:
+            local = local_start.replace(tzinfo=None) - timedelta(days=offset // DAY_MINUTES)
+            at = local.replace(tzinfo=appointment.location.zone).astimezone(UTC)
+        else:
+            at = appointment.start.astimezone(UTC) - timedelta(minutes=offset)
+        times[at] = offset
+    return times
+
+
+def plan_reminders(appointment: Appointment, now: datetime) -> list[Notification]:
+    """Reminders at the offsets still ahead; reminders planned for another start are withdrawn."""
+    if appointment.status not in UPCOMING_STATUSES:
+        services.withdraw(appointment, [REMINDER], reason=f"appointment_{appointment.status}")
+        return []
+    offsets = ClinicSettings.load().reminder_offsets_minutes
+    times = {at: offset for at, offset in reminder_times(appointment, offsets).items() if at > now}
+    services.withdraw(appointment, [REMINDER], reason="rescheduled", keep_planned_for=list(times))
+    return [
+        services.plan(
+            appointment,
+            REMINDER,
+            at,
+            appointment.patient.email,
+            context={"start": appointment.start.isoformat(), "offset_minutes": offset},
+        )
+        for at, offset in sorted(times.items())
+    ]
+
+
+def plan_notice(appointment: Appointment, now: datetime) -> Notification:
+    """One confirmation (or change notice, once confirmed) after the grace period."""
+    grace = timedelta(minutes=ClinicSettings.load().notification_grace_minutes)
+    services.withdraw(appointment, NOTICE_KINDS, reason="superseded")
+    confirmed = (
+        services.rows_for(appointment, [CONFIRMATION])
+        .filter(status__in=[Notification.Status.SENT, Notification.Status.SENDING])
+        .exists()
+    )
+    return services.plan(
+        appointment, CHANGE if confirmed else CONFIRMATION, now + grace, appointment.patient.email
+    )
+
+
+def plan_cancellation(appointment: Appointment, now: datetime) -> Notification:
+    services.withdraw(appointment, [*NOTICE_KINDS, REMINDER], reason="appointment_cancelled")
+    return services.plan(appointment, CANCELLATION, now, appointment.patient.email)
+
+
+def _reload(appointment: Appointment) -> Appointment:
+    return Appointment.objects.select_related("patient", "location").get(pk=appointment.pk)
+
+
+def _safely(what: str, appointment: Appointment, plan_fn) -> None:
+    """The booking change has committed; a planning error is logged, never turned into a 500.
+    The sweep cannot invent rows, so this is logged loudly for staff to see."""
+    try:
+        plan_fn(_reload(appointment), clock.now())
+    except Exception:
+        logger.exception("Planning %s e-mails for appointment %s failed", what, appointment.pk)
+
+
+@receiver(signals.appointment_booked, dispatch_uid="notifications.appointment_booked")
+def on_booked(sender, appointment: Appointment, **kwargs) -> None:
+    _safely("booking", appointment, lambda a, now: (plan_notice(a, now), plan_reminders(a, now)))
+
+
+@receiver(signals.appointment_rescheduled, dispatch_uid="notifications.appointment_rescheduled")
+def on_rescheduled(sender, appointment: Appointment, **kwargs) -> None:
+    _safely("reschedule", appointment, lambda a, now: (plan_notice(a, now), plan_reminders(a, now)))
+
+
+@receiver(signals.appointment_cancelled, dispatch_uid="notifications.appointment_cancelled")
+def on_cancelled(sender, appointment: Appointment, **kwargs) -> None:
+    _safely("cancellation", appointment, plan_cancellation)
+
+
+@receiver(
+    signals.appointment_status_changed, dispatch_uid="notifications.appointment_status_changed"
+)
+def on_status_changed(sender, appointment: Appointment, **kwargs) -> None:
+    _safely("status change", appointment, plan_reminders)
+
+
+# --- Rendering at send time -------------------------------------------------------------------
+
+
+def facts(appointment: Appointment) -> dict:
+    """What an e-mail tells the patient; two notices telling the same facts are one too many."""
+    return {
+        "start": appointment.start.astimezone(UTC).isoformat(),
+        "end": appointment.end.astimezone(UTC).isoformat(),
+        "location": appointment.location_id,
+        "provider": appointment.provider_id,
+        "service": appointment.service_id,
+    }
+
+
+def _load(notification: Notification) -> Appointment:
+    appointment = (
+        Appointment.objects.select_related("patient", "provider", "service", "location")
+        .filter(pk=notification.subject_id)
+        .first()
+    )
+    if appointment is None:
+        raise Skip("appointment_gone")
+    return appointment
+
+
+def manage_url(appointment: Appointment) -> str:
+    """The booking page, which opens this booking for its holder (view, reschedule, cancel)."""
+    query = urlencode({"reference": appointment.reference, "token": appointment.manage_token})
+    return f"{settings.PUBLIC_BASE_URL}/book/?{query}"
+
+
+def unsubscribe_url(appointment: Appointment) -> str:
+    from patients.tokens import unsubscribe_url as patient_unsubscribe_url
+
+    return patient_unsubscribe_url(appointment.patient, "reminders")
+
+
+def local_label(moment: datetime, appointment: Appointment) -> str:
+    """``Sunday, March 8, 2026, 10:00 AM EDT`` in the location's zone."""
+    local = moment.astimezone(appointment.location.zone)
+    hour = local.strftime("%I").lstrip("0")
+    return f"{local:%A, %B} {local.day}, {local.year}, {hour}:{local:%M %p} {local.tzname()}"
+
+
+def _context(appointment: Appointment) -> dict:
+    location = appointment.location
+    local = appointment.start.astimezone(location.zone)
+    modality = appointment.service.modality
+    is_remote = location.is_virtual or modality != Modality.IN_PERSON
+    if modality == Modality.PHONE:
+        join = location.virtual_instructions or "We call you at the number you gave us."
+    elif modality == Modality.VIDEO:
+        join = location.virtual_instructions or "We e-mail you the video link before the start."
+    else:
+        join = location.virtual_instructions
+    return {
+        "clinic_name": ClinicSettings.load().name,
+        "first_name": appointment.patient.first_name,
+        "service_name": appointment.service.name,
+        "provider_name": appointment.provider.display_name,
+        "when": local_label(appointment.start, appointment),
+        "when_short": f"{local:%a %b} {local.day}, {local:%H:%M} {local.tzname()}",
+        "is_remote": is_remote,
+        "modality_label": Modality(modality).label,
+        "join_details": join,
+        "location_name": location.name,
+        "address": location.address,
+        "location_phone": location.phone,
+        "reference": appointment.reference,
+        "manage_url": manage_url(appointment),
+        "unsubscribe_url": unsubscribe_url(appointment),
+    }
+
+
+def _sequence(appointment: Appointment, told: dict | None) -> int:
+    """The appointment's sequence, kept above what the patient's calendar already holds."""
+    sequence = appointment.ical_sequence
+    if told and told.get("sequence", -1) >= sequence:
+        sequence = told["sequence"] + 1
+    return sequence
+
+
+def _calendar(appointment: Appointment, context: dict, sequence: int, cancelled: bool):
+    where = (
+        context["join_details"] or context["modality_label"]
+        if context["is_remote"]
+        else f"{context['location_name']}, {context['address']}"
+    )
+    ics = ical.event_calendar(
+        uid=appointment.ical_uid,
+        sequence=sequence,
+        start=appointment.start,
+        end=appointment.end,
+        summary=f"{context['service_name']} with {context['provider_name']}",
+        description=f"Reference {appointment.reference}. Manage: {context['manage_url']}",
+        location=where,
+        url=context["manage_url"],
+        organizer_email=appointment.location.email or settings.DEFAULT_FROM_EMAIL,
+        organizer_name=context["clinic_name"],
+        attendee_email=appointment.patient.email,
+        cancelled=cancelled,
+        stamp=clock.now(),
+    )
+    return ical.attachment(ics, "cancel.ics" if cancelled else "appointment.ics")
+
+
+def _email(template: str, appointment: Appointment, context: dict, told: dict, attach) -> Email:
+    subject, text, html = render_templates(f"scheduling/emails/{template}", context)
+    return Email(
+        subject=subject,
+        text=text,
+        html=html,
+        to=appointment.patient.email,
+        attachments=[attach] if attach is not None else [],
+        unsubscribe_url=context["unsubscribe_url"],
+        told=told,
+    )
+
+
+def render_notice(notification: Notification, now: datetime) -> Email:
+    """Confirmation or change notice, with the appointment's state at send time."""
+    appointment = _load(notification)
+    if appointment.status not in UPCOMING_STATUSES:
+        raise Skip(f"appointment_{appointment.status}")
+    last = services.last_told(appointment, TOLD_KINDS)
+    current = facts(appointment)
+    if last is not None and last.get("facts") == current:
+        raise Skip("unchanged")
+    sequence = _sequence(appointment, last)
+    context = _context(appointment)
+    template = "confirmation"
+    if last is not None:
+        template = "change"
+        context["previous_when"] = local_label(
+            datetime.fromisoformat(last["facts"]["start"]), appointment
+        )
+    told = {"facts": current, "sequence": sequence}
+    return _email(
+        template, appointment, context, told, _calendar(appointment, context, sequence, False)
+    )
+
+
+def render_reminder(notification: Notification, now: datetime) -> Email:
+    appointment = _load(notification)
+    if appointment.status not in UPCOMING_STATUSES:
+        raise Skip(f"appointment_{appointment.status}")
+    if notification.context.get("start") != appointment.start.isoformat():
+        raise Skip("rescheduled")
+    if now >= appointment.start:
+        raise Skip("too_late")
+    context = _context(appointment)
+    told = {"facts": facts(appointment)}
+    return _email("reminder", appointment, context, told, None)
+
+
+def render_cancellation(notification: Notification, now: datetime) -> Email:
+    appointment = _load(notification)
+    if appointment.status != Appointment.Status.CANCELLED:
+        raise Skip("not_cancelled")
+    last = services.last_told(appointment, TOLD_KINDS)
+    sequence = _sequence(appointment, last)
+    context = _context(appointment)
+    told = {"facts": facts(appointment), "sequence": sequence, "cancelled": True}
+    return _email(
+        "cancellation", appointment, context, told, _calendar(appointment, context, sequence, True)
+    )
+
+
+def reminders_consented(notification: Notification) -> bool:
+    from patients.selectors import has_consent
+
+    appointment = _load(notification)
+    return has_consent(appointment.patient, "reminders")
+
+
+registry.register(CONFIRMATION, render=render_notice)
+registry.register(CHANGE, render=render_notice)
+registry.register(REMINDER, render=render_reminder, consent=reminders_consented)
+registry.register(CANCELLATION, render=render_cancellation)

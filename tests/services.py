@@ -1,0 +1,257 @@
+"""Real services for tests: an SMTP server, Celery worker processes and a movable clock.
+
+Import the fixtures into a ``conftest.py`` (``from tests.services import *``). Tests that use
+them are marked ``services`` and ``postgres`` and run with
+``@pytest.mark.django_db(transaction=True)``: the worker is another process with its own
+connection, so it only sees committed rows.
+
+- ``smtp_server``: an aiosmtpd server on a free loopback port; ``messages`` holds what it received,
+  parsed with the ``email`` package. ``stop()`` / ``start()`` take it down and bring it back on the
+  same port; ``mode`` makes it accept, reject (554) or answer slowly.
+- ``service_clock``: an offset file read by ``notifications.clock`` in this process and in the
+  workers; ``advance(timedelta)`` moves time for both.
+- ``celery_workers``: starts ``celery -A clinic worker`` subprocesses against Redis (``REDIS_URL``)
+  and the pytest-django TEST database, with short leases and back-off. ``start()`` returns a
+  handle with ``kill()`` (SIGKILL) and ``stop()``.
+"""
+
+import asyncio
+import email
+import email.policy
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.db import connection
+from django.utils import timezone
+
+from clinic.celery import app as celery_app
+
+ROOT = Path(__file__).resolve().parent.parent
+CELERY = Path(sys.executable).with_name("celery")
+
+# Short enough that retries and lease take-overs happen within a test.
+WORKER_SETTINGS = {
+    "NOTIFICATIONS_LEASE_SECONDS": "30",
+    "NOTIFICATIONS_RETRY_BASE_SECONDS": "0.5",
+    "NOTIFICATIONS_RETRY_MAX_SECONDS": "2",
+    "NOTIFICATIONS_MAX_ATTEMPTS": "3",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 20, what: str = "") -> object:
+    """Poll until ``predicate()`` is truthy; fail the test with ``what`` on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"Timed out after {timeout}s waiting for {what or predicate}")
+        time.sleep(0.1)
+
+
+class _Handler:
+    def __init__(self, server: "SMTPServer"):
+        self.server = server
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        if self.server.mode == "reject":
+            return "554 5.7.1 Message rejected for the test"
+        if self.server.delay:
+            await asyncio.sleep(self.server.delay)
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.server.lock:
+            self.server.messages.append(message)
+        return "250 Message accepted for delivery"
+
+
+@dataclass
+class SMTPServer:
+    port: int = field(default_factory=free_port)
+    mode: str = "accept"
+    delay: float = 0.0
+    messages: list[EmailMessage] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    controller: Controller | None = None
+
+    def start(self) -> None:
+        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def received(self) -> list[EmailMessage]:
+        with self.lock:
+            return list(self.messages)
+
+    def message_ids(self) -> list[str]:
+        return [m["Message-ID"] for m in self.received()]
+
+    def wait_for(self, count: int, timeout: float = 20) -> list[EmailMessage]:
+        wait_until(lambda: len(self.received()) >= count, timeout, f"{count} e-mail(s)")
+        return self.received()
+
+
+class ServiceClock:
+    """Moves ``notifications.clock.now()`` for this process and for the worker processes."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.seconds = 0.0
+        self._write()
+
+    def _write(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(str(self.seconds))
+        tmp.replace(self.path)
+
+    def advance(self, delta: timedelta) -> None:
+        self.seconds += delta.total_seconds()
+        self._write()
+
+    def move_to(self, moment: datetime) -> None:
+        """Make ``notifications.clock.now()`` read ``moment`` (and run on from there)."""
+        self.seconds = (moment - timezone.now()).total_seconds()
+        self._write()
+
+
+@dataclass
+class Worker:
+    name: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """SIGKILL: no warm shutdown, no acknowledgement, the row stays ``sending``."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class WorkerPool:
+    def __init__(self, env: dict[str, str], log_dir: Path):
+        self.env = env
+        self.log_dir = log_dir
+        self.workers: list[Worker] = []
+
+    def start(self, **extra_env: str) -> Worker:
+        name = f"notif-{uuid.uuid4().hex[:6]}"
+        log_path = self.log_dir / f"{name}.log"
+        command = [
+            str(CELERY),
+            "-A",
+            "clinic",
+            "worker",
+            "--pool=solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel=INFO",
+            f"--hostname={name}@%h",
+        ]
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env={**self.env, **extra_env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        worker = Worker(name, process, log_path)
+        self.workers.append(worker)
+        wait_until(
+            lambda: " ready." in worker.log() or process.poll() is not None,
+            timeout=60,
+            what=f"worker {name} to start",
+        )
+        if process.poll() is not None:
+            pytest.fail(f"Celery worker exited at start:\n{worker.log()[-3000:]}")
+        return worker
+
+    def stop_all(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+
+def test_database_url() -> str:
+    """The pytest-django test database (``test_<name>``), as a URL for the worker processes."""
+    db = connection.settings_dict
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SMTPServer]:
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    server = SMTPServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def service_clock(tmp_path, settings) -> ServiceClock:
+    path = tmp_path / "clock-offset"
+    clock = ServiceClock(path)
+    settings.NOTIFICATIONS_CLOCK_FILE = str(path)
+    return clock
+
+
+@pytest.fixture
+def celery_workers(smtp_server, service_clock, tmp_path, transactional_db) -> Iterator[WorkerPool]:
+    """Worker processes on a clean broker queue; stopped (then the queue purged) afterwards."""
+    celery_app.control.purge()
+    env = {
+        **os.environ,
+        "DJANGO_ENV": "test",
+        "DATABASE_URL": test_database_url(),
+        "DB_CONN_MAX_AGE": "0",
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(smtp_server.port),
+        "EMAIL_USE_TLS": "0",
+        "EMAIL_TIMEOUT": "5",
+        "NOTIFICATIONS_CLOCK_FILE": str(service_clock.path),
+        "PYTHONUNBUFFERED": "1",
+        **WORKER_SETTINGS,
+    }
+    pool = WorkerPool(env, tmp_path)
+    yield pool
+    pool.stop_all()
+    celery_app.control.purge()
