@@ -1,0 +1,345 @@
+"""Staff API for care plans and the exercise library (DOMAIN.md sections 6 and 8).
+
+Care plans are clinical records: front desk never sees them, clinicians see the plans of
+patients they treat or were referred, managers all. Every read and change is written to the
+audit log. Each change is one action calling one service function; its refusals come back as
+problem+json (``out-of-scope``, ``precaution-conflict``, ``discharge-criteria-not-met``, ...).
+"""
+
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from clinic import roles
+from clinic.audit import AuditedViewMixin
+from clinic.errors import NotFoundProblem, PermissionProblem
+from clinic.models import AuditEvent, Location
+from patients.access import can_view_clinical
+from patients.models import Patient
+from plans import selectors, services
+from plans.api import serializers as s
+from plans.models import (
+    CarePlan,
+    Exercise,
+    ExercisePrescription,
+    PlannedIntervention,
+    Precaution,
+)
+from providers.models import Provider
+
+
+class ClinicalStaff(BasePermission):
+    """Clinicians (row-filtered to their patients) and managers; never front desk."""
+
+    message = "Only clinicians and managers may see care plans."
+
+    def has_permission(self, request, view) -> bool:
+        return roles.is_manager(request.user) or roles.is_clinician(request.user)
+
+
+class LibraryAccess(BasePermission):
+    """Every staff role reads the exercise library; managers and clinicians edit it."""
+
+    message = "Only managers and clinicians may change the exercise library."
+
+    def has_permission(self, request, view) -> bool:
+        if request.method in SAFE_METHODS:
+            return roles.has_staff_role(request.user)
+        return roles.is_manager(request.user) or roles.is_clinician(request.user)
+
+
+@extend_schema(tags=["care plans"])
+class ExerciseViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The exercise library. Retire an exercise with ``is_active: false``; prescriptions keep
+    pointing at it, so it is never deleted. ``?tag=impact`` lists exercises loading a movement."""
+
+    serializer_class = s.ExerciseSerializer
+    queryset = Exercise.objects.all()
+    permission_classes = [LibraryAccess]
+    filterset_fields = ["body_region", "category", "is_active"]
+    search_fields = ["name", "instructions"]
+    ordering_fields = ["name", "body_region", "category"]
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        tag = self.request.query_params.get("tag")
+        if tag:
+            # Tags are a short JSON list; matching in Python keeps SQLite and PostgreSQL alike.
+            ids = [e.pk for e in queryset.only("pk", "tags") if tag in e.tags]
+            queryset = queryset.filter(pk__in=ids)
+        return queryset
+
+
+def _input(serializer_class, request: Request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _detail(summary: str, request=None, response=s.CarePlanSerializer):
+    return extend_schema(
+        summary=summary,
+        request=request,
+        responses={
+            200: response,
+            201: response,
+            403: OpenApiResponse(description="Not the plan's lead/owner, or front desk."),
+            404: OpenApiResponse(description="No such plan among those you may see."),
+            422: OpenApiResponse(
+                description="Refused by a rule: out-of-scope, precaution-conflict, "
+                "discharge-criteria-not-met, invalid-transition, validation-error."
+            ),
+        },
+    )
+
+
+@extend_schema(tags=["care plans"])
+class CarePlanViewSet(
+    AuditedViewMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Care plans with their diagnoses, precautions, goals, interventions, prescriptions and
+    outcome measures. Plans change only through the actions below, each checked against the
+    acting provider's scope, their role on the plan and the plan's phase."""
+
+    serializer_class = s.CarePlanSerializer
+    permission_classes = [ClinicalStaff]
+    filterset_fields = ["patient", "phase", "location", "lead", "maintenance_owner"]
+    search_fields = ["title", "patient__last_name", "patient__first_name"]
+    ordering_fields = ["created_at", "updated_at", "phase"]
+    audit_patient_path = "patient_id"
+
+    def get_queryset(self):
+        return selectors.plans_visible_to(self.request.user)
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _actor(self) -> services.Actor:
+        return services.actor_for(self.request.user)
+
+    def _plan(self) -> CarePlan:
+        return self.get_object()
+
+    def _changed(self, plan: CarePlan, what: str, changes: dict, code=status.HTTP_200_OK):
+        """Audit the change, then answer with the plan as it is now."""
+        self.audit(AuditEvent.Action.UPDATE, plan, changes=changes, summary=what)
+        fresh = selectors.plans_with_details().get(pk=plan.pk)
+        return Response(s.CarePlanSerializer(fresh).data, status=code)
+
+    def _part(self, model, plan: CarePlan, part_id: int):
+        part = model.objects.filter(pk=part_id, plan=plan).first()
+        if part is None:
+            raise NotFoundProblem(f"No such {model._meta.verbose_name} on this plan.")
+        return part
+
+    # --- create -------------------------------------------------------------------------------
+
+    @_detail("Open a plan in assessment", s.CreatePlanInput)
+    @transaction.atomic
+    def create(self, request: Request) -> Response:
+        data = _input(s.CreatePlanInput, request)
+        patient = get_object_or_404(Patient, pk=data["patient"])
+        location = get_object_or_404(Location, pk=data["location"])
+        if not can_view_clinical(request.user, patient) and not roles.is_manager(request.user):
+            raise PermissionProblem(
+                "You may open plans only for patients you treat or were referred."
+            )
+        lead = None
+        if data.get("lead"):
+            lead = get_object_or_404(Provider, pk=data["lead"])
+        plan = services.create_plan(
+            actor=self._actor(), patient=patient, location=location, title=data["title"], lead=lead
+        )
+        self.audit(AuditEvent.Action.CREATE, plan, changes=data, summary="care plan opened")
+        fresh = selectors.plans_with_details().get(pk=plan.pk)
+        return Response(s.CarePlanSerializer(fresh).data, status=status.HTTP_201_CREATED)
+
+    # --- reads --------------------------------------------------------------------------------
+
+    @extend_schema(summary="The plan's history", responses=s.PlanEventSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def history(self, request: Request, pk=None) -> Response:
+        plan = self._plan()
+        self.audit_reads_of([plan], summary="history")
+        events = plan.events.order_by("at", "id")
+        return Response(s.PlanEventSerializer(events, many=True).data)
+
+    @extend_schema(
+        summary="Whether the plan may move to maintenance without an override",
+        responses=s.DischargeCriteriaSerializer,
+    )
+    @action(detail=True, methods=["get"], url_path="discharge-criteria")
+    def discharge_criteria(self, request: Request, pk=None) -> Response:
+        plan = self._plan()
+        self.audit_reads_of([plan], summary="discharge criteria")
+        return Response(selectors.discharge_criteria(plan).as_dict())
+
+    # --- assessment ---------------------------------------------------------------------------
+
+    @_detail("Record a diagnosis (a provider who may diagnose, leading the plan)", s.DiagnosisInput)
+    @action(detail=True, methods=["post"])
+    @transaction.atomic
+    def diagnoses(self, request: Request, pk=None) -> Response:
+        plan, data = self._plan(), _input(s.DiagnosisInput, request)
+        services.record_diagnosis(plan, actor=self._actor(), **data)
+        return self._changed(plan, "diagnosis recorded", data, status.HTTP_201_CREATED)
+
+    @_detail("Record a precaution (movement tags to avoid)", s.PrecautionInput)
+    @action(detail=True, methods=["post"])
+    @transaction.atomic
+    def precautions(self, request: Request, pk=None) -> Response:
+        plan, data = self._plan(), _input(s.PrecautionInput, request)
+        services.add_precaution(plan, actor=self._actor(), **data)
+        return self._changed(plan, "precaution added", data, status.HTTP_201_CREATED)
+
+    @_detail("Lift a precaution", s.ReasonInput)
+    @action(detail=True, methods=["post"], url_path=r"precautions/(?P<precaution_id>[0-9]+)/lift")
+    @transaction.atomic
+    def lift_precaution(self, request: Request, pk=None, precaution_id=None) -> Response:
+        plan, data = self._plan(), _input(s.ReasonInput, request)
+        precaution = self._part(Precaution, plan, precaution_id)
+        services.remove_precaution(precaution, actor=self._actor(), reason=data["reason"])
+        return self._changed(plan, f"precaution {precaution.pk} lifted", data)
+
+    # --- rehabilitation -----------------------------------------------------------------------
+
+    @_detail("Set a measurable goal", s.GoalInput)
+    @action(detail=True, methods=["post"])
+    @transaction.atomic
+    def goals(self, request: Request, pk=None) -> Response:
+        plan, data = self._plan(), _input(s.GoalInput, request)
+        services.add_goal(plan, actor=self._actor(), **data)
+        return self._changed(plan, "goal added", data, status.HTTP_201_CREATED)
+
+    @_detail("Plan an intervention (an act the lead may perform)", s.InterventionInput)
+    @action(detail=True, methods=["post"])
+    @transaction.atomic
+    def interventions(self, request: Request, pk=None) -> Response:
+        plan, data = self._plan(), _input(s.InterventionInput, request)
+        services.add_intervention(plan, actor=self._actor(), **data)
+        return self._changed(plan, "intervention planned", data, status.HTTP_201_CREATED)
+
+    @_detail("Remove a planned intervention")
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"interventions/(?P<intervention_id>[0-9]+)/remove",
+    )
+    @transaction.atomic
+    def remove_intervention(self, request: Request, pk=None, intervention_id=None) -> Response:
+        plan = self._plan()
+        intervention = self._part(PlannedIntervention, plan, intervention_id)
+        services.remove_intervention(intervention, actor=self._actor())
+        return self._changed(plan, f"intervention {intervention.pk} removed", {})
+
+    @_detail("Set the session frequency", s.FrequencyInput)
+    @action(detail=True, methods=["post"])
+    @transaction.atomic
+    def frequency(self, request: Request, pk=None) -> Response:
+        plan, data = self._plan(), _input(s.FrequencyInput, request)
+        services.set_session_frequency(plan, actor=self._actor(), **data)
+        return self._changed(plan, "session frequency set", data)
+
+    # --- the exercise program -----------------------------------------------------------------
+
+    @_detail("Prescribe an exercise (refused against a precaution)", s.PrescriptionInput)
+    @action(detail=True, methods=["post"])
+    @transaction.atomic
+    def prescriptions(self, request: Request, pk=None) -> Response:
+        plan, data = self._plan(), _input(s.PrescriptionInput, request)
+        exercise = data.pop("exercise")
+        services.prescribe_exercise(plan, actor=self._actor(), exercise=exercise, **data)
+        changes = data | {"exercise": exercise.pk}
+        return self._changed(plan, "exercise prescribed", changes, status.HTTP_201_CREATED)
+
+    @_detail("Change a prescription's dosage (a new version)", s.PrescriptionChangeInput)
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"prescriptions/(?P<prescription_id>[0-9]+)/change",
+    )
+    @transaction.atomic
+    def change_prescription(self, request: Request, pk=None, prescription_id=None) -> Response:
+        plan, data = self._plan(), _input(s.PrescriptionChangeInput, request)
+        prescription = self._part(ExercisePrescription, plan, prescription_id)
+        services.change_prescription(prescription, actor=self._actor(), **data)
+        return self._changed(plan, f"prescription {prescription.pk} changed", data)
+
+    @_detail("Stop a prescription", s.OptionalReasonInput)
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"prescriptions/(?P<prescription_id>[0-9]+)/stop",
+    )
+    @transaction.atomic
+    def stop_prescription(self, request: Request, pk=None, prescription_id=None) -> Response:
+        plan, data = self._plan(), _input(s.OptionalReasonInput, request)
+        prescription = self._part(ExercisePrescription, plan, prescription_id)
+        services.stop_prescription(prescription, actor=self._actor(), **data)
+        return self._changed(plan, f"prescription {prescription.pk} stopped", data)
+
+    # --- outcome measures ---------------------------------------------------------------------
+
+    @_detail("Record an outcome measure", s.MeasureInput)
+    @action(detail=True, methods=["post"])
+    @transaction.atomic
+    def measures(self, request: Request, pk=None) -> Response:
+        plan, data = self._plan(), _input(s.MeasureInput, request)
+        at = data.pop("recorded_at")
+        services.record_outcome(plan, actor=self._actor(), at=at, **data)
+        return self._changed(plan, "outcome measure recorded", data, status.HTTP_201_CREATED)
+
+    # --- phase transitions --------------------------------------------------------------------
+
+    @_detail("Assessment -> rehabilitation")
+    @action(detail=True, methods=["post"], url_path="start-rehabilitation")
+    @transaction.atomic
+    def start_rehabilitation(self, request: Request, pk=None) -> Response:
+        plan = self._plan()
+        services.start_rehabilitation(plan, actor=self._actor())
+        return self._changed(plan, "rehabilitation started", {"phase": "rehabilitation"})
+
+    @_detail(
+        "Rehabilitation -> maintenance (criteria met, or an override reason)", s.MaintenanceInput
+    )
+    @action(detail=True, methods=["post"], url_path="move-to-maintenance")
+    @transaction.atomic
+    def move_to_maintenance(self, request: Request, pk=None) -> Response:
+        plan, data = self._plan(), _input(s.MaintenanceInput, request)
+        owner = data["maintenance_owner"]
+        services.move_to_maintenance(
+            plan, actor=self._actor(), owner=owner, override_reason=data["override_reason"]
+        )
+        changes = {"maintenance_owner": owner.pk, "override_reason": data["override_reason"]}
+        return self._changed(plan, "moved to maintenance", changes)
+
+    @_detail("Maintenance -> rehabilitation (pain above threshold or a red flag)", s.ReferBackInput)
+    @action(detail=True, methods=["post"], url_path="refer-back")
+    @transaction.atomic
+    def refer_back(self, request: Request, pk=None) -> Response:
+        plan, data = self._plan(), _input(s.ReferBackInput, request)
+        physio = data.pop("physiotherapist", None)
+        services.refer_back(plan, actor=self._actor(), physiotherapist=physio, **data)
+        changes = data | {"physiotherapist": physio.pk if physio else None}
+        return self._changed(plan, "referred back", changes)
+
+    @_detail("Close the plan (discharged or abandoned)", s.CloseInput)
+    @action(detail=True, methods=["post"])
+    @transaction.atomic
+    def close(self, request: Request, pk=None) -> Response:
+        plan, data = self._plan(), _input(s.CloseInput, request)
+        services.close_plan(plan, actor=self._actor(), **data)
+        return self._changed(plan, "closed", data)

@@ -1,0 +1,193 @@
+"""The care-plan API: least privilege per role, problem+json refusals, audited reads and writes,
+and a list whose query count does not grow with its length."""
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from clinic.models import AuditEvent
+from plans.models import CarePlan
+from tests.conftest import client_for
+from tests.factories.patients import clinician_user, link_patient
+from tests.factories.plans import (
+    CarePlanFactory,
+    ExerciseFactory,
+    in_maintenance,
+    in_rehabilitation,
+    physio,
+    trainer,
+)
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/care-plans/"
+
+
+def problem(response) -> dict:
+    assert response["Content-Type"] == "application/problem+json", response.content
+    return response.json()
+
+
+def test_front_desk_never_sees_care_plans(front_desk_client):
+    plan = CarePlanFactory()
+    assert front_desk_client.get(URL).status_code == 403
+    assert front_desk_client.get(f"{URL}{plan.pk}/").status_code == 403
+    assert front_desk_client.get(f"{URL}{plan.pk}/history/").status_code == 403
+
+
+def test_clinicians_see_only_their_patients_plans():
+    mine, theirs = CarePlanFactory(), CarePlanFactory()
+    client = client_for(clinician_user("lead-physio", provider=mine.lead))
+    listed = client.get(URL).json()["results"]
+    assert [p["id"] for p in listed] == [mine.pk]
+    assert client.get(f"{URL}{theirs.pk}/").status_code == 404
+    link_patient(theirs.patient, mine.lead)
+    assert client.get(f"{URL}{theirs.pk}/").status_code == 200
+
+
+def test_reading_a_plan_is_audited(manager_client, manager_user):
+    plan = CarePlanFactory()
+    manager_client.get(f"{URL}{plan.pk}/")
+    event = AuditEvent.objects.get(action="read", object_id=str(plan.pk))
+    assert (event.actor, event.patient_id) == (manager_user, plan.patient_id)
+
+
+def test_the_list_does_not_grow_queries_with_its_length(manager_client):
+    for _ in range(2):
+        in_maintenance()
+    with CaptureQueriesContext(connection) as few:
+        assert len(manager_client.get(URL).json()["results"]) == 2
+    for _ in range(4):
+        in_maintenance()
+    with CaptureQueriesContext(connection) as many:
+        assert len(manager_client.get(URL).json()["results"]) == 6
+    assert len(many) == len(few)
+
+
+def test_a_physiotherapist_takes_a_patient_from_assessment_to_a_trainer_over_the_api():
+    lead = physio()
+    coach = trainer(locations=list(lead.locations.all()))
+    patient = CarePlanFactory.build().patient
+    patient.save()
+    link_patient(patient, lead)
+    physio_api = client_for(clinician_user("physio", provider=lead))
+    trainer_api = client_for(clinician_user("coach", provider=coach))
+    location = lead.locations.first()
+
+    created = physio_api.post(
+        URL, {"patient": patient.pk, "location": location.pk, "title": "Low back pain"}
+    )
+    assert created.status_code == 201, created.content
+    plan_url = f"{URL}{created.json()['id']}/"
+    steps = [
+        (
+            "diagnoses/",
+            {"condition": "Lumbar strain", "body_region": "lumbar_spine", "cause": "injury"},
+        ),
+        ("precautions/", {"tags": ["loaded_spinal_flexion"], "note": "Disc irritation"}),
+        (
+            "goals/",
+            {
+                "kind": "pain",
+                "measure": "pain",
+                "baseline": 7,
+                "target": 2,
+                "due_date": (datetime.date.today() + datetime.timedelta(weeks=6)).isoformat(),
+            },
+        ),
+        ("interventions/", {"act": "manual_therapy"}),
+        ("frequency/", {"sessions_per_week": 2, "planned_weeks": 6}),
+        ("start-rehabilitation/", {}),
+        ("measures/", {"kind": "pain", "value": 4}),
+    ]
+    for path, body in steps:
+        response = physio_api.post(plan_url + path, body)
+        assert response.status_code in (200, 201), (path, response.content)
+
+    refused = problem(
+        physio_api.post(plan_url + "move-to-maintenance/", {"maintenance_owner": coach.pk})
+    )
+    assert refused["type"].endswith("/discharge-criteria-not-met")
+    handed = physio_api.post(
+        plan_url + "move-to-maintenance/",
+        {"maintenance_owner": coach.pk, "override_reason": "Doing well"},
+    )
+    assert handed.json()["phase"] == "maintenance"
+
+    deadlift = ExerciseFactory(name="Barbell deadlift", tags=["loaded_spinal_flexion"])
+    conflict = problem(
+        trainer_api.post(
+            plan_url + "prescriptions/",
+            {"exercise": deadlift.pk, "sets": 3, "reps": 5, "times_per_week": 2},
+        )
+    )
+    assert conflict["status"] == 422
+    assert conflict["type"].endswith("/precaution-conflict")
+    assert conflict["errors"][0]["message"] == "Avoid loaded spinal flexion (Disc irritation)"
+    bridge = ExerciseFactory(name="Glute bridge")
+    added = trainer_api.post(
+        plan_url + "prescriptions/",
+        {"exercise": bridge.pk, "sets": 3, "reps": 12, "times_per_week": 3},
+    )
+    assert added.status_code == 201
+    scope = problem(
+        trainer_api.post(
+            plan_url + "diagnoses/",
+            {"condition": "Sciatica", "body_region": "lumbar_spine", "cause": "injury"},
+        )
+    )
+    assert scope["type"].endswith("/out-of-scope")
+    assert scope["errors"][0]["code"] == "act_not_in_discipline"
+
+    history = [e["kind"] for e in trainer_api.get(plan_url + "history/").json()]
+    assert history[0] == "created"
+    assert "phase_changed" in history
+    assert history[-1] == "prescription_added"
+    writes = AuditEvent.objects.filter(object_type__icontains="careplan", action="update")
+    assert writes.count() == len(steps) + 2
+
+
+def test_transition_refusals_change_nothing_and_leave_no_audit_row():
+    plan = in_rehabilitation()
+    api = client_for(clinician_user("lead", provider=plan.lead))
+    before = AuditEvent.objects.filter(action="update").count()
+    response = api.post(f"{URL}{plan.pk}/close/", {"reason": "cured"})
+    assert problem(response)["errors"][0]["field"] == "reason"
+    plan.refresh_from_db()
+    assert plan.phase == CarePlan.Phase.REHABILITATION
+    assert AuditEvent.objects.filter(action="update").count() == before
+
+
+def test_unknown_plan_and_part_ids_are_404(manager_client):
+    plan = in_rehabilitation()
+    assert problem(manager_client.get(f"{URL}999999/"))["status"] == 404
+    missing = manager_client.post(f"{URL}{plan.pk}/prescriptions/424242/stop/", {})
+    assert problem(missing)["status"] == 404
+
+
+def test_the_exercise_library_is_read_by_all_staff_and_edited_by_clinicians(
+    front_desk_client, manager_client
+):
+    ExerciseFactory(name="Box jump", tags=["impact"])
+    ExerciseFactory(name="Clamshell", tags=[])
+    assert front_desk_client.get("/api/v1/exercises/").status_code == 200
+    body = {
+        "slug": "step-down",
+        "name": "Step-down",
+        "body_region": "knee",
+        "category": "strength",
+        "instructions": "Lower the heel slowly.",
+        "tags": ["impact"],
+    }
+    assert front_desk_client.post("/api/v1/exercises/", body).status_code == 403
+    clinician = client_for(clinician_user("coach", provider=trainer()))
+    assert clinician.post("/api/v1/exercises/", body).status_code == 201
+    bad = problem(
+        manager_client.post(
+            "/api/v1/exercises/", body | {"slug": "x", "name": "X", "tags": ["somersault"]}
+        )
+    )
+    assert bad["errors"][0]["field"].startswith("tags")
+    impact = manager_client.get("/api/v1/exercises/?tag=impact").json()["results"]
+    assert sorted(e["name"] for e in impact) == ["Box jump", "Step-down"]
