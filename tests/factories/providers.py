@@ -71,15 +71,16 @@ class ProviderFactory(factory.django.DjangoModelFactory):
         if extracted is None:
             extracted = [LocationFactory(slug="pickering", name="Pickering")]
         self.locations.set(extracted)
+        self._first_location = extracted[0] if extracted else None
 
     @factory.post_generation
     def credentials(self, create, extracted, **kwargs):
-        """``credentials=False``: none; default: one current credential for the location's
-        jurisdiction (kind by discipline); kwargs go to ``CredentialFactory``."""
+        """``credentials=False``: none; default: one current credential for the jurisdiction of
+        the first location given (kind by discipline); kwargs go to ``CredentialFactory``."""
         if not create or extracted is False:
             return
         kind = DEFAULT_KIND.get(self.discipline.code, Credential.Kind.LICENCE)
-        first = self.locations.first()
+        first = getattr(self, "_first_location", None)
         jurisdiction = first.jurisdiction if first else "CA-ON"
         kwargs.setdefault("kind", kind)
         kwargs.setdefault("jurisdiction", jurisdiction)
