@@ -7,6 +7,24 @@ from django.apps import AppConfig
 class SchedulingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "scheduling"
+    # Front desk runs the calendar and the call-back queue; clinicians see and work their
+    # schedule; configuration (services, hours, policy) is the manager's. See clinic/roles.py.
+    role_permissions = {
+        "appointment": {
+            "front_desk": "view add change",
+            "clinician": "view add change",
+            "manager": "view add change",
+        },
+        "appointmentevent": {"front_desk": "view", "clinician": "view", "manager": "view"},
+        "callbackrequest": {"front_desk": "view change", "manager": "view change"},
+        "freeconsultoutcome": {"clinician": "view add change", "manager": "view add change"},
+        "idempotencykey": {"manager": "view"},
+        "service": {"front_desk": "view", "clinician": "view"},
+        "offering": {"front_desk": "view", "clinician": "view"},
+        "weeklyavailability": {"front_desk": "view", "clinician": "view"},
+        "availabilityexception": {"front_desk": "view", "clinician": "view"},
+        "closure": {"front_desk": "view", "clinician": "view"},
+    }
 
     def ready(self) -> None:
         from providers.service_directory import register_service_directory

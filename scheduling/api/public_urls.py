@@ -1,3 +1,31 @@
 """Public booking-widget routes of this app, mounted under ``/api/v1/public/``."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from scheduling.api import public_views as views
+
+urlpatterns = [
+    path("services/", views.PublicServiceList.as_view(), name="public-services"),
+    path("availability/", views.PublicAvailability.as_view(), name="public-availability"),
+    path("bookings/", views.PublicBookingCreate.as_view(), name="public-bookings"),
+    path(
+        "bookings/<str:reference>/",
+        views.PublicBookingDetail.as_view(),
+        name="public-booking-detail",
+    ),
+    path(
+        "bookings/<str:reference>/cancel/",
+        views.PublicBookingCancel.as_view(),
+        name="public-booking-cancel",
+    ),
+    path(
+        "bookings/<str:reference>/reschedule/",
+        views.PublicBookingReschedule.as_view(),
+        name="public-booking-reschedule",
+    ),
+    path(
+        "callback-requests/",
+        views.PublicCallbackCreate.as_view(),
+        name="public-callback-requests",
+    ),
+]

@@ -2,6 +2,18 @@
 
 from rest_framework.routers import SimpleRouter
 
+from scheduling.api import views
+
 router = SimpleRouter()
+router.register("services", views.ServiceViewSet, basename="service")
+router.register("offerings", views.OfferingViewSet, basename="offering")
+router.register("availability", views.WeeklyAvailabilityViewSet, basename="availability")
+router.register(
+    "availability-exceptions", views.AvailabilityExceptionViewSet, basename="availability-exception"
+)
+router.register("closures", views.ClosureViewSet, basename="closure")
+router.register("booking-policies", views.BookingPolicyOverrideViewSet, basename="booking-policy")
+router.register("appointments", views.AppointmentViewSet, basename="appointment")
+router.register("callback-requests", views.CallbackRequestViewSet, basename="callback-request")
 
 urlpatterns = router.urls

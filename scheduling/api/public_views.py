@@ -1,0 +1,238 @@
+"""The booking widget's endpoints (API.md): services, availability, bookings, call-backs.
+
+Anonymous and throttled. A booking is reached only with its reference *and* its secret token;
+a wrong token and an unknown reference give the same 404 through the same code path.
+"""
+
+import secrets
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from clinic.api.public import PublicAPIMixin
+from clinic.audit import client_address
+from clinic.errors import FieldProblem, NotFoundProblem, ValidationProblem
+from providers.models import Provider
+from scheduling import selectors, services
+from scheduling.api import serializers as s
+from scheduling.idempotency import run_idempotent
+from scheduling.models import Appointment
+
+PROBLEM = OpenApiResponse(description="Problem details (application/problem+json).")
+_DUMMY_TOKEN = secrets.token_urlsafe(32)
+
+
+def _booking(reference: str, token: str) -> Appointment:
+    """The booking when reference and token match; otherwise the one 404 for both cases."""
+    appointment = (
+        Appointment.objects.select_related("service", "location", "provider")
+        .filter(reference=(reference or "").strip().upper())
+        .first()
+    )
+    expected = appointment.manage_token if appointment is not None else _DUMMY_TOKEN
+    if not secrets.compare_digest(expected.encode(), (token or "").encode()) or not appointment:
+        raise NotFoundProblem(
+            "No booking with this reference and token.",
+            [FieldProblem("token", "not_found", "Check the link in your confirmation e-mail.")],
+        )
+    return appointment
+
+
+def _render(appointment: Appointment) -> dict:
+    return s.PublicBookingSerializer(appointment).data
+
+
+@extend_schema(
+    tags=["public"],
+    parameters=[s.PublicServiceQuerySerializer],
+    responses={200: s.PublicServiceSerializer(many=True), 400: PROBLEM},
+)
+class PublicServiceList(PublicAPIMixin, APIView):
+    """Online-bookable services, optionally those offered at a location or of a discipline."""
+
+    def get(self, request: Request) -> Response:
+        query = s.PublicServiceQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        rows = selectors.public_services(
+            location=query.validated_data.get("location"),
+            discipline=query.validated_data.get("discipline"),
+        )
+        data = [
+            {
+                "id": service.pk,
+                "name": service.name,
+                "description": service.description,
+                "disciplines": disciplines,
+                "duration_minutes": service.duration_minutes,
+                "modality": service.modality,
+                "price": f"{service.price:.2f}",
+                "currency": service.currency,
+                "is_free_consult": service.is_free_consult,
+                "capacity": service.capacity,
+            }
+            for service, disciplines in rows
+        ]
+        return Response(data)
+
+
+@extend_schema(
+    tags=["public"],
+    parameters=[s.AvailabilityQuerySerializer],
+    responses={200: s.AvailabilityResponseSerializer, 400: PROBLEM},
+)
+class PublicAvailability(PublicAPIMixin, APIView):
+    """Bookable start times, in the location's zone with offsets. ``start``/``end`` are local
+    dates (inclusive), at most 62 days apart. Without ``provider``, each time appears once with
+    the provider a booking would get and the places left across providers."""
+
+    def get(self, request: Request) -> Response:
+        query = s.AvailabilityQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        location = data["location"]
+        slots = selectors.public_slots(
+            service=data["service"],
+            location=location,
+            start_date=data["start"],
+            end_date=data["end"],
+            provider=data.get("provider"),
+        )
+        zone = location.zone
+        return Response(
+            {
+                "service": data["service"].pk,
+                "location": location.pk,
+                "timezone": location.timezone,
+                "slots": [
+                    {
+                        "start": slot.start.astimezone(zone).isoformat(),
+                        "end": slot.end.astimezone(zone).isoformat(),
+                        "provider": slot.provider_id,
+                        "spots_left": slot.spots_left,
+                    }
+                    for slot in slots
+                ],
+            }
+        )
+
+
+@extend_schema(
+    tags=["public"],
+    request=s.BookingRequestSerializer,
+    parameters=[
+        OpenApiParameter(
+            "Idempotency-Key",
+            str,
+            OpenApiParameter.HEADER,
+            description="Same key and body: the original response again, nothing booked twice.",
+        )
+    ],
+    responses={201: s.PublicBookingSerializer, 400: PROBLEM, 409: PROBLEM, 422: PROBLEM},
+)
+class PublicBookingCreate(PublicAPIMixin, APIView):
+    """Book. ``provider`` may be omitted: a free provider in scope is picked."""
+
+    def post(self, request: Request) -> Response:
+        body = s.BookingRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+
+        def book() -> tuple[int, dict]:
+            appointment = services.book_online(
+                service_id=data["service"],
+                location_id=data["location"],
+                provider_id=data["provider"],
+                start=data["start"],
+                patient_details=dict(data["patient"]),
+                consent=dict(data["consent"]),
+                reason=data["reason"],
+                client_address=client_address(request),
+            )
+            return status.HTTP_201_CREATED, dict(_render(appointment))
+
+        code, payload, _ = run_idempotent(
+            "public-booking", request.headers.get("Idempotency-Key"), request.data, book
+        )
+        return Response(payload, status=code)
+
+
+@extend_schema(
+    tags=["public"],
+    parameters=[OpenApiParameter("token", str, required=True)],
+    responses={200: s.PublicBookingSerializer, 404: PROBLEM},
+)
+class PublicBookingDetail(PublicAPIMixin, APIView):
+    def get(self, request: Request, reference: str) -> Response:
+        return Response(_render(_booking(reference, request.query_params.get("token", ""))))
+
+
+@extend_schema(
+    tags=["public"],
+    request=s.PublicCancelSerializer,
+    responses={200: s.PublicBookingSerializer, 404: PROBLEM, 409: PROBLEM},
+)
+class PublicBookingCancel(PublicAPIMixin, APIView):
+    """Cancel, unless inside the late-cancellation window (409 ``late-cancellation``)."""
+
+    def post(self, request: Request, reference: str) -> Response:
+        body = s.PublicCancelSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        appointment = _booking(reference, body.validated_data["token"])
+        appointment = services.cancel_appointment(
+            appointment,
+            reason=body.validated_data["reason"],
+            by=Appointment.CancelledBy.PATIENT,
+            refuse_late=True,
+        )
+        return Response(_render(appointment))
+
+
+@extend_schema(
+    tags=["public"],
+    request=s.PublicRescheduleSerializer,
+    responses={200: s.PublicBookingSerializer, 404: PROBLEM, 409: PROBLEM, 422: PROBLEM},
+)
+class PublicBookingReschedule(PublicAPIMixin, APIView):
+    """Move the booking; the reference and token stay the same."""
+
+    def post(self, request: Request, reference: str) -> Response:
+        body = s.PublicRescheduleSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        appointment = _booking(reference, data["token"])
+        provider = None
+        if data["provider"] is not None:
+            provider = Provider.objects.filter(pk=data["provider"], is_active=True).first()
+            if provider is None:
+                raise ValidationProblem(
+                    "No such provider.",
+                    [FieldProblem("provider", "unknown", "No active provider has this id.")],
+                )
+        appointment = services.reschedule_appointment(
+            appointment,
+            start=data["start"],
+            provider=provider,
+            source=Appointment.Source.ONLINE,
+            refuse_late=True,
+        )
+        return Response(_render(appointment))
+
+
+@extend_schema(
+    tags=["public"],
+    request=s.CallbackRequestCreateSerializer,
+    responses={201: s.PublicCallbackSerializer, 400: PROBLEM, 422: PROBLEM},
+)
+class PublicCallbackCreate(PublicAPIMixin, APIView):
+    """Ask to be called back; lands in the front desk's queue."""
+
+    def post(self, request: Request) -> Response:
+        body = s.CallbackRequestCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        callback = services.request_callback(
+            **body.validated_data, client_address=client_address(request)
+        )
+        return Response(s.PublicCallbackSerializer(callback).data, status=status.HTTP_201_CREATED)

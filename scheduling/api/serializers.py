@@ -1,0 +1,442 @@
+"""Serializers: parse requests and render responses; the rules live in ``scheduling.services``."""
+
+from datetime import datetime
+
+from rest_framework import serializers
+
+from clinic.models import Location
+from patients.models import Patient
+from providers.models import Act, Provider
+from scheduling.models import (
+    Appointment,
+    AppointmentEvent,
+    AvailabilityException,
+    BookingPolicyOverride,
+    CallbackRequest,
+    Closure,
+    FreeConsultOutcome,
+    Offering,
+    Service,
+    WeeklyAvailability,
+)
+
+MAX_SEARCH_DAYS = 62
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """ISO 8601 with an offset, as API.md requires; a bare local time is ambiguous."""
+
+    default_error_messages = {"naive": "Give the time with its UTC offset, e.g. -05:00."}
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                parsed = None
+            if parsed is not None and parsed.tzinfo is None:
+                self.fail("naive")
+        return super().to_internal_value(value)
+
+
+def local_iso(value: datetime, location: Location) -> str:
+    """A UTC instant shown in the location's zone, with its offset."""
+    return value.astimezone(location.zone).isoformat()
+
+
+# --- Public ---------------------------------------------------------------------------------
+
+
+class PublicServiceSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    disciplines = serializers.ListField(child=serializers.CharField())
+    duration_minutes = serializers.IntegerField()
+    modality = serializers.ChoiceField(choices=Service._meta.get_field("modality").choices)
+    price = serializers.DecimalField(max_digits=8, decimal_places=2)
+    currency = serializers.CharField()
+    is_free_consult = serializers.BooleanField()
+    capacity = serializers.IntegerField()
+
+
+class PublicServiceQuerySerializer(serializers.Serializer):
+    location = serializers.PrimaryKeyRelatedField(
+        queryset=Location.objects.filter(is_active=True), required=False
+    )
+    discipline = serializers.SlugField(required=False)
+
+
+class AvailabilityQuerySerializer(serializers.Serializer):
+    service = serializers.PrimaryKeyRelatedField(
+        queryset=Service.objects.filter(is_active=True, online_bookable=True)
+    )
+    location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.filter(is_active=True))
+    start = serializers.DateField()
+    end = serializers.DateField()
+    provider = serializers.PrimaryKeyRelatedField(
+        queryset=Provider.objects.filter(is_active=True), required=False
+    )
+
+    def validate(self, attrs):
+        days = (attrs["end"] - attrs["start"]).days
+        if days < 0:
+            raise serializers.ValidationError({"end": "The end date is before the start date."})
+        if days > MAX_SEARCH_DAYS:
+            raise serializers.ValidationError(
+                {"end": f"Search at most {MAX_SEARCH_DAYS} days at a time."}
+            )
+        return attrs
+
+
+class PublicSlotSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    provider = serializers.IntegerField()
+    spots_left = serializers.IntegerField()
+
+
+class AvailabilityResponseSerializer(serializers.Serializer):
+    service = serializers.IntegerField()
+    location = serializers.IntegerField()
+    timezone = serializers.CharField()
+    slots = PublicSlotSerializer(many=True)
+
+
+class BookingPatientSerializer(serializers.Serializer):
+    first_name = serializers.CharField(max_length=100)
+    last_name = serializers.CharField(max_length=100)
+    email = serializers.EmailField()
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    date_of_birth = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class ConsentField(serializers.DictField):
+    child = serializers.BooleanField()
+
+
+class BookingRequestSerializer(serializers.Serializer):
+    service = serializers.IntegerField()
+    location = serializers.IntegerField()
+    provider = serializers.IntegerField(required=False, allow_null=True, default=None)
+    start = AwareDateTimeField()
+    patient = BookingPatientSerializer()
+    consent = ConsentField(required=False, default=dict)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class PublicBookingSerializer(serializers.Serializer):
+    """The booking as its holder sees it (create, view, cancel, reschedule)."""
+
+    reference = serializers.CharField()
+    status = serializers.CharField()
+    service = serializers.IntegerField(source="service_id")
+    provider = serializers.IntegerField(source="provider_id")
+    location = serializers.IntegerField(source="location_id")
+    start = serializers.SerializerMethodField()
+    end = serializers.SerializerMethodField()
+    manage_token = serializers.CharField()
+    service_name = serializers.CharField(source="service.name")
+    provider_name = serializers.CharField(source="provider.display_name")
+    location_name = serializers.CharField(source="location.name")
+    timezone = serializers.CharField(source="location.timezone")
+    modality = serializers.CharField(source="service.modality")
+
+    def get_start(self, obj: Appointment) -> str:
+        return local_iso(obj.start, obj.location)
+
+    def get_end(self, obj: Appointment) -> str:
+        return local_iso(obj.end, obj.location)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=100)
+
+
+class PublicCancelSerializer(TokenSerializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
+
+
+class PublicRescheduleSerializer(TokenSerializer):
+    start = AwareDateTimeField()
+    provider = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+class CallbackRequestCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    phone = serializers.CharField(max_length=40)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    preferred_time = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=200
+    )
+    message = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
+    consent = ConsentField()
+
+
+class PublicCallbackSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CallbackRequest
+        fields = ["id", "status", "created_at"]
+
+
+# --- Staff ----------------------------------------------------------------------------------
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    required_acts = serializers.SlugRelatedField(
+        slug_field="code", many=True, queryset=Act.objects.all()
+    )
+    disciplines = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Service
+        fields = [
+            "id",
+            "code",
+            "name",
+            "description",
+            "required_acts",
+            "disciplines",
+            "duration_minutes",
+            "buffer_before_minutes",
+            "buffer_after_minutes",
+            "modality",
+            "price",
+            "currency",
+            "online_bookable",
+            "capacity",
+            "room_kind",
+            "is_free_consult",
+            "is_active",
+        ]
+
+    def get_disciplines(self, obj: Service) -> list[str]:
+        return self.context.get("disciplines", {}).get(obj.pk, [])
+
+    def validate(self, attrs):
+        free = attrs.get("is_free_consult", getattr(self.instance, "is_free_consult", False))
+        price = attrs.get("price", getattr(self.instance, "price", 0))
+        if free and price:
+            raise serializers.ValidationError({"price": "A free consult costs nothing."})
+        return attrs
+
+
+class OfferingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Offering
+        fields = ["id", "provider", "service", "location", "is_active"]
+
+
+class WeeklyAvailabilitySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WeeklyAvailability
+        fields = [
+            "id",
+            "provider",
+            "location",
+            "weekday",
+            "start_time",
+            "end_time",
+            "valid_from",
+            "valid_until",
+        ]
+
+    def validate(self, attrs):
+        start = attrs.get("start_time", getattr(self.instance, "start_time", None))
+        end = attrs.get("end_time", getattr(self.instance, "end_time", None))
+        if start and end and start >= end:
+            raise serializers.ValidationError({"end_time": "Ends after it starts."})
+        first = attrs.get("valid_from", getattr(self.instance, "valid_from", None))
+        last = attrs.get("valid_until", getattr(self.instance, "valid_until", None))
+        if first and last and last < first:
+            raise serializers.ValidationError({"valid_until": "On or after valid_from."})
+        return attrs
+
+
+class AvailabilityExceptionSerializer(serializers.ModelSerializer):
+    start = AwareDateTimeField()
+    end = AwareDateTimeField()
+
+    class Meta:
+        model = AvailabilityException
+        fields = ["id", "provider", "location", "kind", "start", "end", "reason"]
+
+    def validate(self, attrs):
+        start = attrs.get("start", getattr(self.instance, "start", None))
+        end = attrs.get("end", getattr(self.instance, "end", None))
+        if start and end and start >= end:
+            raise serializers.ValidationError({"end": "Ends after it starts."})
+        kind = attrs.get("kind", getattr(self.instance, "kind", None))
+        location = attrs.get("location", getattr(self.instance, "location", None))
+        if kind == AvailabilityException.Kind.EXTRA_HOURS and location is None:
+            raise serializers.ValidationError({"location": "Extra hours need a location."})
+        return attrs
+
+
+class ClosureSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Closure
+        fields = ["id", "location", "start_date", "end_date", "reason"]
+
+    def validate(self, attrs):
+        first = attrs.get("start_date", getattr(self.instance, "start_date", None))
+        last = attrs.get("end_date", getattr(self.instance, "end_date", None))
+        if first and last and last < first:
+            raise serializers.ValidationError({"end_date": "On or after start_date."})
+        return attrs
+
+
+class BookingPolicyOverrideSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BookingPolicyOverride
+        fields = [
+            "id",
+            "location",
+            "service",
+            "slot_step_minutes",
+            "minimum_notice_minutes",
+            "same_day_booking",
+            "booking_horizon_days",
+            "late_cancellation_hours",
+            "max_upcoming_online_bookings",
+            "one_free_consult_per_patient",
+        ]
+
+    def validate(self, attrs):
+        location = attrs.get("location", getattr(self.instance, "location", None))
+        service = attrs.get("service", getattr(self.instance, "service", None))
+        if (location is None) == (service is None):
+            raise serializers.ValidationError(
+                {"location": "Override either one location or one service."}
+            )
+        return attrs
+
+
+class AppointmentSerializer(serializers.ModelSerializer):
+    """Staff view of an appointment. ``reason`` (the patient's words about their complaint) is
+    clinical content, so front desk does not get it."""
+
+    patient_name = serializers.CharField(source="patient.full_name", read_only=True)
+    provider_name = serializers.CharField(source="provider.display_name", read_only=True)
+    service_name = serializers.CharField(source="service.name", read_only=True)
+    location_name = serializers.CharField(source="location.name", read_only=True)
+    local_start = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Appointment
+        fields = [
+            "id",
+            "reference",
+            "status",
+            "patient",
+            "patient_name",
+            "provider",
+            "provider_name",
+            "service",
+            "service_name",
+            "location",
+            "location_name",
+            "room",
+            "start",
+            "end",
+            "local_start",
+            "source",
+            "is_free_consult",
+            "reason",
+            "cancel_reason",
+            "cancelled_by",
+            "cancelled_at",
+            "late_cancellation",
+            "ical_uid",
+            "ical_sequence",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_local_start(self, obj: Appointment) -> str:
+        return local_iso(obj.start, obj.location)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if self.context.get("hide_clinical"):
+            data.pop("reason", None)
+        return data
+
+
+class StaffBookingSerializer(serializers.Serializer):
+    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
+    service = serializers.PrimaryKeyRelatedField(queryset=Service.objects.all())
+    location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.all())
+    provider = serializers.PrimaryKeyRelatedField(
+        queryset=Provider.objects.all(), required=False, allow_null=True, default=None
+    )
+    start = AwareDateTimeField()
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class StaffCancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300)
+    by = serializers.ChoiceField(
+        choices=Appointment.CancelledBy.choices, default=Appointment.CancelledBy.STAFF
+    )
+
+
+class StaffRescheduleSerializer(serializers.Serializer):
+    start = AwareDateTimeField()
+    provider = serializers.PrimaryKeyRelatedField(
+        queryset=Provider.objects.all(), required=False, allow_null=True, default=None
+    )
+
+
+class FirstAppointmentSerializer(serializers.Serializer):
+    service = serializers.PrimaryKeyRelatedField(queryset=Service.objects.all())
+    location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.all())
+    provider = serializers.PrimaryKeyRelatedField(
+        queryset=Provider.objects.all(), required=False, allow_null=True, default=None
+    )
+    start = AwareDateTimeField()
+
+
+class ConsultOutcomeRequestSerializer(serializers.Serializer):
+    recommended_path = serializers.ChoiceField(choices=FreeConsultOutcome.Path.choices)
+    notes = serializers.CharField(required=False, allow_blank=True, default="")
+    first_appointment = FirstAppointmentSerializer(required=False, allow_null=True, default=None)
+
+
+class ConsultOutcomeSerializer(serializers.ModelSerializer):
+    first_appointment = serializers.SlugRelatedField(slug_field="reference", read_only=True)
+
+    class Meta:
+        model = FreeConsultOutcome
+        fields = ["id", "appointment", "recommended_path", "notes", "first_appointment"]
+
+
+class AppointmentEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AppointmentEvent
+        fields = ["id", "kind", "occurred_at", "actor_label", "data"]
+
+
+class StaffSlotQuerySerializer(AvailabilityQuerySerializer):
+    service = serializers.PrimaryKeyRelatedField(queryset=Service.objects.filter(is_active=True))
+
+
+class CallbackRequestSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CallbackRequest
+        fields = [
+            "id",
+            "name",
+            "phone",
+            "email",
+            "preferred_time",
+            "message",
+            "consent",
+            "patient",
+            "status",
+            "handled_by",
+            "handled_at",
+            "staff_note",
+            "created_at",
+        ]
+        read_only_fields = [f for f in fields if f not in ("status", "staff_note")]

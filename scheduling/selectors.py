@@ -1,0 +1,136 @@
+"""Reads for scheduling: the public service list, the widget's availability, staff lists."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+
+from clinic import roles
+from clinic.models import Location
+from providers.models import Act, Provider, ScopeRule
+from scheduling.availability import search
+from scheduling.models import Appointment, Offering, Service
+
+
+def service_disciplines(services: list[Service]) -> dict[int, list[str]]:
+    """The disciplines each service belongs to: those whose default scope rules allow every act
+    the service requires. Derived from the rules, so a new discipline needs no code (one query)."""
+    acts_by_service = {s.pk: {a.pk for a in s.required_acts.all()} for s in services}
+    allowed: dict[str, set[int]] = defaultdict(set)
+    all_acts = set().union(*acts_by_service.values()) if acts_by_service else set()
+    for code, act_id in ScopeRule.objects.filter(
+        act_id__in=all_acts, allowed=True, jurisdiction=""
+    ).values_list("discipline__code", "act_id"):
+        allowed[code].add(act_id)
+    return {
+        pk: sorted(code for code, act_ids in allowed.items() if acts and acts <= act_ids)
+        for pk, acts in acts_by_service.items()
+    }
+
+
+def public_services(
+    *, location: Location | None = None, discipline: str | None = None
+) -> list[tuple[Service, list[str]]]:
+    """Active, online-bookable services someone offers (at ``location`` if given), each with its
+    discipline codes; ``discipline`` keeps those of that discipline."""
+    offered = Offering.objects.filter(
+        service=OuterRef("pk"), is_active=True, provider__is_active=True
+    )
+    if location is not None:
+        offered = offered.filter(location=location)
+    services = list(
+        Service.objects.filter(is_active=True, online_bookable=True)
+        .filter(Exists(offered))
+        .prefetch_related(Prefetch("required_acts", queryset=Act.objects.only("id", "code")))
+        .order_by("name")
+    )
+    disciplines = service_disciplines(services)
+    rows = [(s, disciplines[s.pk]) for s in services]
+    if discipline:
+        rows = [(s, codes) for s, codes in rows if discipline in codes]
+    return rows
+
+
+@dataclass(frozen=True)
+class PublicSlot:
+    start: datetime
+    end: datetime
+    provider_id: int
+    spots_left: int
+
+
+def public_slots(
+    *,
+    service: Service,
+    location: Location,
+    start_date: date,
+    end_date: date,
+    provider: Provider | None = None,
+    now: datetime | None = None,
+) -> list[PublicSlot]:
+    """The widget's slots. For one provider, each of their start times. For "any provider",
+    each start time once, with the provider a booking would get (the least busy), and the
+    places left across all providers (never more than the rooms allow)."""
+    result = search(
+        service=service,
+        location=location,
+        start_date=start_date,
+        end_date=end_date,
+        provider_ids=[provider.pk] if provider is not None else None,
+        now=now,
+    )
+    if provider is not None:
+        return [PublicSlot(s.start, s.end, s.provider_id, s.spots_left) for s in result.slots]
+    load = result.provider_load
+    merged: list[PublicSlot] = []
+    i, slots = 0, result.slots
+    while i < len(slots):
+        j = i
+        while j < len(slots) and slots[j].start == slots[i].start:
+            j += 1
+        group = slots[i:j]
+        best = min(
+            group,
+            key=lambda s: (s.spots_left == service.capacity, load.get(s.provider_id, 0)),
+        )
+        spots = sum(s.spots_left for s in group)
+        if best.room_free is not None:
+            spots = min(spots, best.room_free)
+        merged.append(PublicSlot(best.start, best.end, best.provider_id, spots))
+        i = j
+    return merged
+
+
+def appointments_for(user) -> QuerySet[Appointment]:
+    """Appointments a staff user may list: managers and front desk all, clinicians their own
+    schedule."""
+    qs = Appointment.objects.select_related(
+        "patient", "provider", "service", "location", "room"
+    ).order_by("start", "id")
+    if roles.is_manager(user) or roles.is_front_desk(user):
+        return qs
+    if roles.is_clinician(user):
+        return qs.filter(provider__user=user)
+    return qs.none()
+
+
+def day_schedule(location: Location, day: date) -> tuple[list[Provider], list[Appointment]]:
+    """Providers working or booked at a location on a local day, and that day's appointments
+    (for the front-desk day view)."""
+    zone = location.zone
+    start = datetime.combine(day, datetime.min.time(), tzinfo=zone)
+    end = datetime.combine(day, datetime.max.time(), tzinfo=zone)
+    appointments = list(
+        Appointment.objects.filter(location=location, start__gte=start, start__lte=end)
+        .select_related("patient", "provider", "service", "room")
+        .order_by("start")
+    )
+    provider_ids = {a.provider_id for a in appointments}
+    provider_ids |= set(
+        location.weekly_hours.filter(weekday=day.weekday(), valid_from__lte=day)
+        .exclude(valid_until__lt=day)
+        .values_list("provider_id", flat=True)
+    )
+    providers = list(Provider.objects.filter(pk__in=provider_ids).order_by("display_name"))
+    return providers, appointments
