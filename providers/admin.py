@@ -10,6 +10,8 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from clinic import roles
 from clinic.errors import FieldProblem
@@ -99,6 +101,38 @@ class ProviderAdmin(ManagerEditsMixin, admin.ModelAdmin):
     filter_horizontal = ["locations"]
     raw_id_fields = ["user"]
     inlines = [CredentialInline]
+    readonly_fields = ["scope_today"]
+
+    @admin.display(description="Scope today")
+    def scope_today(self, obj: Provider) -> str:
+        """The same decision the API's scope view gives, per location, for today's local date."""
+        if obj.pk is None:
+            return "Save the provider to see their scope."
+        sections = []
+        for location in obj.locations.all():
+            on = timezone.now().astimezone(location.zone).date()
+            rows = format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        item.act.code,
+                        "allowed" if item.decision.allowed else "refused",
+                        "; ".join(f"{r.code}: {r.message}" for r in item.decision.reasons),
+                    )
+                    for item in selectors.provider_scope(obj, location, on)
+                ),
+            )
+            sections.append(
+                format_html(
+                    "<h4>{} ({}, {})</h4><table><tbody>{}</tbody></table>",
+                    location.name,
+                    location.jurisdiction,
+                    on,
+                    rows,
+                )
+            )
+        return format_html_join("", "{}", ((section,) for section in sections))
 
 
 @admin.register(Credential)

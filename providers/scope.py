@@ -83,6 +83,10 @@ class ScopeDecision:
     allowed: bool
     reasons: tuple[ScopeReason, ...] = ()
 
+    def __bool__(self) -> bool:
+        """``if decide(...)`` means "if allowed" (a refusal is never truthy by accident)."""
+        return self.allowed
+
     @property
     def codes(self) -> tuple[str, ...]:
         return tuple(reason.code for reason in self.reasons)
