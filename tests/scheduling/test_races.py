@@ -1,0 +1,228 @@
+"""No double booking under real concurrency (PostgreSQL): many threads, each with its own
+database connection, call the public API at the same instant. Exactly the bookings that fit are
+made, every other request gets ``409 slot-unavailable``, and none gets a 500."""
+
+import threading
+from collections import Counter
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from rest_framework.test import APIClient
+
+from clinic.models import Room
+from scheduling.models import Appointment
+from scheduling.services import book_appointment
+from tests.factories.clinic import LocationFactory, RoomFactory
+from tests.factories.patients import PatientFactory
+from tests.factories.providers import ProviderFactory, ensure_scope_catalog
+from tests.factories.scheduling import ServiceFactory, offer, weekly_hours
+from tests.scheduling.conftest import local, next_week
+
+THREADS = 20
+PROBLEM = "https://clinic-backend.dev/problems/"
+
+
+def booking(service, location, start, provider=None, email="racer@example.org") -> dict:
+    data = {
+        "service": service.pk,
+        "location": location.pk,
+        "start": start.isoformat(),
+        "patient": {
+            "first_name": "Race",
+            "last_name": "Runner",
+            "email": email,
+            "phone": "+1 905 555 0100",
+            "date_of_birth": "1985-02-03",
+        },
+        "consent": {"reminders": True},
+        "reason": "Shoulder pain",
+    }
+    if provider is not None:
+        data["provider"] = provider.pk
+    return data
+
+
+def run_in_parallel(bodies: list[dict]) -> list[tuple[int, str]]:
+    """POST every body at once, one thread and one connection each; (status, problem slug)."""
+    barrier = threading.Barrier(len(bodies))
+    results: list[tuple[int, str]] = []
+    lock = threading.Lock()
+
+    def worker(body: dict) -> None:
+        client = APIClient()
+        try:
+            barrier.wait()
+            response = client.post("/api/v1/public/bookings/", body, format="json")
+            slug = response.json().get("type", "").removeprefix(PROBLEM)
+            outcome = (response.status_code, slug)
+        except Exception as exc:  # a crash inside the view: count it as the 500 it would be
+            outcome = (500, repr(exc))
+        finally:
+            connection.close()
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=worker, args=(b,)) for b in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+@pytest.fixture
+def clinic():
+    ensure_scope_catalog()
+    location = LocationFactory(slug="pickering", name="Pickering")
+    service = ServiceFactory(code="assessment", acts=["diagnose"])
+    physio = ProviderFactory(display_name="Race Physio", locations=[location])
+    offer(physio, service, location)
+    weekly_hours(physio, location)
+    return location, service, physio
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_twenty_parallel_bookings_of_one_slot_exactly_one_wins(clinic):
+    location, service, physio = clinic
+    start = local(next_week(), "10:00")
+    bodies = [
+        booking(service, location, start, physio, email=f"p{i}@example.org") for i in range(THREADS)
+    ]
+    results = run_in_parallel(bodies)
+    assert len(results) == THREADS
+    assert Counter(code for code, _ in results) == {201: 1, 409: THREADS - 1}
+    assert {slug for code, slug in results if code == 409} == {"slot-unavailable"}
+    assert Appointment.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_any_provider_race_fills_each_provider_once(clinic):
+    location, service, physio = clinic
+    other = ProviderFactory(display_name="Second Physio", locations=[location])
+    offer(other, service, location)
+    weekly_hours(other, location)
+    start = local(next_week(), "11:00")
+    bodies = [booking(service, location, start, email=f"a{i}@example.org") for i in range(THREADS)]
+    results = run_in_parallel(bodies)
+    assert Counter(code for code, _ in results) == {201: 2, 409: THREADS - 2}
+    assert sorted(Appointment.objects.values_list("provider_id", flat=True)) == sorted(
+        [physio.pk, other.pk]
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_last_spot_of_a_group_class_goes_to_exactly_one(clinic):
+    location, _, _ = clinic
+    group = ServiceFactory(code="group-class", acts=["fitness_training"], capacity=4)
+    trainer = ProviderFactory(
+        display_name="Group Trainer",
+        discipline__code="personal_trainer",
+        locations=[location],
+        credentials__kind="certification",
+    )
+    offer(trainer, group, location)
+    weekly_hours(trainer, location)
+    start = local(next_week(), "12:00")
+    for _ in range(3):
+        book_appointment(service=group, location=location, start=start, patient=PatientFactory())
+    bodies = [
+        booking(group, location, start, trainer, email=f"g{i}@example.org") for i in range(THREADS)
+    ]
+    results = run_in_parallel(bodies)
+    assert Counter(code for code, _ in results) == {201: 1, 409: THREADS - 1}
+    assert Appointment.objects.filter(service=group).count() == 4
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_patient_booking_two_providers_at_once_gets_one(clinic):
+    location, service, physio = clinic
+    other = ProviderFactory(display_name="Second Physio", locations=[location])
+    offer(other, service, location)
+    weekly_hours(other, location)
+    start = local(next_week(), "14:00")
+    bodies = [
+        booking(service, location, start, physio if i % 2 else other, email="same@example.org")
+        for i in range(THREADS)
+    ]
+    results = run_in_parallel(bodies)
+    assert Counter(code for code, _ in results) == {201: 1, 409: THREADS - 1}
+    assert {slug for code, slug in results if code == 409} == {"slot-unavailable"}
+    assert Appointment.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_room_is_never_double_booked_by_two_providers(clinic):
+    location, _, physio = clinic
+    service = ServiceFactory(code="in-room", acts=["manual_therapy"], room_kind=Room.Kind.MASSAGE)
+    RoomFactory(location=location, name="Only room", kind=Room.Kind.MASSAGE)
+    other = ProviderFactory(display_name="Second Physio", locations=[location])
+    weekly_hours(other, location)
+    offer(physio, service, location)
+    offer(other, service, location)
+    start = local(next_week(), "15:00")
+    bodies = [
+        booking(service, location, start, physio if i % 2 else other, email=f"r{i}@example.org")
+        for i in range(THREADS)
+    ]
+    results = run_in_parallel(bodies)
+    assert Counter(code for code, _ in results) == {201: 1, 409: THREADS - 1}
+    assert Appointment.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_idempotent_retries_in_parallel_book_once(clinic):
+    location, service, physio = clinic
+    start = local(next_week(), "16:00")
+    body = booking(service, location, start, physio)
+    barrier = threading.Barrier(8)
+    references: list = []
+
+    def worker() -> None:
+        client = APIClient()
+        try:
+            barrier.wait()
+            response = client.post(
+                "/api/v1/public/bookings/", body, format="json", HTTP_IDEMPOTENCY_KEY="retry-1"
+            )
+            references.append((response.status_code, response.json().get("reference")))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert {code for code, _ in references} == {201}
+    assert len({ref for _, ref in references}) == 1
+    assert Appointment.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_database_refuses_overlap_even_without_the_application_check(clinic):
+    location, service, physio = clinic
+    start = local(next_week(), "10:00")
+    first = book_appointment(
+        service=service, location=location, start=start, patient=PatientFactory(), provider=physio
+    )
+    twin = Appointment.objects.get(pk=first.pk)
+    twin.pk, twin.reference, twin.ical_uid = None, "TWIN0001", "twin@clinic"
+    twin.slot_key = "one:TWIN0001"
+    twin.patient = PatientFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        twin.save(force_insert=True)
+    same_patient = Appointment.objects.get(pk=first.pk)
+    same_patient.pk, same_patient.reference, same_patient.ical_uid = None, "TWIN0002", "t2@clinic"
+    same_patient.slot_key = "one:TWIN0002"
+    same_patient.provider = ProviderFactory(display_name="Elsewhere", locations=[location])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        same_patient.save(force_insert=True)
+    Appointment.objects.filter(pk=first.pk).update(status="cancelled", cancelled_at=start)
+    twin.save(force_insert=True)  # a cancelled appointment no longer holds the time
