@@ -22,9 +22,14 @@ CONSENT_PURPOSE = "care_plans"
 
 
 def plan_program_email(version_id: int):
-    """Plan the e-mail of one program version; nothing without consent or without exercises."""
+    """Plan the e-mail of one program version; nothing without consent, without exercises, or
+    for a version already replaced when the transaction that made it committed."""
     version = ProgramVersion.objects.select_related("plan__patient").filter(pk=version_id).first()
     if version is None or not version.content.get("exercises"):
+        return None
+    if version.plan.program_version != version.number:
+        return None  # replaced before this change even committed: only the newest goes out
+    if version.plan.phase == CarePlan.Phase.CLOSED:
         return None
     patient = version.plan.patient
     if not patient.email or not has_consent(patient, CONSENT_PURPOSE):
