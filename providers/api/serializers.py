@@ -10,6 +10,7 @@ from providers.models import (
     ScopeRule,
     ScopeRuleChange,
 )
+from providers.scope import REASON_CODES
 
 
 class PublicDisciplineSerializer(serializers.ModelSerializer):
@@ -167,7 +168,7 @@ class ScopeQuerySerializer(serializers.Serializer):
 
 
 class ScopeReasonSerializer(serializers.Serializer):
-    code = serializers.CharField()
+    code = serializers.ChoiceField(choices=REASON_CODES)
     message = serializers.CharField()
 
 

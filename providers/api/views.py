@@ -2,6 +2,7 @@
 
 from django.utils import timezone
 from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, mixins, viewsets
 from rest_framework.decorators import action
@@ -153,7 +154,9 @@ class ProviderViewSet(NoDeleteModelViewSet):
     @extend_schema(
         parameters=[
             OpenApiParameter("location", int, required=True),
-            OpenApiParameter("date", str, description="YYYY-MM-DD; today at the location"),
+            OpenApiParameter(
+                "date", OpenApiTypes.DATE, description="Local date; today at the location"
+            ),
         ],
         responses=s.ProviderScopeSerializer,
     )
