@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from clinic.models import Location
 from patients.models import Patient
@@ -353,7 +354,9 @@ class ProgramVersion(models.Model):
     plan = models.ForeignKey(CarePlan, on_delete=models.CASCADE, related_name="program_versions")
     number = models.PositiveIntegerField()
     content = models.JSONField(help_text="Exercises, dosage, instructions and precautions.")
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Set from the sender's clock (``notifications.clock``): the e-mail's grace period counts
+    # from here, on the same clock the ledger sends by.
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["plan", "number"]

@@ -874,12 +874,16 @@ def stop_prescription(
 
 def _publish_program(plan: CarePlan, at: datetime) -> ProgramVersion:
     """Snapshot the program as a new version and plan its e-mail once the change commits."""
+    from notifications import clock
     from plans import notifications
 
     plan.program_version += 1
     plan.save(update_fields=["program_version", "updated_at"])
     version = ProgramVersion.objects.create(
-        plan=plan, number=plan.program_version, content=selectors.program_content(plan)
+        plan=plan,
+        number=plan.program_version,
+        content=selectors.program_content(plan),
+        created_at=clock.now(),
     )
     transaction.on_commit(lambda: notifications.plan_program_email(version.pk))
     return version
