@@ -1,1 +1,459 @@
-# Register your models here.
+"""Admin for scheduling: configuration, the appointment list with its lifecycle actions, the
+call-back queue, and a day view per location that front desk can work from.
+
+Booking and rescheduling in the admin go through ``scheduling.services`` (the same function as
+the APIs): a scope, policy or conflict refusal is shown as a form error, never a 500. Times are
+typed in the location's local time.
+"""
+
+from datetime import date, datetime, timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from clinic import roles
+from clinic.errors import DomainError
+from clinic.models import Location
+from providers.scope import decide_acts
+from scheduling import selectors, services
+from scheduling.models import (
+    Appointment,
+    AppointmentEvent,
+    AvailabilityException,
+    BookingPolicyOverride,
+    CallbackRequest,
+    Closure,
+    FreeConsultOutcome,
+    Offering,
+    Service,
+    WeeklyAvailability,
+)
+
+
+def _errors(exc: DomainError) -> ValidationError:
+    """A domain refusal as form errors on the named fields (or the form as a whole)."""
+    known = {"patient", "service", "location", "provider", "start"}
+    by_field: dict[str | None, list[str]] = {}
+    for problem in exc.errors:
+        name = problem.field if problem.field in known else None
+        by_field.setdefault(name, []).append(problem.message)
+    general = by_field.setdefault(None, [])
+    if exc.detail not in general:
+        general.insert(0, exc.detail)
+    return ValidationError({k or "__all__": v for k, v in by_field.items()})
+
+
+def _local(value: datetime, location: Location) -> datetime:
+    """The admin widget's date and time read as wall-clock time at the location."""
+    naive = timezone.make_naive(value) if timezone.is_aware(value) else value
+    return naive.replace(tzinfo=location.zone)
+
+
+@admin.register(Service)
+class ServiceAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "duration_minutes",
+        "modality",
+        "price",
+        "capacity",
+        "online_bookable",
+        "is_free_consult",
+        "is_active",
+    ]
+    list_filter = ["modality", "online_bookable", "is_free_consult", "is_active"]
+    search_fields = ["name", "code"]
+    filter_horizontal = ["required_acts"]
+    prepopulated_fields = {"code": ["name"]}
+
+
+class OfferingForm(forms.ModelForm):
+    class Meta:
+        model = Offering
+        fields = ["provider", "service", "location", "is_active"]
+
+    def clean(self):
+        data = super().clean()
+        provider, service, location = (data.get(k) for k in ("provider", "service", "location"))
+        if provider and service and location:
+            acts = list(service.required_acts.values_list("code", flat=True))
+            decision = decide_acts(provider, acts, location, timezone.now())
+            if not decision.allowed:
+                raise ValidationError({"provider": [r.message for r in decision.reasons]})
+        return data
+
+
+@admin.register(Offering)
+class OfferingAdmin(admin.ModelAdmin):
+    form = OfferingForm
+    list_display = ["provider", "service", "location", "is_active"]
+    list_filter = ["location", "service", "is_active"]
+    search_fields = ["provider__display_name", "service__name"]
+
+
+@admin.register(WeeklyAvailability)
+class WeeklyAvailabilityAdmin(admin.ModelAdmin):
+    list_display = ["provider", "location", "weekday", "start_time", "end_time", "valid_from"]
+    list_filter = ["location", "weekday", "provider"]
+
+
+@admin.register(AvailabilityException)
+class AvailabilityExceptionAdmin(admin.ModelAdmin):
+    list_display = ["provider", "kind", "location", "start", "end", "reason"]
+    list_filter = ["kind", "location", "provider"]
+
+
+@admin.register(Closure)
+class ClosureAdmin(admin.ModelAdmin):
+    list_display = ["location", "start_date", "end_date", "reason"]
+    list_filter = ["location"]
+
+
+@admin.register(BookingPolicyOverride)
+class BookingPolicyOverrideAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "minimum_notice_minutes", "booking_horizon_days"]
+
+
+class BookingForm(forms.ModelForm):
+    """New appointment: booked through ``book_appointment`` while the form is validated, so
+    every refusal lands on the form."""
+
+    start_local = forms.SplitDateTimeField(
+        label="Start (local time at the location)", widget=admin.widgets.AdminSplitDateTime
+    )
+
+    class Meta:
+        model = Appointment
+        fields = ["patient", "service", "location", "provider", "reason"]
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+        self.fields["provider"].required = False
+        self.fields["provider"].help_text = "Leave blank for any free provider in scope."
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.instance = services.book_appointment(
+                service=data["service"],
+                location=data["location"],
+                start=_local(data["start_local"], data["location"]),
+                patient=data["patient"],
+                provider=data.get("provider"),
+                source=Appointment.Source.STAFF,
+                actor=self.request.user if self.request else None,
+                reason=data.get("reason", ""),
+            )
+        except DomainError as exc:
+            raise _errors(exc) from None
+        return data
+
+
+class RescheduleForm(forms.ModelForm):
+    """Change an appointment: moving it goes through ``reschedule_appointment``."""
+
+    start_local = forms.SplitDateTimeField(
+        label="Start (local time at the location)", widget=admin.widgets.AdminSplitDateTime
+    )
+
+    class Meta:
+        model = Appointment
+        fields = ["provider"]
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+        if self.instance.pk:
+            self.initial["start_local"] = self.instance.local_start.replace(tzinfo=None)
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        appointment = Appointment.objects.get(pk=self.instance.pk)
+        start = _local(data["start_local"], appointment.location)
+        provider = data.get("provider")
+        if start == appointment.start and provider == appointment.provider:
+            return data
+        try:
+            self.instance = services.reschedule_appointment(
+                appointment,
+                start=start,
+                provider=provider,
+                actor=self.request.user if self.request else None,
+            )
+        except DomainError as exc:
+            raise _errors(exc) from None
+        return data
+
+
+class EventInline(admin.TabularInline):
+    model = AppointmentEvent
+    extra = 0
+    can_delete = False
+    fields = ["occurred_at", "kind", "actor_label", "data"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def _status_action(name: str, label: str):
+    def run(modeladmin, request: HttpRequest, queryset) -> None:
+        done = 0
+        for appointment in queryset:
+            try:
+                services.change_status(appointment, name, actor=request.user)
+                done += 1
+            except DomainError as exc:
+                modeladmin.message_user(
+                    request, f"{appointment.reference}: {exc.detail}", messages.ERROR
+                )
+        if done:
+            modeladmin.message_user(request, f"{label}: {done} appointment(s).", messages.SUCCESS)
+
+    run.__name__ = f"mark_{name}"
+    run.short_description = label
+    return run
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(admin.ModelAdmin):
+    list_display = [
+        "reference",
+        "local_time",
+        "patient",
+        "provider",
+        "service",
+        "location",
+        "status",
+        "source",
+    ]
+    list_filter = [("start", admin.DateFieldListFilter), "location", "provider", "status", "source"]
+    date_hierarchy = "start"
+    change_list_template = "admin/scheduling/appointment/change_list.html"
+    search_fields = ["reference", "patient__last_name", "patient__email"]
+    list_select_related = ["patient", "provider", "service", "location"]
+    inlines = [EventInline]
+    actions = [
+        _status_action("confirm", "Confirm"),
+        _status_action("arrive", "Mark arrived"),
+        _status_action("complete", "Mark completed"),
+        _status_action("no_show", "Mark no-show"),
+        "cancel_selected",
+    ]
+    readonly_fields = [
+        "reference",
+        "patient",
+        "service",
+        "location",
+        "room",
+        "local_time",
+        "status",
+        "source",
+        "cancel_reason",
+        "cancelled_by",
+        "late_cancellation",
+        "ical_sequence",
+    ]
+
+    @admin.display(description="Start (local)", ordering="start")
+    def local_time(self, obj: Appointment) -> str:
+        return obj.local_start.strftime("%Y-%m-%d %H:%M %Z")
+
+    def _clinical(self, request: HttpRequest) -> bool:
+        return roles.is_manager(request.user) or roles.is_clinician(request.user)
+
+    def get_queryset(self, request: HttpRequest):
+        qs = super().get_queryset(request)
+        if roles.is_manager(request.user) or roles.is_front_desk(request.user):
+            return qs
+        return qs.filter(provider__user=request.user)
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        kwargs["form"] = RescheduleForm if obj is not None else BookingForm
+        if obj is None and not self._clinical(request):
+            kwargs["exclude"] = ["reason"]
+        form = super().get_form(request, obj, change=change, **kwargs)
+
+        class WithRequest(form):
+            def __init__(self, *args, **kw):
+                super().__init__(*args, request=request, **kw)
+
+        return WithRequest
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        if obj is None:
+            fields = ["patient", "service", "location", "provider", "start_local"]
+            return [*fields, "reason"] if self._clinical(request) else fields
+        return [*self.readonly_fields, "provider", "start_local"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return self.readonly_fields if obj is not None else []
+
+    def save_model(self, request, obj, form, change) -> None:
+        """The form already booked or moved the appointment through the service."""
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Cancel (at the desk)")
+    def cancel_selected(self, request: HttpRequest, queryset) -> None:
+        for appointment in queryset:
+            try:
+                services.cancel_appointment(
+                    appointment, reason="Cancelled at the desk", actor=request.user
+                )
+            except DomainError as exc:
+                self.message_user(request, f"{appointment.reference}: {exc.detail}", messages.ERROR)
+
+    def get_urls(self):
+        day = path(
+            "day/",
+            self.admin_site.admin_view(self.day_view),
+            name="scheduling_appointment_day",
+        )
+        return [day, *super().get_urls()]
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        day_view = {"day_view_url": reverse("admin:scheduling_appointment_day")}
+        return super().changelist_view(request, {**(extra_context or {}), **day_view})
+
+    def day_view(self, request: HttpRequest) -> HttpResponse:
+        """One location, one day: providers as columns, 15-minute rows, appointments in cells."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        locations = list(Location.objects.filter(is_active=True))
+        location = next(
+            (loc for loc in locations if str(loc.pk) == request.GET.get("location")),
+            locations[0] if locations else None,
+        )
+        try:
+            day = date.fromisoformat(request.GET.get("date", ""))
+        except ValueError:
+            day = timezone.localdate(timezone=location.zone) if location else timezone.localdate()
+        providers, appointments = selectors.day_schedule(location, day) if location else ([], [])
+        if not (roles.is_manager(request.user) or roles.is_front_desk(request.user)):
+            appointments = [a for a in appointments if a.provider.user_id == request.user.pk]
+        rows = _grid(location, day, providers, appointments) if location else []
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Day view: {location.name if location else ''} {day:%A %Y-%m-%d}",
+            "locations": locations,
+            "location": location,
+            "day": day,
+            "previous_day": day - timedelta(days=1),
+            "next_day": day + timedelta(days=1),
+            "providers": providers,
+            "rows": rows,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/scheduling/appointment/day_view.html", context)
+
+
+STEP = timedelta(minutes=15)
+
+
+def _grid(location: Location, day: date, providers, appointments) -> list[dict]:
+    """Rows of 15 minutes (in local time) from the first to the last hour with anything on;
+    each cell is empty, the start of an appointment (with its row span) or covered."""
+    zone = location.zone
+    first_hour = min([8, *(a.local_start.hour for a in appointments)])
+    last_hour = max([18, *(a.local_end.hour + 1 for a in appointments)])
+    start = datetime.combine(day, datetime.min.time(), tzinfo=zone).replace(hour=first_hour)
+    end = datetime.combine(day, datetime.min.time(), tzinfo=zone).replace(hour=min(last_hour, 23))
+    by_provider: dict[int, list[Appointment]] = {}
+    for appointment in appointments:
+        if appointment.status != Appointment.Status.CANCELLED:
+            by_provider.setdefault(appointment.provider_id, []).append(appointment)
+    covered: dict[int, datetime] = {}
+    rows = []
+    at = start
+    while at < end:
+        cells = []
+        for provider in providers:
+            if covered.get(provider.pk) and at < covered[provider.pk]:
+                continue
+            here = [a for a in by_provider.get(provider.pk, []) if at <= a.local_start < at + STEP]
+            if here:
+                appointment = here[0]
+                span = max(1, -(-(appointment.end - at) // STEP))
+                covered[provider.pk] = at + span * STEP
+                cells.append(
+                    {
+                        "appointment": appointment,
+                        "rowspan": span,
+                        "url": reverse(
+                            "admin:scheduling_appointment_change", args=[appointment.pk]
+                        ),
+                        "label": (
+                            format_html(
+                                "{} &middot; {}",
+                                appointment.patient.full_name,
+                                appointment.service.name,
+                            )
+                            if len(here) == 1
+                            else f"{appointment.service.name} ({len(here)} booked)"
+                        ),
+                    }
+                )
+            else:
+                cells.append({})
+        rows.append({"time": at.strftime("%H:%M"), "cells": cells})
+        at += STEP
+    return rows
+
+
+@admin.register(FreeConsultOutcome)
+class FreeConsultOutcomeAdmin(admin.ModelAdmin):
+    list_display = ["appointment", "recommended_path", "first_appointment", "recorded_at"]
+    list_filter = ["recommended_path"]
+    readonly_fields = ["appointment", "first_appointment", "recorded_by", "recorded_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(CallbackRequest)
+class CallbackRequestAdmin(admin.ModelAdmin):
+    list_display = ["name", "phone", "preferred_time", "status", "created_at", "handled_by"]
+    list_filter = ["status"]
+    search_fields = ["name", "phone", "email"]
+    readonly_fields = [
+        "name",
+        "phone",
+        "email",
+        "preferred_time",
+        "message",
+        "consent",
+        "patient",
+        "handled_by",
+        "handled_at",
+        "created_at",
+    ]
+    actions = ["mark_contacted", "mark_closed"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        services.update_callback(obj, status=obj.status, note=obj.staff_note, actor=request.user)
+
+    @admin.action(description="Mark contacted")
+    def mark_contacted(self, request: HttpRequest, queryset) -> None:
+        for callback in queryset:
+            services.update_callback(callback, status="contacted", actor=request.user)
+
+    @admin.action(description="Mark closed")
+    def mark_closed(self, request: HttpRequest, queryset) -> None:
+        for callback in queryset:
+            services.update_callback(callback, status="closed", actor=request.user)
