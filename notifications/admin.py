@@ -36,9 +36,6 @@ class NotificationAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    def has_view_permission(self, request, obj=None) -> bool:
-        return roles.has_staff_role(request.user)
-
     def has_retry_permission(self, request) -> bool:
         return roles.is_manager(request.user)
 

@@ -75,6 +75,8 @@ class _Handler:
         self.server = server
 
     async def handle_DATA(self, server, session, envelope) -> str:
+        with self.server.lock:
+            self.server.started += 1
         if self.server.mode == "reject":
             return "554 5.7.1 Message rejected for the test"
         if self.server.delay:
@@ -91,6 +93,7 @@ class SMTPServer:
     mode: str = "accept"
     delay: float = 0.0
     messages: list[EmailMessage] = field(default_factory=list)
+    started: int = 0  # DATA commands begun, including one still being answered
     lock: threading.Lock = field(default_factory=threading.Lock)
     controller: Controller | None = None
 
@@ -102,6 +105,11 @@ class SMTPServer:
         if self.controller is not None:
             self.controller.stop()
             self.controller = None
+
+    def clear(self) -> None:
+        with self.lock:
+            self.messages.clear()
+            self.started = 0
 
     def received(self) -> list[EmailMessage]:
         with self.lock:
@@ -153,8 +161,9 @@ class Worker:
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
+        """Cold shutdown (SIGQUIT): quick, and the broker queue is purged after the test anyway."""
         if self.process.poll() is None:
-            self.process.terminate()
+            self.process.send_signal(signal.SIGQUIT)
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -167,7 +176,20 @@ class WorkerPool:
         self.log_dir = log_dir
         self.workers: list[Worker] = []
 
-    def start(self, **extra_env: str) -> Worker:
+    def start(self, count: int = 1, **extra_env: str) -> Worker:
+        """Start ``count`` workers side by side; returns the last once all are ready."""
+        workers = [self._spawn(extra_env) for _ in range(count)]
+        for worker in workers:
+            wait_until(
+                lambda w=worker: " ready." in w.log() or w.process.poll() is not None,
+                timeout=60,
+                what=f"worker {worker.name} to start",
+            )
+            if worker.process.poll() is not None:
+                pytest.fail(f"Celery worker exited at start:\n{worker.log()[-3000:]}")
+        return workers[-1]
+
+    def _spawn(self, extra_env: dict[str, str]) -> Worker:
         name = f"notif-{uuid.uuid4().hex[:6]}"
         log_path = self.log_dir / f"{name}.log"
         command = [
@@ -192,13 +214,6 @@ class WorkerPool:
             )
         worker = Worker(name, process, log_path)
         self.workers.append(worker)
-        wait_until(
-            lambda: " ready." in worker.log() or process.poll() is not None,
-            timeout=60,
-            what=f"worker {name} to start",
-        )
-        if process.poll() is not None:
-            pytest.fail(f"Celery worker exited at start:\n{worker.log()[-3000:]}")
         return worker
 
     def stop_all(self) -> None:

@@ -1,0 +1,211 @@
+"""The ledger's own rules, in one process (no broker, worker or SMTP server needed): uniqueness,
+idempotent planning, leases, back-off, what the e-mails say, the staff API and the admin."""
+
+import zoneinfo
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core import mail
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clinic.models import Location
+from notifications import services
+from notifications.models import Notification
+from scheduling.models import Appointment, Modality
+from scheduling.notifications import CONFIRMATION, REMINDER, reminder_times
+from tests.conftest import client_for, make_staff_user
+from tests.notifications.conftest import World
+from tests.services import free_port
+
+pytestmark = pytest.mark.django_db
+TORONTO = zoneinfo.ZoneInfo("America/Toronto")
+Status = Notification.Status
+
+
+@pytest.fixture
+def queued(monkeypatch) -> list[tuple[int, float]]:
+    """Task messages the services would queue, recorded instead of sent to a broker."""
+    calls: list[tuple[int, float]] = []
+    monkeypatch.setattr(services, "_enqueue", lambda pk, countdown: calls.append((pk, countdown)))
+    return calls
+
+
+@pytest.fixture
+def world(db, queued, django_capture_on_commit_callbacks):
+    built = World()
+    built.commit = lambda: django_capture_on_commit_callbacks(execute=True)
+    return built
+
+
+def book(world, start, **kwargs) -> Appointment:
+    with world.commit():
+        return world.book(start, **kwargs)
+
+
+def test_the_database_refuses_a_second_row_for_the_same_subject_kind_and_time():
+    when = timezone.now()
+    fields = {
+        "subject_type": "scheduling.appointment",
+        "subject_id": 7,
+        "kind": REMINDER,
+        "planned_for": when,
+        "recipient": "a@example.org",
+        "next_attempt_at": when,
+    }
+    Notification.objects.create(**fields, message_id="<one@clinic.example>")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Notification.objects.create(**fields, message_id="<two@clinic.example>")
+
+
+def test_planning_again_finds_the_same_row_and_a_withdrawn_time_comes_back(world, queued):
+    appointment = book(world, timezone.now() + timedelta(days=2))
+    at = appointment.start - timedelta(hours=2)
+    first = services.plan(appointment, REMINDER, at, "a@example.org")
+    again = services.plan(appointment, REMINDER, at, "a@example.org")
+    assert again.pk == first.pk
+    assert again.message_id == first.message_id
+
+    services.withdraw(appointment, [REMINDER], reason="rescheduled")
+    assert Notification.objects.get(pk=first.pk).status == Status.CANCELLED
+    revived = services.plan(appointment, REMINDER, at, "a@example.org")
+    assert (revived.pk, revived.status, revived.message_id) == (
+        first.pk,
+        Status.PENDING,
+        first.message_id,
+    )
+
+
+def test_a_worker_whose_lease_was_taken_over_records_nothing(world, settings):
+    settings.NOTIFICATIONS_LEASE_SECONDS = 60
+    appointment = book(world, timezone.now() + timedelta(days=2))
+    now = timezone.now() + timedelta(minutes=4)
+    slow = services.claim(now)
+    assert slow.notification.kind == CONFIRMATION
+    assert services.claim(now) is None, "a row under a live lease is not claimed again"
+
+    later = now + timedelta(seconds=61)
+    fast = services.claim(later, slow.notification.pk)
+    assert fast is not None, "an expired lease is taken over"
+    assert services.send_claimed(fast, later) == Status.SENT
+    assert not services._finish(slow, status=Status.FAILED, last_error="late")
+    row = Notification.objects.get(pk=slow.notification.pk)
+    assert (row.status, row.attempts) == (Status.SENT, 2)
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].extra_headers["Message-ID"] == row.message_id
+    assert appointment.pk == row.subject_id
+
+
+def test_failed_sends_back_off_exponentially_then_end_failed(world, settings, queued):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nobody listens
+    settings.NOTIFICATIONS_RETRY_BASE_SECONDS = 10
+    settings.NOTIFICATIONS_MAX_ATTEMPTS = 3
+    book(world, timezone.now() + timedelta(days=2))
+    row = Notification.objects.get(kind=CONFIRMATION)
+    queued.clear()
+    now = row.next_attempt_at
+    delays = []
+    for _ in range(3):
+        claimed = services.claim(now)
+        services.send_claimed(claimed, now)
+        row.refresh_from_db()
+        delays.append((row.next_attempt_at - now).total_seconds())
+        now = row.next_attempt_at
+    assert row.status == Status.FAILED
+    assert row.attempts == 3
+    assert "Connection refused" in row.last_error or "Errno" in row.last_error
+    assert delays[:2] == [10, 20]
+    assert [countdown for _, countdown in queued] == [10, 20]
+
+
+def test_reminders_whole_days_before_keep_the_local_time_across_daylight_saving_changes():
+    location = Location(timezone="America/Toronto")
+    spring = Appointment(start=datetime(2027, 3, 14, 10, 0, tzinfo=TORONTO), location=location)
+    autumn = Appointment(start=datetime(2027, 11, 7, 10, 0, tzinfo=TORONTO), location=location)
+    for appointment in (spring, autumn):
+        times = reminder_times(appointment, [1440, 120])
+        local = {offset: at.astimezone(TORONTO) for at, offset in times.items()}
+        day_before = appointment.start.astimezone(TORONTO) - timedelta(days=1)
+        assert local[1440].replace(tzinfo=None) == day_before.replace(tzinfo=None)
+        assert appointment.start - local[120] == timedelta(hours=2)
+    assert spring.start - next(at for at, o in reminder_times(spring, [1440]).items()) == timedelta(
+        hours=23
+    )
+    assert autumn.start - next(at for at, o in reminder_times(autumn, [1440]).items()) == timedelta(
+        hours=25
+    )
+
+
+def test_a_video_appointment_email_gives_the_joining_details_not_an_address(world):
+    online = Location.objects.create(
+        name="Online",
+        slug="online",
+        timezone="America/Toronto",
+        jurisdiction="CA-ON",
+        is_virtual=True,
+        address_line="",
+        virtual_instructions="We send a video link 15 minutes before the start.",
+    )
+    world.location = online
+    world.service.modality = Modality.VIDEO
+    world.service.save()
+    start = datetime(2026, 12, 1, 9, 30, tzinfo=TORONTO)
+    book(world, start)
+    row = Notification.objects.get(kind=CONFIRMATION)
+    services.send_claimed(services.claim(row.next_attempt_at), row.next_attempt_at)
+    [message] = mail.outbox
+    text = message.body
+    assert "Tuesday, December 1, 2026, 9:30 AM EST" in text
+    assert "We send a video link 15 minutes before the start." in text
+    assert "Where:" not in text
+    html = message.alternatives[0][0]
+    assert "video link" in html
+    assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_staff_read_the_ledger_by_status_and_the_list_does_not_grow_queries(
+    world, front_desk_client, django_assert_max_num_queries
+):
+    base = datetime(2027, 1, 4, 15, 0, tzinfo=UTC)
+    for i in range(5):
+        book(world, base + timedelta(hours=i))
+    Notification.objects.filter(kind=CONFIRMATION).update(status=Status.FAILED, last_error="554")
+    with django_assert_max_num_queries(6):
+        response = front_desk_client.get("/api/v1/notifications/", {"status": "failed"})
+    assert response.status_code == 200
+    assert response.json()["count"] == 5
+    assert {item["status"] for item in response.json()["results"]} == {"failed"}
+    clinician = make_staff_user("test-clinician", "clinician")
+    assert client_for(clinician).get("/api/v1/notifications/").status_code == 200
+
+
+def test_only_managers_retry_and_only_failed_rows(world, front_desk_client, manager_client, queued):
+    book(world, datetime(2027, 1, 4, 15, 0, tzinfo=UTC))
+    row = Notification.objects.get(kind=CONFIRMATION)
+    reminder = Notification.objects.filter(kind=REMINDER).first()
+    Notification.objects.filter(pk=row.pk).update(status=Status.FAILED, attempts=5)
+
+    assert front_desk_client.post(f"/api/v1/notifications/{row.pk}/retry/").status_code == 403
+    refused = manager_client.post(f"/api/v1/notifications/{reminder.pk}/retry/")
+    assert refused.status_code == 409
+    assert refused["Content-Type"] == "application/problem+json"
+    assert refused.json()["type"].endswith("/invalid-transition")
+
+    response = manager_client.post(f"/api/v1/notifications/{row.pk}/retry/")
+    assert response.status_code == 200
+    assert (response.json()["status"], response.json()["attempts"]) == ("pending", 0)
+
+
+def test_a_manager_retries_failed_rows_from_the_admin(world, manager_user, client, queued):
+    book(world, datetime(2027, 1, 4, 15, 0, tzinfo=UTC))
+    row = Notification.objects.get(kind=CONFIRMATION)
+    Notification.objects.filter(pk=row.pk).update(status=Status.FAILED)
+    client.force_login(manager_user)
+    response = client.post(
+        "/admin/notifications/notification/",
+        {"action": "retry_now", "_selected_action": [row.pk]},
+    )
+    assert response.status_code == 302
+    row.refresh_from_db()
+    assert row.status == Status.PENDING
