@@ -30,6 +30,8 @@ from notifications import clock, ical, registry, services
 from notifications.models import Notification
 from notifications.registry import Email, Skip
 from notifications.rendering import render_templates
+from patients.selectors import has_consent
+from patients.tokens import unsubscribe_url as patient_unsubscribe_url
 from scheduling import signals
 from scheduling.models import UPCOMING_STATUSES, Appointment, Modality
 
@@ -167,8 +169,6 @@ def manage_url(appointment: Appointment) -> str:
 
 
 def unsubscribe_url(appointment: Appointment) -> str:
-    from patients.tokens import unsubscribe_url as patient_unsubscribe_url
-
     return patient_unsubscribe_url(appointment.patient, "reminders")
 
 
@@ -304,8 +304,6 @@ def render_cancellation(notification: Notification, now: datetime) -> Email:
 
 
 def reminders_consented(notification: Notification) -> bool:
-    from patients.selectors import has_consent
-
     appointment = _load(notification)
     return has_consent(appointment.patient, "reminders")
 
