@@ -47,6 +47,12 @@ def public_providers(
     )
 
 
+def only_location(provider: Provider) -> Location | None:
+    """The provider's location when they work at exactly one; ``None`` otherwise."""
+    locations = list(provider.locations.all()[:2])
+    return locations[0] if len(locations) == 1 else None
+
+
 def care_start_of_day(location: Location, on: date) -> datetime:
     """Noon local time on ``on``: credential validity is per local day, any hour gives the same
     answer, and noon is never skipped or doubled by a daylight-saving change."""

@@ -163,7 +163,7 @@ class ProviderSerializer(serializers.ModelSerializer):
 
 
 class ScopeQuerySerializer(serializers.Serializer):
-    location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.all())
+    location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.all(), required=False)
     date = serializers.DateField(required=False)
 
 

@@ -153,7 +153,9 @@ class ProviderViewSet(NoDeleteModelViewSet):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("location", int, required=True),
+            OpenApiParameter(
+                "location", int, description="Required unless the provider works at one location"
+            ),
             OpenApiParameter(
                 "date", OpenApiTypes.DATE, description="Local date; today at the location"
             ),
@@ -166,7 +168,11 @@ class ProviderViewSet(NoDeleteModelViewSet):
         provider = self.get_object()
         query = s.ScopeQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        location = query.validated_data["location"]
+        location = query.validated_data.get("location") or selectors.only_location(provider)
+        if location is None:
+            raise ValidationError(
+                {"location": ["Required: this provider works at several locations, or none."]}
+            )
         on = query.validated_data.get("date") or timezone.now().astimezone(location.zone).date()
         body = {
             "provider": provider.pk,

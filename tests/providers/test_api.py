@@ -122,8 +122,15 @@ def test_scope_view_shows_expiry_on_the_day_after_the_last_day(front_desk_client
     assert [r["code"] for r in after["manual_therapy"]["reasons"]] == ["credential_expired"]
 
 
-def test_scope_view_requires_a_known_location(front_desk_client, toronto):
+def test_scope_view_defaults_to_the_providers_only_location(front_desk_client, toronto):
     provider = ProviderFactory(locations=[toronto])
+    response = front_desk_client.get(f"/api/v1/providers/{provider.pk}/scope/")
+    assert response.status_code == 200
+    assert response.json()["location"] == toronto.pk
+
+
+def test_scope_view_requires_a_known_location(front_desk_client, toronto, new_york):
+    provider = ProviderFactory(locations=[toronto, new_york])
     missing = front_desk_client.get(f"/api/v1/providers/{provider.pk}/scope/")
     assert missing.status_code == 400
     assert missing.json()["errors"][0]["field"] == "location"
