@@ -49,6 +49,15 @@ class ExerciseAdminForm(forms.ModelForm):
         model = Exercise
         fields = ["slug", "name", "body_region", "category", "instructions", "tags", "is_active"]
 
+    def clean_tags(self) -> list[str]:
+        tags = list(self.cleaned_data.get("tags") or [])
+        conflicts = services.exercise_tag_conflicts(self.instance, tags)
+        if conflicts:
+            raise forms.ValidationError(
+                ["Prescribed under precautions these tags would break:", *conflicts]
+            )
+        return tags
+
 
 @admin.register(Exercise)
 class ExerciseAdmin(admin.ModelAdmin):

@@ -496,6 +496,21 @@ def add_precaution(
         at,
         after={"id": precaution.pk, "tags": tags, "note": precaution.note},
     )
+    # The program never keeps an exercise the precautions forbid: stop the ones this one does.
+    for prescription in selectors.current_program(plan):
+        if set(prescription.exercise.tags) & set(tags):
+            prescription.is_active = False
+            prescription.ended_at = at
+            prescription.save(update_fields=["is_active", "ended_at"])
+            _event(
+                plan,
+                actor,
+                "prescription_stopped",
+                f"Stopped {prescription.exercise.name}: {precaution.label}.",
+                at,
+                before=_prescription_dict(prescription),
+                reason=f"Conflicts with the new precaution: {precaution.label}.",
+            )
     _publish_program(plan, at)
     return precaution
 
@@ -887,6 +902,51 @@ def _publish_program(plan: CarePlan, at: datetime) -> ProgramVersion:
     )
     transaction.on_commit(lambda: notifications.plan_program_email(version.pk))
     return version
+
+
+# --- the exercise library --------------------------------------------------------------------
+
+
+def exercise_tag_conflicts(exercise: Exercise, tags: Iterable[str]) -> list[str]:
+    """Plans where giving ``exercise`` these tags would put an active prescription against an
+    active precaution; an edit to the library must not break a patient's precautions."""
+    added = set(tags) - set(exercise.tags or [])
+    if not exercise.pk or not added:
+        return []
+    conflicts = []
+    prescriptions = ExercisePrescription.objects.filter(exercise=exercise, is_active=True)
+    plans = CarePlan.objects.filter(pk__in=prescriptions.values("plan_id")).prefetch_related(
+        "precautions"
+    )
+    for plan in plans:
+        for precaution in plan.precautions.all():
+            if precaution.is_active and added & set(precaution.tags):
+                conflicts.append(f"{plan.title} (plan {plan.pk}): {precaution.label}")
+    return conflicts
+
+
+@transaction.atomic
+def save_exercise(exercise: Exercise, **values: Any) -> Exercise:
+    """Create or change a library exercise; refused when new tags clash with the precautions
+    of a plan that prescribes it (stop the prescription or lift the precaution first)."""
+    if exercise.pk:
+        exercise = Exercise.objects.select_for_update().get(pk=exercise.pk)
+    if "tags" in values:
+        values["tags"] = list(dict.fromkeys(values["tags"]))
+        conflicts = exercise_tag_conflicts(exercise, values["tags"])
+        if conflicts:
+            raise RuleProblem(
+                f"{exercise.name} is prescribed under precautions these tags would break: "
+                + "; ".join(conflicts)
+                + ".",
+                "precaution-conflict",
+                "The exercise loads a movement the precautions forbid.",
+                [FieldProblem("tags", "precaution_conflict", c) for c in conflicts],
+            )
+    for name, value in values.items():
+        setattr(exercise, name, value)
+    exercise.save()
+    return exercise
 
 
 # --- outcome measures -------------------------------------------------------------------------

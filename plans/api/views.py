@@ -71,6 +71,14 @@ class ExerciseViewSet(
     search_fields = ["name", "instructions"]
     ordering_fields = ["name", "body_region", "category"]
 
+    def perform_create(self, serializer) -> None:
+        serializer.instance = services.save_exercise(Exercise(), **serializer.validated_data)
+
+    def perform_update(self, serializer) -> None:
+        serializer.instance = services.save_exercise(
+            serializer.instance, **serializer.validated_data
+        )
+
     def get_queryset(self):
         queryset = super().get_queryset()
         tag = self.request.query_params.get("tag")

@@ -8,12 +8,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from clinic.models import AuditEvent
+from plans import services
 from plans.models import CarePlan
 from tests.conftest import client_for
 from tests.factories.patients import clinician_user, link_patient
 from tests.factories.plans import (
     CarePlanFactory,
     ExerciseFactory,
+    as_actor,
     in_maintenance,
     in_rehabilitation,
     physio,
@@ -191,3 +193,18 @@ def test_the_exercise_library_is_read_by_all_staff_and_edited_by_clinicians(
     assert bad["errors"][0]["field"].startswith("tags")
     impact = manager_client.get("/api/v1/exercises/?tag=impact").json()["results"]
     assert sorted(e["name"] for e in impact) == ["Box jump", "Step-down"]
+
+
+def test_an_exercise_edit_that_breaks_a_patients_precaution_is_refused(manager_client):
+    plan = in_rehabilitation()
+    bridge = ExerciseFactory(name="Glute bridge", tags=[])
+    services.add_precaution(plan, actor=as_actor(plan.lead), tags=["impact"])
+    services.prescribe_exercise(
+        plan, actor=as_actor(plan.lead), exercise=bridge, sets=2, reps=8, times_per_week=3
+    )
+    response = manager_client.patch(f"/api/v1/exercises/{bridge.pk}/", {"tags": ["impact"]})
+    body = problem(response)
+    assert body["type"].endswith("/precaution-conflict")
+    assert body["errors"][0]["field"] == "tags"
+    bridge.refresh_from_db()
+    assert bridge.tags == []

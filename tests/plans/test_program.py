@@ -108,3 +108,38 @@ def test_goals_follow_the_latest_measure():
         "goal_met",
         "goal_unmet",
     ]
+
+
+def test_a_new_precaution_stops_the_prescriptions_it_forbids():
+    plan = in_rehabilitation()
+    lead = as_actor(plan.lead)
+    jump = ExerciseFactory(name="Box jump", tags=["impact"])
+    bridge = ExerciseFactory(name="Glute bridge", tags=[])
+    services.prescribe_exercise(plan, actor=lead, exercise=jump, **DOSAGE)
+    services.prescribe_exercise(plan, actor=lead, exercise=bridge, **DOSAGE)
+    services.add_precaution(plan, actor=lead, tags=["impact"], note="Swollen knee")
+    assert [p.exercise for p in plan.prescriptions.filter(is_active=True)] == [bridge]
+    stopped = plan.events.get(kind="prescription_stopped")
+    assert (
+        stopped.reason
+        == "Conflicts with the new precaution: Avoid impact (jumping, running) (Swollen knee)."
+    )
+    latest = plan.program_versions.order_by("number").last()
+    assert [e["name"] for e in latest.content["exercises"]] == ["Glute bridge"]
+
+
+def test_the_library_cannot_tag_an_exercise_against_a_patients_precautions():
+    plan = in_rehabilitation()
+    lead = as_actor(plan.lead)
+    bridge = ExerciseFactory(name="Glute bridge", tags=[])
+    services.add_precaution(plan, actor=lead, tags=["impact"])
+    services.prescribe_exercise(plan, actor=lead, exercise=bridge, **DOSAGE)
+    with pytest.raises(RuleProblem) as refused:
+        services.save_exercise(bridge, tags=["impact"])
+    assert refused.value.slug == "precaution-conflict"
+    assert refused.value.errors[0].field == "tags"
+    bridge.refresh_from_db()
+    assert bridge.tags == []
+    services.save_exercise(bridge, tags=["single_leg_loading"])
+    bridge.refresh_from_db()
+    assert bridge.tags == ["single_leg_loading"]
