@@ -13,8 +13,11 @@ from clinic.models import Location
 from notifications import services
 from notifications.models import Notification
 from scheduling.models import Appointment, Modality
-from scheduling.notifications import CONFIRMATION, REMINDER, reminder_times
+from scheduling.notifications import CANCELLATION, CONFIRMATION, REMINDER, reminder_times
 from tests.conftest import client_for, make_staff_user
+from tests.factories.clinic import LocationFactory
+from tests.factories.patients import PatientFactory, grant_consents
+from tests.factories.scheduling import ServiceFactory
 from tests.notifications.conftest import World
 from tests.services import free_port
 
@@ -209,3 +212,40 @@ def test_a_manager_retries_failed_rows_from_the_admin(world, manager_user, clien
     assert response.status_code == 302
     row.refresh_from_db()
     assert row.status == Status.PENDING
+
+
+def test_the_booking_services_plan_confirmation_reminders_and_cancellation_after_commit(
+    db, queued, django_capture_on_commit_callbacks
+):
+    from scheduling.services import book_appointment, cancel_appointment, reschedule_appointment
+    from tests.scheduling.conftest import local, make_physio, next_week
+
+    location = LocationFactory(slug="pickering", name="Pickering")
+    service = ServiceFactory(code="physio-assessment", name="Assessment", acts=["diagnose"])
+    physio = make_physio(location, service, "Priya Physio")
+    patient = PatientFactory()
+    grant_consents(patient, "reminders")
+    day = next_week()
+    with django_capture_on_commit_callbacks(execute=True):
+        appointment = book_appointment(
+            service=service,
+            location=location,
+            start=local(day, "10:00"),
+            patient=patient,
+            provider=physio,
+        )
+    pending = Notification.objects.filter(status=Status.PENDING)
+    assert sorted(pending.values_list("kind", flat=True)) == [CONFIRMATION, REMINDER, REMINDER]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        reschedule_appointment(appointment, start=local(day, "14:00"))
+    assert sorted(pending.values_list("kind", "planned_for")) == [
+        (CONFIRMATION, pending.get(kind=CONFIRMATION).planned_for),
+        (REMINDER, local(day, "14:00") - timedelta(days=1)),
+        (REMINDER, local(day, "12:00")),
+    ]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        cancel_appointment(appointment, reason="Feeling better")
+    assert list(pending.values_list("kind", flat=True)) == [CANCELLATION]
+    assert not Notification.objects.filter(kind=REMINDER).exclude(status=Status.CANCELLED).exists()
