@@ -2,6 +2,7 @@
 (and who leads the plan) records them, and never once the plan is in maintenance."""
 
 import datetime
+import zoneinfo
 
 import pytest
 
@@ -113,3 +114,44 @@ def test_unknown_movement_tags_are_refused_by_name():
         services.add_precaution(plan, actor=as_actor(plan.lead), tags=["cartwheels"])
     assert refused.value.errors[0].field == "tags"
     assert "cartwheels" in refused.value.detail
+
+
+@pytest.mark.parametrize(
+    ("local_time", "allowed"),
+    [
+        (datetime.datetime(2026, 11, 1, 23, 59), True),
+        (datetime.datetime(2026, 11, 2, 0, 0), False),
+    ],
+    ids=["last-minute-of-expiry-day", "first-minute-after"],
+)
+def test_a_licence_ending_on_the_dst_change_day_covers_that_whole_local_day(local_time, allowed):
+    """Toronto falls back on 2026-11-01: the day has 25 hours, and the licence covers all of
+    them in the location's zone, whatever the UTC date says."""
+    toronto = zoneinfo.ZoneInfo("America/Toronto")
+    plan = CarePlanFactory()
+    lead = physio(
+        locations=[plan.location],
+        credentials__valid_from=datetime.date(2020, 1, 1),
+        credentials__valid_until=datetime.date(2026, 11, 1),
+    )
+    plan.lead = lead
+    plan.save()
+    at = local_time.replace(tzinfo=toronto)
+    assert at.astimezone(datetime.UTC).date() == datetime.date(2026, 11, 2)
+
+    def record():
+        return services.record_diagnosis(
+            plan,
+            actor=as_actor(lead),
+            condition="Sprain",
+            body_region="knee",
+            cause="injury",
+            at=at,
+        )
+
+    if allowed:
+        assert record().recorded_at == at
+    else:
+        with pytest.raises(OutOfScope) as refused:
+            record()
+        assert [e.code for e in refused.value.errors] == ["credential_expired"]
