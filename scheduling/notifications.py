@@ -68,7 +68,8 @@ def plan_reminders(appointment: Appointment, now: datetime) -> list[Notification
     if appointment.status not in UPCOMING_STATUSES:
         services.withdraw(appointment, [REMINDER], reason=f"appointment_{appointment.status}")
         return []
-    offsets = ClinicSettings.load().reminder_offsets_minutes
+    configured = ClinicSettings.load().reminder_offsets_minutes or []
+    offsets = [o for o in configured if isinstance(o, int) and o > 0]
     times = {at: offset for at, offset in reminder_times(appointment, offsets).items() if at > now}
     services.withdraw(appointment, [REMINDER], reason="rescheduled", keep_planned_for=list(times))
     return [
@@ -259,6 +260,8 @@ def render_notice(notification: Notification, now: datetime) -> Email:
     appointment = _load(notification)
     if appointment.status not in UPCOMING_STATUSES:
         raise Skip(f"appointment_{appointment.status}")
+    if now >= appointment.start:
+        raise Skip("too_late")
     last = services.last_told(appointment, TOLD_KINDS)
     current = facts(appointment)
     if last is not None and last.get("facts") == current:
