@@ -147,14 +147,22 @@ class CredentialAdmin(ManagerEditsMixin, admin.ModelAdmin):
     fields = ["provider", *CredentialForm.Meta.fields]
 
 
+class CatalogueAdmin(ManagerEditsMixin, admin.ModelAdmin):
+    """Disciplines and acts are edited, never deleted: deleting an act would silently drop its
+    rules and endorsements, around the rule history."""
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Discipline)
-class DisciplineAdmin(ManagerEditsMixin, admin.ModelAdmin):
+class DisciplineAdmin(CatalogueAdmin):
     list_display = ["name", "code", "is_public"]
     search_fields = ["name", "code"]
 
 
 @admin.register(Act)
-class ActAdmin(ManagerEditsMixin, admin.ModelAdmin):
+class ActAdmin(CatalogueAdmin):
     list_display = ["code", "name", "is_clinical"]
     search_fields = ["name", "code"]
 
@@ -177,7 +185,7 @@ class ScopeRuleAdmin(ManagerEditsMixin, admin.ModelAdmin):
     """Rules editable by managers; each save is recorded with who and when."""
 
     form = ScopeRuleForm
-    list_display = ["discipline", "act", "jurisdiction", "allowed", "requires_endorsement"]
+    list_display = ["discipline", "act", "jurisdiction", "allowed", "requires_endorsement", "note"]
     list_filter = ["jurisdiction", "discipline", "allowed", "requires_endorsement"]
     list_select_related = ["discipline", "act"]
     change_list_template = "admin/providers/scoperule/change_list.html"

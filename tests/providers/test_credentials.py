@@ -8,7 +8,7 @@ import pytest
 
 from clinic.errors import ValidationProblem
 from providers import services
-from providers.models import Act, Credential
+from providers.models import Act, Credential, Provider
 from tests.conftest import make_staff_user
 from tests.factories.providers import CredentialFactory, DisciplineFactory, ProviderFactory
 
@@ -188,3 +188,26 @@ def test_front_desk_cannot_change_providers_in_admin(client):
     )
     assert response.status_code == 403
     assert not Credential.objects.exists()
+
+
+def test_admin_add_provider_checks_inline_endorsements_against_the_new_discipline(admin_manager):
+    trainer = DisciplineFactory(code="personal_trainer")
+    data = _inline_post(
+        ProviderFactory.build(display_name="New Trainer", discipline=trainer),
+        kind="certification",
+        jurisdiction="",
+        endorsements=[str(Act.objects.get(code="dry_needling").pk)],
+    )
+    response = admin_manager.post("/admin/providers/provider/add/", data)
+    assert response.status_code == 200
+    errors = response.context["inline_admin_formsets"][0].formset.errors[0]
+    assert "endorsements" in errors
+    assert not Credential.objects.exists()
+    assert not Provider.objects.filter(display_name="New Trainer").exists()
+
+
+def test_acts_cannot_be_deleted_in_admin(admin_manager):
+    act = Act.objects.get(code="dry_needling")
+    response = admin_manager.post(f"/admin/providers/act/{act.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 403
+    assert Act.objects.filter(pk=act.pk).exists()
