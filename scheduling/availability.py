@@ -19,11 +19,13 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 
 from django.db.models import Q
 from django.utils import timezone
 
 from clinic.models import Location, Room
+from providers.models import Credential
 from providers.scope import load_scope_index
 from scheduling.models import (
     BLOCKING_STATUSES,
@@ -39,10 +41,10 @@ from scheduling.policy import BookingPolicy, resolve_policy
 Interval = tuple[datetime, datetime]
 
 
-@dataclass(frozen=True)
-class ProviderSlot:
+class ProviderSlot(NamedTuple):
     """A start time a provider can take. ``room_id`` is the room the booking would use;
-    ``room_free`` counts the free places in all rooms of the needed kind (None: no room)."""
+    ``room_free`` counts the free places in all rooms of the needed kind (None: no room).
+    A named tuple: a month of twenty providers makes thousands, so they must be cheap."""
 
     start: datetime
     end: datetime
@@ -101,18 +103,6 @@ def subtract(windows: list[Interval], holes: list[Interval]) -> list[Interval]:
         if cursor < end:
             out.append((cursor, end))
     return out
-
-
-class _Busy:
-    """Sorted disjoint intervals answering "does [a, b) overlap any?" in O(log n)."""
-
-    def __init__(self, intervals: Iterable[Interval]):
-        self.intervals = merge(intervals)
-        self.starts = [s for s, _ in self.intervals]
-
-    def overlaps(self, a: datetime, b: datetime) -> bool:
-        j = bisect_left(self.starts, b) - 1
-        return j >= 0 and self.intervals[j][1] > a
 
 
 class _RoomUse:
@@ -261,46 +251,88 @@ def search(
             busy[pid].append((blocked_start, blocked_end))
     room_use = [(room_id, _RoomUse(cap, room_intervals[room_id])) for room_id, cap in rooms]
 
-    index = load_scope_index(pids, act_codes, location.jurisdiction)
-    in_scope: dict[tuple[int, date], bool] = {}
-    zone = location.zone
+    scope = _scope_spans(pids, act_codes, location, start_date, end_date)
     step = timedelta(minutes=policy.slot_step_minutes)
+    capacity = service.capacity
     slots: list[ProviderSlot] = []
 
     for pid in pids:
+        spans = scope[pid]
+        if not any(allowed for _, allowed in spans):
+            continue
         holes = merge(time_off[pid] + closed)
         open_windows = subtract(merge(windows[pid]), holes)
-        provider_busy = _Busy(busy[pid])
+        busy_intervals = merge(busy[pid])
         provider_sessions = {s: v for (p, s), v in sessions.items() if p == pid}
         session_ranges = [(s, v[2]) for s, v in provider_sessions.items()]
+        detailed = bool(room_use or provider_sessions)
+        # Slots only move forward in time, so each check keeps a pointer instead of searching.
+        b, n_busy, k, n_spans = 0, len(busy_intervals), 0, len(spans)
         for window_start, window_end in open_windows:
             start = window_start
             if start < earliest:
                 start += step * -((window_start - earliest) // step)
-            while start + duration <= window_end and start < range_end:
-                slot = _slot(
-                    pid,
-                    start,
-                    start + duration,
-                    start - before,
-                    start + duration + after,
-                    service,
-                    provider_busy,
-                    provider_sessions,
-                    session_ranges,
-                    room_use,
-                )
-                if slot is not None:
-                    key = (pid, start.astimezone(zone).date())
-                    allowed = in_scope.get(key)
-                    if allowed is None:
-                        allowed = index.decide_acts(pid, act_codes, location, start).allowed
-                        in_scope[key] = allowed
-                    if allowed:
+            last = min(window_end - duration, range_end - timedelta(microseconds=1))
+            while start <= last:
+                blocked_start, blocked_end = start - before, start + duration + after
+                while b < n_busy and busy_intervals[b][1] <= blocked_start:
+                    b += 1
+                while k + 1 < n_spans and spans[k + 1][0] <= start:
+                    k += 1
+                if (b < n_busy and busy_intervals[b][0] < blocked_end) or not spans[k][1]:
+                    start += step
+                    continue
+                if not detailed:
+                    slots.append(ProviderSlot(start, start + duration, pid, capacity, None, None))
+                else:
+                    slot = _slot(
+                        pid,
+                        start,
+                        start + duration,
+                        blocked_start,
+                        blocked_end,
+                        service,
+                        provider_sessions,
+                        session_ranges,
+                        room_use,
+                    )
+                    if slot is not None:
                         slots.append(slot)
                 start += step
-    slots.sort(key=lambda s: (s.start, s.provider_id))
+    slots.sort()
     return SearchResult(slots, policy, dict(load))
+
+
+def _scope_spans(
+    pids: list[int], act_codes: list[str], location: Location, first: date, last: date
+) -> dict[int, list[tuple[datetime, bool]]]:
+    """Per provider, from which instant on the range the scope decision holds, and its answer.
+
+    Scope depends on the time only through credential dates, which are local calendar days
+    (``providers.scope``): the answer can change only at 00:00 local on a ``valid_from`` or on
+    the day after a ``valid_until``. Asking at each such day (at noon, never skipped by a clock
+    change) gives the answer for every slot at a handful of decisions per provider.
+    """
+    index = load_scope_index(pids, act_codes, location.jurisdiction)
+    changes: dict[int, set[date]] = defaultdict(set)
+    for pid, valid_from, valid_until in Credential.objects.filter(provider_id__in=pids).values_list(
+        "provider_id", "valid_from", "valid_until"
+    ):
+        for day in (valid_from, valid_until and valid_until + timedelta(days=1)):
+            if day is not None and first < day <= last:
+                changes[pid].add(day)
+    spans: dict[int, list[tuple[datetime, bool]]] = {}
+    for pid in pids:
+        spans[pid] = [
+            (
+                local_instant(day, time(0), location),
+                index.decide_acts(
+                    pid, act_codes, location, local_instant(day, time(12), location)
+                ).allowed,
+            )
+            for day in [first, *sorted(changes[pid])]
+        ]
+    return spans
 
 
 def _slot(
@@ -310,14 +342,12 @@ def _slot(
     blocked_start: datetime,
     blocked_end: datetime,
     service: Service,
-    provider_busy: _Busy,
     provider_sessions: dict[datetime, list],
     session_ranges: list[tuple[datetime, Interval]],
     room_use: list[tuple[int, _RoomUse]],
 ) -> ProviderSlot | None:
-    """The slot at ``start`` for one provider, or None when something is in the way."""
-    if provider_busy.overlaps(blocked_start, blocked_end):
-        return None
+    """The slot at ``start`` for a provider who is free then (group sessions and rooms aside),
+    or None when a session or the rooms are in the way."""
     for session_start, (a, b) in session_ranges:
         if session_start != start and a < blocked_end and b > blocked_start:
             return None

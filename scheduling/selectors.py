@@ -1,8 +1,8 @@
 """Reads for scheduling: the public service list, the widget's availability, staff lists."""
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
@@ -52,8 +52,7 @@ def public_services(
     return rows
 
 
-@dataclass(frozen=True)
-class PublicSlot:
+class PublicSlot(NamedTuple):
     start: datetime
     end: datetime
     provider_id: int
@@ -83,23 +82,33 @@ def public_slots(
     if provider is not None:
         return [PublicSlot(s.start, s.end, s.provider_id, s.spots_left) for s in result.slots]
     load = result.provider_load
+    full = service.capacity
     merged: list[PublicSlot] = []
-    i, slots = 0, result.slots
-    while i < len(slots):
-        j = i
-        while j < len(slots) and slots[j].start == slots[i].start:
-            j += 1
-        group = slots[i:j]
-        best = min(
-            group,
-            key=lambda s: (s.spots_left == service.capacity, load.get(s.provider_id, 0)),
-        )
-        spots = sum(s.spots_left for s in group)
-        if best.room_free is not None:
-            spots = min(spots, best.room_free)
-        merged.append(PublicSlot(best.start, best.end, best.provider_id, spots))
-        i = j
+    best = None
+    best_rank = (True, 0)
+    spots = 0
+    for slot in result.slots:  # sorted by start: one pass, one entry per start
+        if best is not None and slot.start != best.start:
+            merged.append(_merged(best, spots))
+            best = None
+        rank = (slot.spots_left == full, load.get(slot.provider_id, 0))
+        if best is None:
+            best, best_rank, spots = slot, rank, slot.spots_left
+            continue
+        spots += slot.spots_left
+        if rank < best_rank:
+            best, best_rank = slot, rank
+    if best is not None:
+        merged.append(_merged(best, spots))
     return merged
+
+
+def _merged(best, spots: int) -> PublicSlot:
+    """One start time: the provider a booking would get, and the places across providers
+    (never more than the rooms hold)."""
+    if best.room_free is not None:
+        spots = min(spots, best.room_free)
+    return PublicSlot(best.start, best.end, best.provider_id, spots)
 
 
 def appointments_for(user) -> QuerySet[Appointment]:
