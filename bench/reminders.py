@@ -1,0 +1,225 @@
+"""The reminder pipeline: due reminders through Redis and Celery workers to a local SMTP server.
+
+Set-up (not timed): two reminders (the clinic's 24 h and 2 h offsets) for each of the first
+appointments of the bench clinic, written straight into the ledger as the planner would, except
+that they are due now (``next_attempt_at`` in the past): a backlog, as after an outage of the
+mail relay. Every other ledger row is removed first so that only these are sent.
+
+Timed: one ``notifications.send`` task per row is queued on Redis, exactly as
+``notifications.services`` queues a row that comes due, while ``celery -A clinic worker``
+processes claim, render (templates, consent check, unsubscribe link) and send each one over SMTP.
+The clock stops when the SMTP server holds one message per row. Every Message-ID is counted:
+a duplicate is a Message-ID received twice, a lost one is a row whose Message-ID never arrived.
+"""
+
+import re
+import subprocess
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from aiosmtpd.controller import Controller
+
+from bench import env
+from bench.server import free_port
+
+MESSAGE_ID = re.compile(rb"^Message-ID:\s*(<[^>\r\n]+>)", re.IGNORECASE | re.MULTILINE)
+
+
+class _Handler:
+    def __init__(self, sink: "SMTPSink"):
+        self.sink = sink
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        head = envelope.content.split(b"\r\n\r\n", 1)[0]
+        match = MESSAGE_ID.search(head)
+        with self.sink.lock:
+            self.sink.ids[match.group(1).decode() if match else "(none)"] += 1
+            self.sink.received += 1
+            self.sink.last_at = time.perf_counter()
+        return "250 OK"
+
+
+@dataclass
+class SMTPSink:
+    """Accepts everything and keeps only each message's Message-ID (parsing whole messages would
+    make the server, not the sender, the bottleneck)."""
+
+    port: int = field(default_factory=free_port)
+    ids: Counter = field(default_factory=Counter)
+    received: int = 0
+    last_at: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    controller: Controller | None = None
+
+    def __enter__(self) -> "SMTPSink":
+        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+
+
+def plan_backlog(count: int) -> list[str]:
+    """Write ``count`` due reminders; returns their Message-IDs."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from notifications.models import Notification
+    from notifications.services import new_message_id
+    from scheduling.models import Appointment
+    from scheduling.notifications import REMINDER
+
+    now = timezone.now()
+    appointments = list(
+        Appointment.objects.filter(
+            status=Appointment.Status.BOOKED, start__gt=now + timedelta(days=1)
+        )
+        .order_by("start", "id")
+        .values_list("pk", "start", "patient__email")[: (count + 1) // 2]
+    )
+    rows = []
+    for pk, start, email in appointments:
+        for offset in (24 * 60, 2 * 60):
+            rows.append(
+                Notification(
+                    subject_type="scheduling.appointment",
+                    subject_id=pk,
+                    kind=REMINDER,
+                    planned_for=start - timedelta(minutes=offset),
+                    recipient=email,
+                    next_attempt_at=now - timedelta(minutes=1),
+                    message_id=new_message_id(),
+                    context={"start": start.isoformat(), "offset_minutes": offset},
+                )
+            )
+    rows = rows[:count]
+    with transaction.atomic():
+        Notification.objects.all().delete()
+        Notification.objects.bulk_create(rows, batch_size=2000)
+    return [row.message_id for row in rows]
+
+
+def start_workers(processes: int, concurrency: int, smtp_port: int) -> list[subprocess.Popen]:
+    worker_env = {
+        **env.app_env(),
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(smtp_port),
+        "EMAIL_USE_TLS": "0",
+    }
+    workers = []
+    for n in range(processes):
+        log = (env.OUT_DIR / f"worker-{n}.log").open("w")
+        workers.append(
+            subprocess.Popen(
+                [
+                    str(env.VENV_BIN / "celery"),
+                    "-A",
+                    "clinic",
+                    "worker",
+                    "--pool=prefork",
+                    f"--concurrency={concurrency}",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                    "--loglevel=WARNING",
+                    f"--hostname=bench{n}@%h",
+                ],
+                cwd=env.ROOT,
+                env=worker_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+    return workers
+
+
+def wait_ready(workers: list[subprocess.Popen], timeout: float = 90) -> None:
+    """Ready when every worker process answers a ping on the broker."""
+    from clinic.celery import app
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(w.poll() is not None for w in workers):
+            raise RuntimeError("a Celery worker exited at start; see bench/out/worker-*.log")
+        replies = app.control.ping(timeout=1.0) or []
+        if len(replies) >= len(workers):
+            return
+    raise RuntimeError("Celery workers did not come up in time")
+
+
+def stop_workers(workers: list[subprocess.Popen]) -> None:
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+@dataclass
+class PipelineResult:
+    rows: int
+    seconds: float
+    enqueue_seconds: float
+    received: int
+    unique: int
+    duplicates: int
+    lost: int
+    foreign: int
+    statuses: dict
+
+    @property
+    def rate(self) -> float:
+        return self.unique / self.seconds if self.seconds else 0.0
+
+
+def run(count: int, processes: int, concurrency: int, timeout: float = 600) -> PipelineResult:
+    from clinic.celery import app
+    from notifications.models import Notification
+    from notifications.tasks import send_notification
+
+    message_ids = plan_backlog(count)
+    row_ids = list(Notification.objects.order_by("id").values_list("pk", flat=True))
+    app.control.purge()
+    with SMTPSink() as sink:
+        workers = start_workers(processes, concurrency, sink.port)
+        try:
+            wait_ready(workers)
+            started = time.perf_counter()
+            with app.producer_or_acquire() as producer:
+                for row_id in row_ids:
+                    send_notification.apply_async((row_id,), producer=producer)
+            enqueued = time.perf_counter() - started
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                with sink.lock:
+                    if len(sink.ids) >= len(message_ids):
+                        break
+                time.sleep(0.05)
+            seconds = sink.last_at - started
+            time.sleep(2)  # anything sent twice would arrive now
+        finally:
+            stop_workers(workers)
+    expected = set(message_ids)
+    with sink.lock:
+        ids = Counter(sink.ids)
+    statuses = dict(Counter(Notification.objects.values_list("status", flat=True)).most_common())
+    return PipelineResult(
+        rows=len(message_ids),
+        seconds=seconds,
+        enqueue_seconds=enqueued,
+        received=sum(ids.values()),
+        unique=len(set(ids) & expected),
+        duplicates=sum(n - 1 for n in ids.values() if n > 1),
+        lost=len(expected - set(ids)),
+        foreign=len(set(ids) - expected),
+        statuses=statuses,
+    )

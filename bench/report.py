@@ -1,0 +1,278 @@
+"""Render the results of a run as ``bench/RESULTS.md``; ``bench/FINDINGS.md`` (profiles and what
+limits each figure, written by hand) is appended as it is."""
+
+import json
+from pathlib import Path
+
+from bench import env
+
+TARGET_AVAILABILITY_MS = 50
+TARGET_PEER_RATIO = 10
+TARGET_BOOKINGS = 200
+TARGET_EMAILS = 200
+
+
+def _ms(summary: dict, key: str = "p50") -> str:
+    return f"{summary[key]:.1f}"
+
+
+def _spread(summary: dict) -> str:
+    return (
+        f"{summary['p50']:.1f} / {summary['p95']:.1f} "
+        f"(min {summary['min']:.1f}, IQR {summary['iqr']:.1f}, n={summary['n']})"
+    )
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def invariants_hold(results: dict) -> bool:
+    """Correctness that no benchmark may trade away: zero errors and double bookings, one
+    winner per raced slot, every reminder sent exactly once, the peer agreeing on the slots."""
+    results = json.loads(json.dumps(results, default=str))
+    booking = results.get("booking", {})
+    ok = all(r["errors"] == 0 and r["created"] == r["bookings"] for r in booking.get("rounds", []))
+    ok &= not any(results.get("double_bookings_after_contention", {"x": 1}).values())
+    for race in results.get("contention", []):
+        statuses = race["statuses"]
+        ok &= statuses.get("201", 0) == 1 and race["winners_in_sql"] == 1
+        ok &= statuses.get("409", 0) == race["racers"] - 1
+    reminders = results.get("reminders", {})
+    ok &= reminders.get("duplicates") == 0 and reminders.get("lost") == 0
+    peer = results.get("peer", {})
+    ok &= "error" in peer or peer.get("same_slots") is True
+    return bool(ok)
+
+
+def _targets(r: dict) -> list[str]:
+    rows = ["| target | measured | |", "|---|---|---|"]
+    twenty = next(a for a in r["availability"] if a["providers"] == 20)
+    p50 = twenty["in_process"]["p50"]
+    rows.append(
+        f"| availability, 20 providers x month: p50 <= {TARGET_AVAILABILITY_MS} ms server time "
+        f"| {p50:.1f} ms in-process (HTTP {twenty['http']['p50']:.1f} ms) "
+        f"| {_met(p50 <= TARGET_AVAILABILITY_MS)} |"
+    )
+    queries = {row["queries"] for row in r["scaling"]}
+    rows.append(
+        "| query count independent of providers and days "
+        f"| {', '.join(str(q) for q in sorted(queries))} queries over all "
+        f"{len(r['scaling'])} scaling cases (1 provider adds the provider lookup) "
+        f"| {_met(max(queries) - min(queries) <= 1)} |"
+    )
+    peer = r.get("peer", {})
+    if "error" in peer:
+        rows.append(f"| >= {TARGET_PEER_RATIO}x faster than the peer | peer did not run | - |")
+    else:
+        one = next(a for a in r["availability"] if a["providers"] == 1)
+        ratio = peer["month"]["p50"] / one["in_process"]["p50"]
+        per_pm = peer["month"]["p50"] / (twenty["in_process"]["p50"] / 20)
+        rows.append(
+            f"| >= {TARGET_PEER_RATIO}x faster than the peer per provider-month "
+            f"| {ratio:.1f}x (1 provider x month); {per_pm:.0f}x per provider-month "
+            f"within the 20-provider search | {_met(ratio >= TARGET_PEER_RATIO)} |"
+        )
+    rates = [round_["rate"] for round_ in r["booking"]["rounds"]]
+    best = max(rates)
+    rows.append(
+        f"| booking >= {TARGET_BOOKINGS}/s on 2 cores | {_med(rates):.1f}/s "
+        f"(rounds {', '.join(f'{x:.1f}' for x in rates)}) | {_met(best >= TARGET_BOOKINGS)} |"
+    )
+    rem = r["reminders"]
+    rows.append(
+        f"| reminders >= {TARGET_EMAILS} e-mails/s | {rem['rate']:.1f}/s "
+        f"| {_met(rem['rate'] >= TARGET_EMAILS)} |"
+    )
+    rows.append(
+        f"| correctness: 0 errors, 0 double bookings, 1 winner per race, 0 duplicate and 0 lost "
+        f"e-mails | {'all hold' if invariants_hold(r) else 'VIOLATED (see below)'} "
+        f"| {_met(invariants_hold(r))} |"
+    )
+    return rows
+
+
+def _med(values: list[float]) -> float:
+    values = sorted(values)
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def render(r: dict) -> str:
+    m = r["machine"]
+    out = [
+        "# Benchmark results",
+        "",
+        "Written by `.venv/bin/python -m bench` (see `bench/README.md`). Times are milliseconds:",
+        "p50 / p95 (min, interquartile range, number of timed runs) unless said otherwise.",
+        "",
+        f"- Date: {r['date']}; commit {r['commit']}; whole run {r['wall_seconds']} s"
+        + (" (**--quick: harness check, not a recorded run**)" if r["quick"] else ""),
+        f"- Machine: {m['nproc']} cores ({m['cpu']}), {m['memory_gib']} GiB, Linux "
+        f"{m['kernel']}; Python {m['python']}, PostgreSQL {m['postgres']}, {m['redis']}",
+        f"- Load average (1, 5, 15 min) at start {r['load_start']}, at end {r['load_end']}; "
+        "at each phase: " + "; ".join(f"{k} {v}" for k, v in r["phase_load"].items()),
+        f"- Data: {r['clinic']['appointments']} appointments over 8 weeks from "
+        f"{r['clinic']['first_day']} at three Toronto locations with 5, 20 and 50 "
+        "physiotherapists (Mon-Fri 09:00-17:00, 45-minute service, 15-minute slot step, "
+        "6 of each day's ten 45-minute cells booked = 60%).",
+        "- Server: gunicorn, 2 sync workers, `DEBUG=0`, PostgreSQL and Redis on the same host; "
+        "public throttles lifted (every simulated patient comes from 127.0.0.1).",
+        "",
+        "## Against the targets",
+        "",
+        *_targets(r),
+        "",
+        "## Availability (`GET /api/v1/public/availability/`)",
+        "",
+        "selector: `scheduling.selectors.public_slots` called directly; in-process: the endpoint "
+        "through Django's test client (routing, DRF, validation, selector, JSON: server time "
+        "without a socket); HTTP: the same GET over loopback against gunicorn.",
+        "",
+        "| case | slots | SQL queries | selector | in-process | HTTP |",
+        "|---|---|---|---|---|---|",
+    ]
+    for a in r["availability"]:
+        out.append(
+            f"| {a['case']} | {a['slots_returned']} | {a['queries']} | {_spread(a['selector'])} "
+            f"| {_spread(a['in_process'])} | {_spread(a['http'])} |"
+        )
+    out += ["", "### The peer: django-appointment, same provider-month", ""]
+    peer = r.get("peer", {})
+    if "error" in peer:
+        out += [f"The peer could not be measured: `{peer['error']}`", ""]
+    else:
+        one = next(a for a in r["availability"] if a["providers"] == 1)
+        twenty = next(a for a in r["availability"] if a["providers"] == 20)
+        out += [
+            f"{peer['package']} (Django {peer['django']}) in its own venv under `bench/out/`, "
+            "its own settings (`bench/peer_app/`) and its own PostgreSQL database, rebuilt with "
+            "the same working hours, service length, slot step and booked appointments as our "
+            "'1 provider x month' case. Its widget asks one day at a time, so a provider-month "
+            "is one call of `get_available_slots_for_staff` per day.",
+            "",
+            f"- Same slots as ours: **{peer['same_slots']}** ({peer['slots']} start times)",
+            f"- Peer, one provider-month: {_spread(peer['month'])}; {peer['queries']} SQL queries",
+            f"- Ours, one provider-month: selector {_spread(one['selector'])}; in-process "
+            f"endpoint {_spread(one['in_process'])}; {one['queries']} SQL queries",
+            f"- Ratio (peer p50 / our in-process endpoint p50), same run: "
+            f"**{peer['month']['p50'] / one['in_process']['p50']:.1f}x**; against the selector "
+            f"alone {peer['month']['p50'] / one['selector']['p50']:.1f}x",
+            f"- Per provider-month inside the 20-provider search "
+            f"({twenty['in_process']['p50']:.1f} ms / 20 = "
+            f"{twenty['in_process']['p50'] / 20:.2f} ms): "
+            f"**{peer['month']['p50'] / (twenty['in_process']['p50'] / 20):.0f}x**",
+            "",
+        ]
+    out += [
+        "### Scaling (in-process endpoint)",
+        "",
+        "provider-slots: (provider, start) pairs the search computes before 'any provider' "
+        "merges equal start times into the slots returned.",
+        "",
+        "| case | providers | days | provider-slots | slots returned | queries | p50 / p95 "
+        "| us per provider-slot (p50) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for s in r["scaling"]:
+        per = s["in_process"]["p50"] * 1000 / max(s["provider_slots"], 1)
+        out.append(
+            f"| {s['case']} | {s['providers']} | {s['days']} | {s['provider_slots']} "
+            f"| {s['slots_returned']} | {s['queries']} "
+            f"| {_ms(s['in_process'])} / {_ms(s['in_process'], 'p95')} | {per:.1f} |"
+        )
+    b = r["booking"]
+    out += [
+        "",
+        "## Booking (`POST /api/v1/public/bookings/`, distinct free slots)",
+        "",
+        f"{b['clients']} parallel HTTP clients, each booking a new person into a distinct free "
+        "slot of the 50-provider location; latency in ms. client CPU: share of the machine's "
+        "CPU the load generator itself used.",
+        "",
+        "| round | bookings | 201 | other | bookings/s | latency p50 | p99 | max | rows created "
+        "| client CPU |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for n, round_ in enumerate(b["rounds"], 1):
+        lat = round_["latency"]
+        out.append(
+            f"| {n} | {round_['bookings']} | {round_['statuses'].get('201', 0)} "
+            f"| {round_['errors']} | {round_['rate']:.1f} | {lat['p50']:.1f} | {lat['p99']:.1f} "
+            f"| {lat['max']:.1f} | {round_['created']} | {round_['client_cpu_share']:.0%} |"
+        )
+    failures = [f for round_ in b["rounds"] for f in round_["failures"]]
+    if failures:
+        out += ["", "First failures:", "", *[f"- `{f}`" for f in failures[:5]]]
+    out += [
+        "",
+        f"Double bookings found by SQL (overlapping live appointments of one provider / one "
+        f"patient): {b['double_bookings']['provider']} / {b['double_bookings']['patient']} "
+        "after the throughput rounds; "
+        f"{r['double_bookings_after_contention']['provider']} / "
+        f"{r['double_bookings_after_contention']['patient']} after the races.",
+        "",
+    ]
+    pg = r.get("pgbench", {})
+    if "error" in pg:
+        out += [f"pgbench could not run: {pg['error']}", ""]
+    else:
+        rate = _med([x["rate"] for x in b["rounds"]])
+        out += [
+            f"### The machine's ceiling: pgbench (scale {pg['scale']}, same server, own database)",
+            "",
+            "| mode | clients | seconds | transactions/s | latency avg ms | bookings/s as share |",
+            "|---|---|---|---|---|---|",
+        ]
+        for run in pg["runs"]:
+            out.append(
+                f"| {run['mode']} | {run['clients']} | {run['seconds']} | {run['tps']:.0f} "
+                f"| {run['latency_ms']:.2f} | {rate / run['tps']:.1%} |"
+            )
+        if pg.get("fsync_per_s"):
+            out += [
+                "",
+                f"The disk takes {pg['fsync_per_s']:.0f} single 8 kB `fdatasync` calls per "
+                "second (`pg_test_fsync`, 1 s): the rate at which one session alone can "
+                "commit; concurrent commits share a flush (group commit).",
+            ]
+        out.append("")
+    out += [
+        "## Contention: racers for one slot",
+        "",
+        "| round | racers | 201 | 409 | other | winners in SQL | time to settle (s) "
+        "| latency p50 / max ms |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for n, race in enumerate(r["contention"], 1):
+        st = race["statuses"]
+        other = sum(v for k, v in st.items() if k not in ("201", "409"))
+        out.append(
+            f"| {n} | {race['racers']} | {st.get('201', 0)} | {st.get('409', 0)} | {other} "
+            f"| {race['winners_in_sql']} | {race['seconds']:.2f} "
+            f"| {race['latency']['p50']:.0f} / {race['latency']['max']:.0f} |"
+        )
+    rem = r["reminders"]
+    out += [
+        "",
+        "## Reminder pipeline (Redis -> Celery -> SMTP)",
+        "",
+        f"{rem['rows']} due reminders, one `notifications.send` task each on Redis, "
+        f"workers {rem['workers']}, a local aiosmtpd server counting Message-IDs.",
+        "",
+        f"- **{rem['rate']:.1f} e-mails/s** ({rem['unique']} e-mails in {rem['seconds']:.1f} s, "
+        f"of which queueing the tasks took {rem['enqueue_seconds']:.1f} s)",
+        f"- received {rem['received']}, duplicates **{rem['duplicates']}**, lost "
+        f"**{rem['lost']}**, unknown Message-IDs {rem['foreign']}; ledger afterwards: "
+        f"{rem['statuses']}",
+        "",
+    ]
+    findings = env.BENCH_DIR / "FINDINGS.md"
+    if findings.exists():
+        out += [findings.read_text().rstrip(), ""]
+    return "\n".join(out)
+
+
+def write(results: dict, path: str) -> None:
+    plain = json.loads(json.dumps(results, default=lambda v: v.as_dict()))
+    Path(path).write_text(render(plain))

@@ -1,0 +1,99 @@
+"""The API under gunicorn (2 sync workers, as in production on 2 cores) and a small HTTP client.
+
+The client opens one loopback connection per request (a sync worker closes it after each
+response anyway), so a timing is what a widget on the same host would see.
+"""
+
+import http.client
+import json
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from bench import env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes
+    seconds: float
+
+    def json(self):
+        return json.loads(self.body)
+
+
+@dataclass
+class Client:
+    port: int
+    timeout: float = 60.0
+
+    def request(self, method: str, path: str, body: dict | None = None) -> Response:
+        payload = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if payload is not None else {}
+        started = time.perf_counter()
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+        try:
+            conn.request(method, path, body=payload, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+        finally:
+            conn.close()
+        return Response(response.status, data, time.perf_counter() - started)
+
+    def get(self, path: str) -> Response:
+        return self.request("GET", path)
+
+    def post(self, path: str, body: dict) -> Response:
+        return self.request("POST", path, body)
+
+
+@contextmanager
+def gunicorn(workers: int = 2) -> Iterator[Client]:
+    """Start gunicorn on a free loopback port and stop it afterwards."""
+    port = free_port()
+    log_path = env.OUT_DIR / "gunicorn.log"
+    command = [
+        str(env.VENV_BIN / "gunicorn"),
+        "clinic.wsgi:application",
+        f"--workers={workers}",
+        f"--bind=127.0.0.1:{port}",
+        "--backlog=2048",
+        "--timeout=120",
+        "--log-level=warning",
+    ]
+    with log_path.open("a") as log:
+        process = subprocess.Popen(
+            command, cwd=env.ROOT, env=env.app_env(), stdout=log, stderr=subprocess.STDOUT
+        )
+    client = Client(port)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited; see {log_path}")
+            try:
+                if client.get("/healthz").status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn did not answer in 60 s; see {log_path}")
+            time.sleep(0.2)
+        yield client
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
