@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from clinic.api.throttling import PublicReadThrottle
 from providers.models import Discipline
 from providers.service_directory import register_service_directory, service_directory
 from tests.factories.clinic import LocationFactory
@@ -27,6 +28,13 @@ class FakeDirectory:
 
     def provider_ids_for_service(self, service_id, location_id):
         return set(self.offered_by) if service_id == 7 else None
+
+
+@pytest.fixture(autouse=True)
+def unthrottled(monkeypatch):
+    """These tests check content, not throttling (tests/test_security.py does): they neither hit
+    nor consume the per-client budget shared with the rest of the suite."""
+    monkeypatch.setattr(PublicReadThrottle, "allow_request", lambda self, request, view: True)
 
 
 @pytest.fixture
