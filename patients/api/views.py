@@ -217,7 +217,7 @@ class ReferralViewSet(
         serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
 
     @extend_schema(request=s.ReferralStatusSerializer, responses=s.ReferralSerializer)
-    @action(detail=True, methods=["post"], url_path="status")
+    @action(detail=True, methods=["post"], url_path="status", url_name="status")
     def change_status(self, request: Request, pk=None) -> Response:
         """Accept, complete or decline. The receiving provider (or, for an unnamed referral, a
         clinician of the discipline) or a manager; the referrer may decline an open one."""

@@ -64,9 +64,10 @@ def withdraw_consents(patient: Patient, *purposes: str, source: str = Consent.So
 
 
 def staff_user(username: str, role: str | None):
-    """A login with one role (or none); the groups exist after migrate or a flush."""
+    """A login with one role (or none); the groups exist after migrate or a flush. No password
+    (tests use tokens or ``force_login``), so no slow hashing."""
     user = get_user_model().objects.create_user(
-        username=username, password="pw-for-tests", is_staff=role is not None
+        username=username, password=None, is_staff=role is not None
     )
     if role:
         user.groups.add(Group.objects.get_or_create(name=role)[0])

@@ -1,0 +1,453 @@
+"""Least privilege on every staff endpoint (DOMAIN.md section 8), as one table.
+
+The endpoints come from the URL configuration (every route under ``/api/v1/`` except the public
+widget API), with their HTTP methods read from the views. Each (route name, method) must have a
+row in ``MATRIX`` giving the expected status for each role, in the order of ``ROLES``:
+
+    anonymous, front desk, the patient's clinician, another clinician, manager
+
+A new endpoint (or a new method on one) without a row fails ``test_every_staff_endpoint_is_in_
+the_matrix``. Adding one is one line::
+
+    ("appointment-list", "GET"): (401, 200, 200, 200, 200),
+
+``ALLOWED`` means "passes the permission gate" (any status other than 401/403/404/405 and below
+500) for writes whose exact answer depends on the body. Routes with a URL argument (``{pk}``,
+``{reference}``) use the object that ``OBJECTS[basename](world)`` returns (the argument is read
+from the object's attribute of that name); without an entry they get an id that does not exist,
+so allowed roles expect 404. ``BODIES`` gives request bodies; the default is ``{}``.
+"""
+
+import datetime
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.test import APIClient
+
+from clinic import roles
+from clinic.audit import record_event
+from clinic.models import AuditEvent, Room
+from patients.models import Patient, Referral
+from providers.models import Act, CredentialRequirement, Discipline, ScopeRule
+from scheduling.models import CallbackRequest
+from tests.conftest import client_for
+from tests.factories.clinic import LocationFactory, RoomFactory
+from tests.factories.patients import (
+    PatientFactory,
+    ReferralFactory,
+    clinician_user,
+    grant_consents,
+    link_patient,
+    staff_user,
+)
+from tests.factories.plans import CarePlanFactory, ExerciseFactory
+from tests.factories.providers import DisciplineFactory, ProviderFactory
+from tests.factories.scheduling import ClosureFactory, OfferingFactory, ServiceFactory, weekly_hours
+
+ROLES = ("anonymous", "front_desk", "own_clinician", "other_clinician", "manager")
+ALLOWED = "allowed"
+Expect = tuple[int | str, int | str, int | str, int | str, int | str]
+
+READ_ALL: Expect = (401, 200, 200, 200, 200)
+CONFIG_WRITE: Expect = (401, 403, 403, 403, ALLOWED)
+MISSING_OBJECT_READ: Expect = (401, 404, 404, 404, 404)
+MISSING_OBJECT_WRITE: Expect = (401, 403, 403, 403, 404)
+CLINICAL_READ: Expect = (401, 403, 200, 404, 200)
+CLINICAL_WRITE: Expect = (401, 403, ALLOWED, 404, ALLOWED)
+CLINICAL_PART_MISSING: Expect = (401, 403, 404, 404, 404)
+
+MATRIX: dict[tuple[str, str], Expect] = {
+    # clinic: configuration, every role reads, managers change
+    ("clinic-settings", "GET"): READ_ALL,
+    ("clinic-settings", "PUT"): CONFIG_WRITE,
+    ("clinic-settings", "PATCH"): CONFIG_WRITE,
+    ("location-list", "GET"): READ_ALL,
+    ("location-list", "POST"): CONFIG_WRITE,
+    ("location-detail", "GET"): READ_ALL,
+    ("location-detail", "PUT"): CONFIG_WRITE,
+    ("location-detail", "PATCH"): CONFIG_WRITE,
+    ("location-detail", "DELETE"): CONFIG_WRITE,
+    ("room-list", "GET"): READ_ALL,
+    ("room-list", "POST"): CONFIG_WRITE,
+    ("room-detail", "GET"): READ_ALL,
+    ("room-detail", "PUT"): CONFIG_WRITE,
+    ("room-detail", "PATCH"): CONFIG_WRITE,
+    ("room-detail", "DELETE"): CONFIG_WRITE,
+    # providers: configuration and credentials
+    ("discipline-list", "GET"): READ_ALL,
+    ("discipline-list", "POST"): CONFIG_WRITE,
+    ("discipline-detail", "GET"): READ_ALL,
+    ("discipline-detail", "PUT"): CONFIG_WRITE,
+    ("discipline-detail", "PATCH"): CONFIG_WRITE,
+    ("act-list", "GET"): READ_ALL,
+    ("act-list", "POST"): CONFIG_WRITE,
+    ("act-detail", "GET"): READ_ALL,
+    ("act-detail", "PUT"): CONFIG_WRITE,
+    ("act-detail", "PATCH"): CONFIG_WRITE,
+    ("scope-rule-list", "GET"): READ_ALL,
+    ("scope-rule-list", "POST"): CONFIG_WRITE,
+    ("scope-rule-detail", "GET"): READ_ALL,
+    ("scope-rule-detail", "PUT"): CONFIG_WRITE,
+    ("scope-rule-detail", "PATCH"): CONFIG_WRITE,
+    ("scope-rule-detail", "DELETE"): CONFIG_WRITE,
+    ("scope-rule-change-list", "GET"): READ_ALL,
+    ("scope-rule-change-detail", "GET"): MISSING_OBJECT_READ,
+    ("credential-requirement-list", "GET"): READ_ALL,
+    ("credential-requirement-detail", "GET"): READ_ALL,
+    ("credential-list", "GET"): READ_ALL,
+    ("credential-list", "POST"): CONFIG_WRITE,
+    ("credential-detail", "GET"): READ_ALL,
+    ("credential-detail", "PUT"): CONFIG_WRITE,
+    ("credential-detail", "PATCH"): CONFIG_WRITE,
+    ("credential-detail", "DELETE"): CONFIG_WRITE,
+    ("provider-list", "GET"): READ_ALL,
+    ("provider-list", "POST"): CONFIG_WRITE,
+    ("provider-detail", "GET"): READ_ALL,
+    ("provider-detail", "PUT"): CONFIG_WRITE,
+    ("provider-detail", "PATCH"): CONFIG_WRITE,
+    ("provider-scope", "GET"): READ_ALL,
+    # patients: front desk sees contact details, clinicians only their patients
+    ("patient-list", "GET"): READ_ALL,
+    ("patient-list", "POST"): (401, 201, 403, 403, 201),
+    ("patient-detail", "GET"): (401, 200, 200, 404, 200),
+    ("patient-detail", "PUT"): (401, 200, 403, 403, 200),
+    ("patient-detail", "PATCH"): (401, 200, 403, 403, 200),
+    ("patient-consents", "GET"): (401, 200, 200, 404, 200),
+    ("patient-consents", "POST"): (401, 201, 403, 403, 201),
+    ("referral-list", "GET"): (401, 403, 200, 200, 200),
+    ("referral-list", "POST"): (401, 403, 201, 400, 201),
+    ("referral-detail", "GET"): (401, 403, 200, 404, 200),
+    ("referral-status", "POST"): (401, 403, 200, 404, 200),
+    ("auditevent-list", "GET"): (401, 403, 403, 403, 200),
+    ("auditevent-detail", "GET"): (401, 403, 403, 403, 200),
+    # scheduling: configuration
+    ("service-list", "GET"): READ_ALL,
+    ("service-list", "POST"): CONFIG_WRITE,
+    ("service-detail", "GET"): READ_ALL,
+    ("service-detail", "PUT"): CONFIG_WRITE,
+    ("service-detail", "PATCH"): CONFIG_WRITE,
+    ("service-detail", "DELETE"): CONFIG_WRITE,
+    ("offering-list", "GET"): READ_ALL,
+    ("offering-list", "POST"): CONFIG_WRITE,
+    ("offering-detail", "GET"): READ_ALL,
+    ("offering-detail", "DELETE"): CONFIG_WRITE,
+    ("availability-list", "GET"): READ_ALL,
+    ("availability-list", "POST"): CONFIG_WRITE,
+    ("availability-detail", "GET"): READ_ALL,
+    ("availability-detail", "PUT"): CONFIG_WRITE,
+    ("availability-detail", "PATCH"): CONFIG_WRITE,
+    ("availability-detail", "DELETE"): CONFIG_WRITE,
+    ("availability-exception-list", "GET"): READ_ALL,
+    ("availability-exception-list", "POST"): CONFIG_WRITE,
+    ("availability-exception-detail", "GET"): MISSING_OBJECT_READ,
+    ("availability-exception-detail", "PUT"): MISSING_OBJECT_WRITE,
+    ("availability-exception-detail", "PATCH"): MISSING_OBJECT_WRITE,
+    ("availability-exception-detail", "DELETE"): MISSING_OBJECT_WRITE,
+    ("closure-list", "GET"): READ_ALL,
+    ("closure-list", "POST"): CONFIG_WRITE,
+    ("closure-detail", "GET"): READ_ALL,
+    ("closure-detail", "PUT"): CONFIG_WRITE,
+    ("closure-detail", "PATCH"): CONFIG_WRITE,
+    ("closure-detail", "DELETE"): CONFIG_WRITE,
+    ("booking-policy-list", "GET"): READ_ALL,
+    ("booking-policy-list", "POST"): CONFIG_WRITE,
+    ("booking-policy-detail", "GET"): MISSING_OBJECT_READ,
+    ("booking-policy-detail", "PUT"): MISSING_OBJECT_WRITE,
+    ("booking-policy-detail", "PATCH"): MISSING_OBJECT_WRITE,
+    ("booking-policy-detail", "DELETE"): MISSING_OBJECT_WRITE,
+    # scheduling: appointments (front desk all, clinicians their own schedule) and call-backs
+    ("appointment-list", "GET"): READ_ALL,
+    ("appointment-list", "POST"): (401, ALLOWED, ALLOWED, ALLOWED, ALLOWED),
+    ("appointment-slots", "GET"): (401, ALLOWED, ALLOWED, ALLOWED, ALLOWED),
+    ("appointment-detail", "GET"): MISSING_OBJECT_READ,
+    ("appointment-history", "GET"): MISSING_OBJECT_READ,
+    ("appointment-confirm", "POST"): MISSING_OBJECT_READ,
+    ("appointment-arrive", "POST"): MISSING_OBJECT_READ,
+    ("appointment-complete", "POST"): MISSING_OBJECT_READ,
+    ("appointment-no-show", "POST"): MISSING_OBJECT_READ,
+    # (the body is validated before the appointment is looked up)
+    ("appointment-cancel", "POST"): (401, 400, 400, 400, 400),
+    ("appointment-reschedule", "POST"): (401, 400, 400, 400, 400),
+    ("appointment-outcome", "POST"): MISSING_OBJECT_READ,
+    ("callback-request-list", "GET"): (401, 200, 403, 403, 200),
+    ("callback-request-detail", "GET"): (401, 200, 403, 403, 200),
+    ("callback-request-detail", "PUT"): (401, ALLOWED, 403, 403, ALLOWED),
+    ("callback-request-detail", "PATCH"): (401, ALLOWED, 403, 403, ALLOWED),
+    # plans: clinical; front desk never, clinicians only their patients' plans
+    ("care-plan-list", "GET"): (401, 403, 200, 200, 200),
+    ("care-plan-list", "POST"): (401, 403, ALLOWED, ALLOWED, ALLOWED),
+    ("care-plan-detail", "GET"): CLINICAL_READ,
+    ("care-plan-history", "GET"): CLINICAL_READ,
+    ("care-plan-discharge-criteria", "GET"): CLINICAL_READ,
+    ("care-plan-diagnoses", "POST"): CLINICAL_WRITE,
+    ("care-plan-precautions", "POST"): CLINICAL_WRITE,
+    ("care-plan-lift-precaution", "POST"): (401, 403, 400, 404, 400),
+    ("care-plan-goals", "POST"): CLINICAL_WRITE,
+    ("care-plan-interventions", "POST"): CLINICAL_WRITE,
+    ("care-plan-remove-intervention", "POST"): CLINICAL_PART_MISSING,
+    ("care-plan-frequency", "POST"): CLINICAL_WRITE,
+    ("care-plan-prescriptions", "POST"): CLINICAL_WRITE,
+    ("care-plan-change-prescription", "POST"): CLINICAL_PART_MISSING,
+    ("care-plan-stop-prescription", "POST"): CLINICAL_PART_MISSING,
+    ("care-plan-measures", "POST"): CLINICAL_WRITE,
+    # a manager who is not a provider may not author clinical content
+    ("care-plan-start-rehabilitation", "POST"): (401, 403, ALLOWED, 404, 403),
+    ("care-plan-move-to-maintenance", "POST"): CLINICAL_WRITE,
+    ("care-plan-refer-back", "POST"): CLINICAL_WRITE,
+    ("care-plan-close", "POST"): CLINICAL_WRITE,
+    ("exercise-list", "GET"): READ_ALL,
+    ("exercise-list", "POST"): (401, 403, ALLOWED, ALLOWED, ALLOWED),
+    ("exercise-detail", "GET"): READ_ALL,
+    ("exercise-detail", "PUT"): (401, 403, ALLOWED, ALLOWED, ALLOWED),
+    ("exercise-detail", "PATCH"): (401, 403, ALLOWED, ALLOWED, ALLOWED),
+    # notifications: the e-mail ledger, read by staff; retry by managers
+    ("notification-list", "GET"): READ_ALL,
+    ("notification-detail", "GET"): MISSING_OBJECT_READ,
+    ("notification-retry", "POST"): (401, 403, 403, 403, 404),
+}
+
+
+@dataclass
+class World:
+    """One patient treated by ``own_provider`` (a physiotherapist), with a referral from them
+    to exercise therapy; ``other_provider`` (a massage therapist) has nothing to do with them."""
+
+    users: dict[str, Any]
+    patient: Patient
+    own_provider: Any
+    other_provider: Any
+    referral: Referral
+    audit_event: AuditEvent
+    room: Room
+
+
+OBJECTS: dict[str, Callable[[World], Any]] = {
+    "location": lambda w: w.room.location,
+    "room": lambda w: w.room,
+    "discipline": lambda w: Discipline.objects.get(code="physiotherapist"),
+    "act": lambda w: Act.objects.get(code="manual_therapy"),
+    "scope-rule": lambda w: ScopeRule.objects.order_by("pk").first(),
+    "credential-requirement": lambda w: CredentialRequirement.objects.order_by("pk").first(),
+    "credential": lambda w: w.own_provider.credentials.first(),
+    "provider": lambda w: w.own_provider,
+    "patient": lambda w: w.patient,
+    "referral": lambda w: w.referral,
+    "auditevent": lambda w: w.audit_event,
+    "service": lambda w: ServiceFactory(),
+    "offering": lambda w: OfferingFactory(
+        provider=w.own_provider, location=w.room.location, service=ServiceFactory()
+    ),
+    "availability": lambda w: weekly_hours(w.own_provider, w.room.location, weekdays=(0,))[0],
+    "closure": lambda w: ClosureFactory(
+        location=w.room.location,
+        start_date=datetime.date(2026, 12, 25),
+        end_date=datetime.date(2026, 12, 26),
+    ),
+    "callback-request": lambda w: CallbackRequest.objects.create(
+        name="Call Me", phone="+1 905 555 0188"
+    ),
+    "care-plan": lambda w: CarePlanFactory(
+        patient=w.patient, lead=w.own_provider, location=w.room.location
+    ),
+    "exercise": lambda w: ExerciseFactory(),
+}
+
+BODIES: dict[tuple[str, str], Callable[[World], dict]] = {
+    ("patient-list", "POST"): lambda w: {
+        "first_name": "Nia",
+        "last_name": "New",
+        "email": "nia.new@example.org",
+    },
+    ("patient-detail", "PUT"): lambda w: {
+        "first_name": w.patient.first_name,
+        "last_name": w.patient.last_name,
+        "email": w.patient.email,
+        "phone": "+1 905 555 0111",
+    },
+    ("patient-detail", "PATCH"): lambda w: {"phone": "+1 905 555 0112"},
+    ("patient-consents", "POST"): lambda w: {"choices": {"marketing": False}},
+    ("referral-list", "POST"): lambda w: {
+        "patient": w.patient.pk,
+        "from_provider": w.own_provider.pk,
+        "to_discipline": "massage_therapist",
+        "reason": "Tight upper back; soft-tissue work alongside rehab.",
+    },
+    ("referral-status", "POST"): lambda w: {"status": "declined", "note": "Seen elsewhere."},
+}
+
+
+# --- Discovering the staff endpoints --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    method: str
+    route: str
+    regex: str
+    kwargs: tuple[str, ...]
+
+
+def _walk(patterns, prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern))
+        else:
+            yield prefix + str(pattern.pattern), pattern
+
+
+def _methods(pattern: URLPattern) -> list[str]:
+    callback = pattern.callback
+    actions = getattr(callback, "actions", None)
+    if actions:
+        return sorted(m.upper() for m in actions)
+    view_class = getattr(callback, "view_class", None) or getattr(callback, "cls", None)
+    if view_class is None:
+        return ["GET"]
+    return sorted(
+        m.upper()
+        for m in view_class.http_method_names
+        if m not in ("options", "head", "trace") and hasattr(view_class, m)
+    )
+
+
+def staff_endpoints() -> list[Endpoint]:
+    found = []
+    for route, pattern in _walk(get_resolver().url_patterns):
+        plain = route.replace("^", "").replace("$", "")
+        if not plain.startswith("api/v1/") or plain.startswith("api/v1/public/"):
+            continue
+        if "(?P<format>" in route:
+            continue
+        kwargs = tuple(re.findall(r"\(\?P<(\w+)>", route)) + tuple(
+            re.findall(r"<(?:\w+:)?(\w+)>", route)
+        )
+        for method in _methods(pattern):
+            found.append(Endpoint(pattern.name or route, method, plain, route, kwargs))
+    return found
+
+
+ENDPOINTS = staff_endpoints()
+
+
+def _basename(name: str) -> str | None:
+    candidates = [key for key in OBJECTS if name == key or name.startswith(f"{key}-")]
+    return max(candidates, key=len) if candidates else None
+
+
+def _url(endpoint: Endpoint, world: World) -> str:
+    values: dict[str, Any] = {}
+    base = _basename(endpoint.name)
+    obj = OBJECTS[base](world) if base else None
+    for kwarg in endpoint.kwargs:
+        values[kwarg] = getattr(obj, kwarg, None) if obj is not None else None
+        if values[kwarg] is None:
+            values[kwarg] = 987654321
+    path = endpoint.route
+    for kwarg, value in values.items():
+        path = re.sub(rf"\(\?P<{kwarg}>[^)]*\)", str(value), path)
+        path = re.sub(rf"<(?:\w+:)?{kwarg}>", str(value), path)
+    return "/" + path
+
+
+# --- The world and the clients --------------------------------------------------------------
+
+
+@pytest.fixture
+def world(db) -> World:
+    location = LocationFactory(slug="pickering", name="Pickering")
+    room = RoomFactory(location=location)
+    own_provider = ProviderFactory(
+        display_name="Own Physio", discipline=DisciplineFactory(code="physiotherapist")
+    )
+    other_provider = ProviderFactory(
+        display_name="Other Massage", discipline=DisciplineFactory(code="massage_therapist")
+    )
+    users = {
+        "anonymous": AnonymousUser(),
+        "front_desk": staff_user("m-frontdesk", roles.FRONT_DESK),
+        "own_clinician": clinician_user("m-own", provider=own_provider),
+        "other_clinician": clinician_user("m-other", provider=other_provider),
+        "manager": staff_user("m-manager", roles.MANAGER),
+    }
+    patient = PatientFactory(preferred_location=location)
+    grant_consents(patient)
+    link_patient(patient, own_provider)
+    referral = ReferralFactory(
+        patient=patient,
+        from_provider=own_provider,
+        to_discipline=DisciplineFactory(code="exercise_therapist"),
+    )
+    record_event(
+        actor=users["manager"],
+        action=AuditEvent.Action.READ,
+        object_type="patients.Patient",
+        object_id=patient.pk,
+        patient_id=patient.pk,
+    )
+    return World(
+        users=users,
+        patient=patient,
+        own_provider=own_provider,
+        other_provider=other_provider,
+        referral=referral,
+        audit_event=AuditEvent.objects.order_by("-pk").first(),
+        room=room,
+    )
+
+
+def _client(user) -> APIClient:
+    return APIClient() if not user.is_authenticated else client_for(user)
+
+
+def _matches(expected: int | str, actual: int) -> bool:
+    if expected == ALLOWED:
+        return actual not in (401, 403, 404, 405) and actual < 500
+    return actual == expected
+
+
+# --- Tests ------------------------------------------------------------------------------------
+
+
+def test_every_staff_endpoint_is_in_the_matrix():
+    discovered = {(e.name, e.method) for e in ENDPOINTS}
+    missing = sorted(discovered - set(MATRIX))
+    stale = sorted(set(MATRIX) - discovered)
+    assert not missing, f"Add rows to MATRIX in {__file__} for: {missing}"
+    assert not stale, f"MATRIX rows for endpoints that no longer exist: {stale}"
+
+
+def test_the_matrix_checks_clinical_endpoints_for_every_role():
+    """The table itself guards the rule: front desk never gets clinical referrals or the audit
+    log, and another clinician never gets this patient's detail."""
+    front_desk, other = ROLES.index("front_desk"), ROLES.index("other_clinician")
+    for key in [("referral-list", "GET"), ("referral-detail", "GET"), ("auditevent-list", "GET")]:
+        assert MATRIX[key][front_desk] == 403
+    assert MATRIX[("patient-detail", "GET")][other] == 404
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda e: f"{e.method} {e.name}")
+def test_staff_endpoint_answers_each_role_as_the_matrix_says(endpoint, role, world):
+    key = (endpoint.name, endpoint.method)
+    if key not in MATRIX:
+        pytest.skip(f"No MATRIX row for {key}: test_every_staff_endpoint_is_in_the_matrix fails")
+    expected = MATRIX[key][ROLES.index(role)]
+    body = BODIES.get(key, lambda w: {})(world)
+    url = _url(endpoint, world)
+    response = _client(world.users[role]).generic(
+        endpoint.method,
+        url,
+        data=None if endpoint.method == "GET" else json.dumps(body),
+        content_type="application/json",
+    )
+    assert _matches(expected, response.status_code), (
+        f"{endpoint.method} {url} as {role}: expected {expected}, got "
+        f"{response.status_code} {getattr(response, 'data', '')}"
+    )
