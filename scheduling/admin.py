@@ -36,17 +36,17 @@ from scheduling.models import (
 )
 
 
-def _errors(exc: DomainError) -> ValidationError:
+def _errors(exc: DomainError, form: forms.Form) -> ValidationError:
     """A domain refusal as form errors on the named fields (or the form as a whole)."""
-    known = {"patient", "service", "location", "provider", "start"}
-    by_field: dict[str | None, list[str]] = {}
+    aliases = {"start": "start_local"}
+    by_field: dict[str, list[str]] = {}
     for problem in exc.errors:
-        name = problem.field if problem.field in known else None
-        by_field.setdefault(name, []).append(problem.message)
-    general = by_field.setdefault(None, [])
+        name = aliases.get(problem.field, problem.field)
+        by_field.setdefault(name if name in form.fields else "__all__", []).append(problem.message)
+    general = by_field.setdefault("__all__", [])
     if exc.detail not in general:
         general.insert(0, exc.detail)
-    return ValidationError({k or "__all__": v for k, v in by_field.items()})
+    return ValidationError(by_field)
 
 
 def _local(value: datetime, location: Location) -> datetime:
@@ -154,7 +154,7 @@ class BookingForm(forms.ModelForm):
                 reason=data.get("reason", ""),
             )
         except DomainError as exc:
-            raise _errors(exc) from None
+            raise _errors(exc, self) from None
         return data
 
 
@@ -192,7 +192,7 @@ class RescheduleForm(forms.ModelForm):
                 actor=self.request.user if self.request else None,
             )
         except DomainError as exc:
-            raise _errors(exc) from None
+            raise _errors(exc, self) from None
         return data
 
 

@@ -19,6 +19,7 @@ from scheduling.models import (
     Service,
     WeeklyAvailability,
 )
+from scheduling.selectors import service_disciplines
 
 MAX_SEARCH_DAYS = 62
 
@@ -211,7 +212,10 @@ class ServiceSerializer(serializers.ModelSerializer):
         ]
 
     def get_disciplines(self, obj: Service) -> list[str]:
-        return self.context.get("disciplines", {}).get(obj.pk, [])
+        known = self.context.get("disciplines", {})
+        if obj.pk not in known:
+            known = service_disciplines([obj])
+        return known.get(obj.pk, [])
 
     def validate(self, attrs):
         free = attrs.get("is_free_consult", getattr(self.instance, "is_free_consult", False))

@@ -1,0 +1,157 @@
+"""The admin books and moves appointments through the booking service: refusals are form
+errors (never a 500); the list filters and lifecycle actions work; the day view shows a
+location's day with providers as columns."""
+
+import pytest
+from django.urls import reverse
+
+from clinic import roles
+from scheduling.models import Appointment
+from scheduling.services import book_appointment
+from tests.conftest import make_staff_user
+from tests.factories.patients import PatientFactory
+from tests.scheduling.conftest import local, massage_therapist, next_week
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def desk(client):
+    client.force_login(make_staff_user("desk", roles.FRONT_DESK))
+    return client
+
+
+def add_form(patient, service, location, provider, start) -> dict:
+    local_start = start.replace(tzinfo=None)
+    return {
+        "patient": patient.pk,
+        "service": service.pk,
+        "location": location.pk,
+        "provider": provider.pk,
+        "start_local_0": local_start.date().isoformat(),
+        "start_local_1": local_start.time().isoformat(),
+        "events-TOTAL_FORMS": "0",
+        "events-INITIAL_FORMS": "0",
+    }
+
+
+def test_admin_books_through_the_service_in_local_time(desk, physio, assessment, location):
+    start = local(next_week(), "10:00")
+    response = desk.post(
+        reverse("admin:scheduling_appointment_add"),
+        add_form(PatientFactory(), assessment, location, physio, start),
+    )
+    assert response.status_code == 302, response.content[:2000]
+    appointment = Appointment.objects.get()
+    assert appointment.start == start
+    assert appointment.events.get().kind == "booked"
+
+
+def test_admin_shows_scope_refusal_as_a_form_error(desk, physio, assessment, location):
+    therapist = massage_therapist(location)
+    response = desk.post(
+        reverse("admin:scheduling_appointment_add"),
+        add_form(PatientFactory(), assessment, location, therapist, local(next_week(), "10:00")),
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["provider"]
+    assert not Appointment.objects.exists()
+
+
+def test_admin_shows_a_taken_slot_as_a_form_error(desk, physio, assessment, location):
+    start = local(next_week(), "10:00")
+    book_appointment(
+        service=assessment,
+        location=location,
+        start=start,
+        patient=PatientFactory(),
+        provider=physio,
+    )
+    response = desk.post(
+        reverse("admin:scheduling_appointment_add"),
+        add_form(PatientFactory(), assessment, location, physio, start),
+    )
+    assert response.status_code == 200
+    assert "no longer available" in str(response.context["adminform"].form.errors)
+    assert Appointment.objects.count() == 1
+
+
+def test_admin_list_filters_and_confirm_action(desk, physio, assessment, location):
+    appointment = book_appointment(
+        service=assessment,
+        location=location,
+        start=local(next_week(), "10:00"),
+        patient=PatientFactory(),
+        provider=physio,
+    )
+    url = reverse("admin:scheduling_appointment_changelist")
+    listed = desk.get(url, {"status__exact": "booked", "location__id__exact": location.pk})
+    assert listed.status_code == 200
+    assert appointment.reference in listed.content.decode()
+    done = desk.post(url, {"action": "mark_confirm", "_selected_action": [appointment.pk]})
+    assert done.status_code == 302
+    appointment.refresh_from_db()
+    assert appointment.status == "confirmed"
+    refused = desk.post(url, {"action": "mark_complete", "_selected_action": [appointment.pk]})
+    assert refused.status_code == 302  # refused with a message, not a 500
+    appointment.refresh_from_db()
+    assert appointment.status == "confirmed"
+
+
+def test_day_view_has_providers_as_columns(desk, physio, assessment, location):
+    patient = PatientFactory(first_name="Dora", last_name="Day")
+    book_appointment(
+        service=assessment,
+        location=location,
+        start=local(next_week(), "10:00"),
+        patient=patient,
+        provider=physio,
+    )
+    response = desk.get(
+        reverse("admin:scheduling_appointment_day"),
+        {"location": location.pk, "date": next_week().isoformat()},
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert physio.display_name in html
+    assert "Dora Day" in html
+    assert response.context["rows"][0]["time"] == "08:00"
+    ten = next(row for row in response.context["rows"] if row["time"] == "10:00")
+    assert ten["cells"][0]["rowspan"] == 4
+
+
+def test_admin_reschedule_refusal_is_a_form_error(desk, physio, assessment, location):
+    first = book_appointment(
+        service=assessment,
+        location=location,
+        start=local(next_week(), "10:00"),
+        patient=PatientFactory(),
+        provider=physio,
+    )
+    second = book_appointment(
+        service=assessment,
+        location=location,
+        start=local(next_week(), "13:00"),
+        patient=PatientFactory(),
+        provider=physio,
+    )
+    url = reverse("admin:scheduling_appointment_change", args=[second.pk])
+    event = second.events.get()
+    form = {
+        "provider": physio.pk,
+        "start_local_0": next_week().isoformat(),
+        "start_local_1": "10:30",
+        "events-TOTAL_FORMS": "1",
+        "events-INITIAL_FORMS": "1",
+        "events-0-id": event.pk,
+        "events-0-appointment": second.pk,
+    }
+    refused = desk.post(url, form)
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.errors
+    moved = desk.post(url, {**form, "start_local_1": "15:00"})
+    assert moved.status_code == 302
+    second.refresh_from_db()
+    assert second.start == local(next_week(), "15:00")
+    assert second.reference != first.reference
+    assert second.ical_sequence == 1
