@@ -6,7 +6,7 @@ a wrong token and an unknown reference give the same 404 through the same code p
 
 import secrets
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,7 +21,6 @@ from scheduling.api import serializers as s
 from scheduling.idempotency import run_idempotent
 from scheduling.models import Appointment
 
-PROBLEM = OpenApiResponse(description="Problem details (application/problem+json).")
 _DUMMY_TOKEN = secrets.token_urlsafe(32)
 
 
@@ -48,7 +47,7 @@ def _render(appointment: Appointment) -> dict:
 @extend_schema(
     tags=["public"],
     parameters=[s.PublicServiceQuerySerializer],
-    responses={200: s.PublicServiceSerializer(many=True), 400: PROBLEM},
+    responses={200: s.PublicServiceSerializer(many=True)},
 )
 class PublicServiceList(PublicAPIMixin, APIView):
     """Online-bookable services, optionally those offered at a location or of a discipline."""
@@ -81,7 +80,7 @@ class PublicServiceList(PublicAPIMixin, APIView):
 @extend_schema(
     tags=["public"],
     parameters=[s.AvailabilityQuerySerializer],
-    responses={200: s.AvailabilityResponseSerializer, 400: PROBLEM},
+    responses={200: s.AvailabilityResponseSerializer},
 )
 class PublicAvailability(PublicAPIMixin, APIView):
     """Bookable start times, in the location's zone with offsets. ``start``/``end`` are local
@@ -130,7 +129,7 @@ class PublicAvailability(PublicAPIMixin, APIView):
             description="Same key and body: the original response again, nothing booked twice.",
         )
     ],
-    responses={201: s.PublicBookingSerializer, 400: PROBLEM, 409: PROBLEM, 422: PROBLEM},
+    responses={201: s.PublicBookingSerializer},
 )
 class PublicBookingCreate(PublicAPIMixin, APIView):
     """Book. ``provider`` may be omitted: a free provider in scope is picked."""
@@ -162,7 +161,7 @@ class PublicBookingCreate(PublicAPIMixin, APIView):
 @extend_schema(
     tags=["public"],
     parameters=[OpenApiParameter("token", str, required=True)],
-    responses={200: s.PublicBookingSerializer, 404: PROBLEM},
+    responses={200: s.PublicBookingSerializer},
 )
 class PublicBookingDetail(PublicAPIMixin, APIView):
     def get(self, request: Request, reference: str) -> Response:
@@ -172,7 +171,7 @@ class PublicBookingDetail(PublicAPIMixin, APIView):
 @extend_schema(
     tags=["public"],
     request=s.PublicCancelSerializer,
-    responses={200: s.PublicBookingSerializer, 404: PROBLEM, 409: PROBLEM},
+    responses={200: s.PublicBookingSerializer},
 )
 class PublicBookingCancel(PublicAPIMixin, APIView):
     """Cancel, unless inside the late-cancellation window (409 ``late-cancellation``)."""
@@ -193,7 +192,7 @@ class PublicBookingCancel(PublicAPIMixin, APIView):
 @extend_schema(
     tags=["public"],
     request=s.PublicRescheduleSerializer,
-    responses={200: s.PublicBookingSerializer, 404: PROBLEM, 409: PROBLEM, 422: PROBLEM},
+    responses={200: s.PublicBookingSerializer},
 )
 class PublicBookingReschedule(PublicAPIMixin, APIView):
     """Move the booking; the reference and token stay the same."""
@@ -224,7 +223,7 @@ class PublicBookingReschedule(PublicAPIMixin, APIView):
 @extend_schema(
     tags=["public"],
     request=s.CallbackRequestCreateSerializer,
-    responses={201: s.PublicCallbackSerializer, 400: PROBLEM, 422: PROBLEM},
+    responses={201: s.PublicCallbackSerializer},
 )
 class PublicCallbackCreate(PublicAPIMixin, APIView):
     """Ask to be called back; lands in the front desk's queue."""

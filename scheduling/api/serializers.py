@@ -2,6 +2,8 @@
 
 from datetime import datetime
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clinic.models import Location
@@ -24,10 +26,17 @@ from scheduling.selectors import service_disciplines
 MAX_SEARCH_DAYS = 62
 
 
+# Dates a calendar can sensibly hold; anything else is a typo (and would overflow date maths).
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
 class AwareDateTimeField(serializers.DateTimeField):
     """ISO 8601 with an offset, as API.md requires; a bare local time is ambiguous."""
 
-    default_error_messages = {"naive": "Give the time with its UTC offset, e.g. -05:00."}
+    default_error_messages = {
+        "naive": "Give the time with its UTC offset, e.g. -05:00.",
+        "out_of_range": f"Use a time between {FIRST_YEAR} and {LAST_YEAR}.",
+    }
 
     def to_internal_value(self, value):
         if isinstance(value, str):
@@ -37,7 +46,20 @@ class AwareDateTimeField(serializers.DateTimeField):
                 parsed = None
             if parsed is not None and parsed.tzinfo is None:
                 self.fail("naive")
-        return super().to_internal_value(value)
+        result = super().to_internal_value(value)
+        if not FIRST_YEAR <= result.year <= LAST_YEAR:
+            self.fail("out_of_range")
+        return result
+
+
+class CalendarDateField(serializers.DateField):
+    default_error_messages = {"out_of_range": f"Use a date between {FIRST_YEAR} and {LAST_YEAR}."}
+
+    def to_internal_value(self, value):
+        result = super().to_internal_value(value)
+        if not FIRST_YEAR <= result.year <= LAST_YEAR:
+            self.fail("out_of_range")
+        return result
 
 
 def local_iso(value: datetime, location: Location) -> str:
@@ -73,8 +95,8 @@ class AvailabilityQuerySerializer(serializers.Serializer):
         queryset=Service.objects.filter(is_active=True, online_bookable=True)
     )
     location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.filter(is_active=True))
-    start = serializers.DateField()
-    end = serializers.DateField()
+    start = CalendarDateField()
+    end = CalendarDateField()
     provider = serializers.PrimaryKeyRelatedField(
         queryset=Provider.objects.filter(is_active=True), required=False
     )
@@ -143,9 +165,11 @@ class PublicBookingSerializer(serializers.Serializer):
     timezone = serializers.CharField(source="location.timezone")
     modality = serializers.CharField(source="service.modality")
 
+    @extend_schema_field(OpenApiTypes.DATETIME)
     def get_start(self, obj: Appointment) -> str:
         return local_iso(obj.start, obj.location)
 
+    @extend_schema_field(OpenApiTypes.DATETIME)
     def get_end(self, obj: Appointment) -> str:
         return local_iso(obj.end, obj.location)
 
@@ -357,6 +381,7 @@ class AppointmentSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(OpenApiTypes.DATETIME)
     def get_local_start(self, obj: Appointment) -> str:
         return local_iso(obj.start, obj.location)
 
