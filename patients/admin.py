@@ -1,1 +1,228 @@
-# Register your models here.
+"""Admin for patients, consent, referrals and the audit log, under the same rules as the API.
+
+Which pages a role sees comes from its group permissions (``clinic.roles``); which rows it sees
+comes from ``patients.access``: a clinician lists only the patients they may read clinically.
+Consent and audit rows are never edited here: consent is recorded through the service (history
+stays intact), and the audit log is read-only for managers.
+"""
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+
+from clinic import roles
+from clinic.audit import AuditedAdminMixin
+from clinic.models import AuditEvent
+from patients import services
+from patients.access import clinical_patient_ids_for, provider_for
+from patients.models import Consent, Patient, Referral, ReferralStatusChange
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ConsentInline(ReadOnlyInline):
+    model = Consent
+    fields = ["purpose", "granted", "recorded_at", "source", "wording_version", "recorded_by"]
+    readonly_fields = fields
+    ordering = ["-recorded_at", "-id"]
+
+
+class ReferralInline(ReadOnlyInline):
+    """Shown only to roles with the referral view permission (clinicians and managers)."""
+
+    model = Referral
+    fk_name = "patient"
+    fields = ["to_discipline", "to_provider", "from_provider", "status", "created_at", "reason"]
+    readonly_fields = fields
+
+
+def _restrict(queryset, request: HttpRequest, field: str = "pk"):
+    """Clinicians see only their patients' rows; other roles the queryset as it is."""
+    if roles.is_manager(request.user) or not roles.is_clinician(request.user):
+        return queryset
+    ids = clinical_patient_ids_for(request.user)
+    return queryset.filter(**{f"{field}__in": ids})
+
+
+class PatientAdminForm(forms.ModelForm):
+    class Meta:
+        model = Patient
+        fields = list(services.CONTACT_FIELDS)
+
+    def clean(self):
+        """The same rule the database enforces, as a form error instead of a failed save."""
+        data = super().clean()
+        email, status = data.get("email"), data.get("status")
+        if email and status != Patient.Status.ARCHIVED:
+            clash = Patient.objects.exclude(status=Patient.Status.ARCHIVED).filter(
+                email__iexact=email.strip()
+            )
+            if self.instance.pk:
+                clash = clash.exclude(pk=self.instance.pk)
+            if clash.exists():
+                self.add_error("email", "A non-archived patient already has this e-mail address.")
+        return data
+
+
+@admin.register(Patient)
+class PatientAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    form = PatientAdminForm
+    list_display = ["last_name", "first_name", "email", "phone", "status", "preferred_location"]
+    list_filter = ["status", "preferred_location", "preferred_language"]
+    search_fields = ["first_name", "last_name", "email", "phone"]
+    list_select_related = ["preferred_location"]
+    readonly_fields = ["created_at", "updated_at"]
+    inlines = [ConsentInline, ReferralInline]
+    audit_patient_path = "pk"
+
+    def get_queryset(self, request):
+        return _restrict(super().get_queryset(request), request)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Patients are archived, never deleted: their consent and audit history must remain.
+        return False
+
+    def save_model(self, request, obj: Patient, form, change: bool) -> None:
+        """Contact changes go through the services, which write the audit row themselves."""
+        if change:
+            fields = {name: form.cleaned_data[name] for name in form.changed_data}
+            services.update_patient(
+                Patient.objects.get(pk=obj.pk),
+                actor=request.user,
+                request=request,
+                channel="admin",
+                **fields,
+            )
+        else:
+            created = services.create_patient(
+                actor=request.user, request=request, channel="admin", **form.cleaned_data
+            )
+            obj.pk = created.pk
+
+
+class ReferralAdminForm(forms.ModelForm):
+    class Meta:
+        model = Referral
+        fields = ["patient", "from_provider", "to_discipline", "to_provider", "reason", "status"]
+
+    def __init__(self, *args, request: HttpRequest, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+        if "patient" in self.fields:
+            self.fields["patient"].queryset = _restrict(Patient.objects.all(), request)
+
+    def clean(self):
+        data = super().clean()
+        instance = self.instance
+        status = data.get("status")
+        if instance.pk and status and status != instance.status:
+            if status not in services.REFERRAL_TRANSITIONS[instance.status]:
+                self.add_error("status", f"A {instance.status} referral cannot become {status}.")
+            elif not services.may_handle_referral(self.request.user, instance):
+                self.add_error("status", "Only the receiving provider or a manager may do this.")
+        if not instance.pk and not roles.is_manager(self.request.user):
+            own = provider_for(self.request.user)
+            if own is None or data.get("from_provider") != own:
+                self.add_error("from_provider", "You may only refer as yourself.")
+        return data
+
+
+class ReferralHistoryInline(ReadOnlyInline):
+    model = ReferralStatusChange
+    fields = ["from_status", "to_status", "changed_at", "changed_by", "note"]
+    readonly_fields = fields
+
+
+@admin.register(Referral)
+class ReferralAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """Referrals. A new referral starts open; its status moves along the allowed transitions,
+    each kept in the history below."""
+
+    form = ReferralAdminForm
+    list_display = ["patient", "to_discipline", "to_provider", "from_provider", "status"]
+    list_filter = ["status", "to_discipline"]
+    list_select_related = ["patient", "to_discipline", "to_provider", "from_provider"]
+    search_fields = ["patient__last_name", "patient__email", "reason"]
+    inlines = [ReferralHistoryInline]
+    raw_id_fields = ["patient"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change, **kwargs)
+
+        class RequestForm(form_class):
+            def __init__(self, *args, **inner):
+                super().__init__(*args, request=request, **inner)
+
+        return RequestForm
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ["status"]
+        return ["patient", "from_provider", "to_discipline", "to_provider", "reason"]
+
+    def get_queryset(self, request):
+        return _restrict(super().get_queryset(request), request, "patient_id")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj: Referral, form, change: bool) -> None:
+        """Writes go through the services (history, care relationship, audit row)."""
+        if change:
+            if "status" in form.changed_data:
+                services.change_referral_status(
+                    Referral.objects.get(pk=obj.pk),
+                    status=form.cleaned_data["status"],
+                    actor=request.user,
+                    request=request,
+                    channel="admin",
+                )
+            return
+        created = services.create_referral(
+            patient=form.cleaned_data["patient"],
+            from_provider=form.cleaned_data["from_provider"],
+            to_discipline=form.cleaned_data["to_discipline"],
+            to_provider=form.cleaned_data.get("to_provider"),
+            reason=form.cleaned_data["reason"],
+            actor=request.user,
+            request=request,
+            channel="admin",
+        )
+        obj.pk = created.pk
+
+    def save_related(self, request, form, formsets, change) -> None:
+        """History rows are written by the service, never from the form."""
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit log: managers read it; nobody adds, changes or deletes a row."""
+
+    list_display = ["occurred_at", "actor_label", "action", "object_type", "object_id", "channel"]
+    list_filter = ["action", "object_type", "channel"]
+    search_fields = ["actor_label", "object_id", "request_id", "summary"]
+    date_hierarchy = "occurred_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in AuditEvent._meta.fields]
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return roles.is_manager(request.user)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

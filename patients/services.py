@@ -133,7 +133,7 @@ def _email_taken_problem() -> ConflictProblem:
     )
 
 
-def create_patient(*, actor, request=None, **fields: Any) -> Patient:
+def create_patient(*, actor, request=None, channel: str = "api", **fields: Any) -> Patient:
     """Staff register a patient. Unlike online matching, a second record for a known e-mail is
     refused (409) so staff look the person up instead of creating a twin."""
     fields["email"] = normalise_email(fields.get("email", ""))
@@ -154,13 +154,16 @@ def create_patient(*, actor, request=None, **fields: Any) -> Patient:
                 patient_id=patient.pk,
                 request=request,
                 changes=fields,
+                channel=channel,
             )
     except IntegrityError:
         raise _email_taken_problem() from None
     return patient
 
 
-def update_patient(patient: Patient, *, actor, request=None, **fields: Any) -> Patient:
+def update_patient(
+    patient: Patient, *, actor, request=None, channel: str = "api", **fields: Any
+) -> Patient:
     """Staff change contact details or status; the audit row lists old and new values."""
     unknown = set(fields) - set(CONTACT_FIELDS)
     if unknown:
@@ -188,6 +191,7 @@ def update_patient(patient: Patient, *, actor, request=None, **fields: Any) -> P
                 patient_id=patient.pk,
                 request=request,
                 changes=changes,
+                channel=channel,
             )
     except IntegrityError:
         patient.refresh_from_db()
@@ -335,6 +339,7 @@ def create_referral(
     to_provider=None,
     actor=None,
     request=None,
+    channel: str = "api",
 ) -> Referral:
     """A provider refers a patient to a discipline (and maybe a named provider of it)."""
     problems = []
@@ -385,6 +390,7 @@ def create_referral(
                 "to_provider": to_provider.pk if to_provider else None,
                 "from_provider": from_provider.pk,
             },
+            channel=channel,
         )
     return referral
 
@@ -405,7 +411,13 @@ def may_handle_referral(user, referral: Referral) -> bool:
 
 
 def change_referral_status(
-    referral: Referral, *, status: str, actor, note: str = "", request=None
+    referral: Referral,
+    *,
+    status: str,
+    actor,
+    note: str = "",
+    request=None,
+    channel: str = "api",
 ) -> Referral:
     """Move a referral along open -> accepted -> completed (or declined), keeping who and when.
 
@@ -470,5 +482,6 @@ def change_referral_status(
             request=request,
             changes={"status": [previous, status]},
             summary=note[:300],
+            channel=channel,
         )
     return referral
