@@ -277,7 +277,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--output", default=str(env.BENCH_DIR / "RESULTS.md"), help="where to write the report"
     )
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="only re-write the report from bench/out/results.json (after editing FINDINGS.md)",
+    )
     args = parser.parse_args(argv)
+    if args.render:
+        from bench import report
+
+        results = json.loads((env.OUT_DIR / "results.json").read_text())
+        report.write(results, args.output)
+        return 0 if report.invariants_hold(results) else 1
     sizes = QUICK if args.quick else FULL
     started = time.monotonic()
     results: dict = {
