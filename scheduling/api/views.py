@@ -128,7 +128,7 @@ class BookingPolicyOverrideViewSet(viewsets.ModelViewSet):
 
     serializer_class = s.BookingPolicyOverrideSerializer
     permission_classes = [StaffReadManagerWrite]
-    queryset = BookingPolicyOverride.objects.select_related("location", "service")
+    queryset = BookingPolicyOverride.objects.select_related("location", "service").order_by("pk")
     filterset_fields = ["location", "service"]
 
 

@@ -434,3 +434,31 @@ def test_callback_request_needs_a_phone(api_client, db):
     )
     assert response.status_code == 400
     assert any(e["field"] == "phone" for e in response.json()["errors"])
+
+
+def test_upcoming_online_bookings_per_patient_are_limited(api_client, physio, assessment, location):
+    ClinicSettings.objects.update_or_create(pk=1, defaults={"max_upcoming_online_bookings": 1})
+    first = book(api_client, body(assessment, location, local(next_week(), "10:00"), physio))
+    assert first.status_code == 201
+    second = book(api_client, body(assessment, location, local(next_week(), "14:00"), physio))
+    assert second.status_code == 422
+    assert problem_type(second) == "outside-booking-policy"
+    assert second.json()["errors"][0]["code"] == "max_upcoming_bookings"
+
+
+def test_booking_inside_another_appointments_buffer_is_409(api_client, physio, location):
+    service = ServiceFactory(code="treat", acts=["manual_therapy"], buffer_after_minutes=15)
+    offer(physio, service, location)
+    start = local(next_week(), "10:00")
+    assert book(api_client, body(service, location, start, physio)).status_code == 201
+    right_after = book(
+        api_client,
+        body(service, location, local(next_week(), "11:00"), physio, email="bob@example.org"),
+    )
+    assert right_after.status_code == 409
+    assert problem_type(right_after) == "slot-unavailable"
+    after_buffer = book(
+        api_client,
+        body(service, location, local(next_week(), "11:15"), physio, email="bob@example.org"),
+    )
+    assert after_buffer.status_code == 201
