@@ -48,7 +48,7 @@ WORKER_SETTINGS = {
     "NOTIFICATIONS_LEASE_SECONDS": "30",
     "NOTIFICATIONS_RETRY_BASE_SECONDS": "0.5",
     "NOTIFICATIONS_RETRY_MAX_SECONDS": "2",
-    "NOTIFICATIONS_MAX_ATTEMPTS": "3",
+    "NOTIFICATIONS_MAX_ATTEMPTS": "4",
 }
 
 
@@ -176,9 +176,9 @@ class WorkerPool:
         self.log_dir = log_dir
         self.workers: list[Worker] = []
 
-    def start(self, count: int = 1, **extra_env: str) -> Worker:
-        """Start ``count`` workers side by side; returns the last once all are ready."""
-        workers = [self._spawn(extra_env) for _ in range(count)]
+    def start(self, count: int = 1) -> Worker:
+        """Start ``count`` more workers side by side; returns the last once all are ready."""
+        workers = [self._spawn() for _ in range(count)]
         for worker in workers:
             wait_until(
                 lambda w=worker: " ready." in w.log() or w.process.poll() is not None,
@@ -189,7 +189,7 @@ class WorkerPool:
                 pytest.fail(f"Celery worker exited at start:\n{worker.log()[-3000:]}")
         return workers[-1]
 
-    def _spawn(self, extra_env: dict[str, str]) -> Worker:
+    def _spawn(self) -> Worker:
         name = f"notif-{uuid.uuid4().hex[:6]}"
         log_path = self.log_dir / f"{name}.log"
         command = [
@@ -208,13 +208,22 @@ class WorkerPool:
             process = subprocess.Popen(
                 command,
                 cwd=ROOT,
-                env={**self.env, **extra_env},
+                env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
         worker = Worker(name, process, log_path)
         self.workers.append(worker)
         return worker
+
+    def alive(self) -> list[Worker]:
+        return [w for w in self.workers if w.process.poll() is None]
+
+    def keep_one(self) -> None:
+        """Kill every running worker but the oldest (SIGKILL: quick, the queue is purged)."""
+        for worker in self.alive()[1:]:
+            worker.kill()
+        self.workers = self.alive()
 
     def stop_all(self) -> None:
         for worker in self.workers:
@@ -231,8 +240,8 @@ def test_database_url() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[SMTPServer]:
+@pytest.fixture(scope="session")
+def _smtp_session() -> Iterator[SMTPServer]:
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     server = SMTPServer()
     server.start()
@@ -241,17 +250,33 @@ def smtp_server() -> Iterator[SMTPServer]:
 
 
 @pytest.fixture
-def service_clock(tmp_path, settings) -> ServiceClock:
-    path = tmp_path / "clock-offset"
-    clock = ServiceClock(path)
-    settings.NOTIFICATIONS_CLOCK_FILE = str(path)
-    return clock
+def smtp_server(_smtp_session: SMTPServer) -> SMTPServer:
+    """The session's SMTP server, up, accepting at once and empty."""
+    server = _smtp_session
+    if server.controller is None:
+        server.start()
+    server.mode, server.delay = "accept", 0.0
+    server.clear()
+    return server
+
+
+@pytest.fixture(scope="session")
+def _clock_path(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("clock") / "offset"
 
 
 @pytest.fixture
-def celery_workers(smtp_server, service_clock, tmp_path, transactional_db) -> Iterator[WorkerPool]:
-    """Worker processes on a clean broker queue; stopped (then the queue purged) afterwards."""
-    celery_app.control.purge()
+def service_clock(_clock_path: Path, settings) -> ServiceClock:
+    """Real time again at the start of each test, for this process and the workers."""
+    settings.NOTIFICATIONS_CLOCK_FILE = str(_clock_path)
+    return ServiceClock(_clock_path)
+
+
+@pytest.fixture(scope="session")
+def _worker_pool(
+    django_db_setup, _smtp_session, _clock_path, tmp_path_factory
+) -> Iterator[WorkerPool]:
+    """One pool for the session: starting a worker costs seconds, so one is kept between tests."""
     env = {
         **os.environ,
         "DJANGO_ENV": "test",
@@ -259,14 +284,27 @@ def celery_workers(smtp_server, service_clock, tmp_path, transactional_db) -> It
         "DB_CONN_MAX_AGE": "0",
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(smtp_server.port),
+        "EMAIL_PORT": str(_smtp_session.port),
         "EMAIL_USE_TLS": "0",
         "EMAIL_TIMEOUT": "5",
-        "NOTIFICATIONS_CLOCK_FILE": str(service_clock.path),
+        "NOTIFICATIONS_CLOCK_FILE": str(_clock_path),
         "PYTHONUNBUFFERED": "1",
         **WORKER_SETTINGS,
     }
-    pool = WorkerPool(env, tmp_path)
+    pool = WorkerPool(env, tmp_path_factory.mktemp("workers"))
     yield pool
     pool.stop_all()
+
+
+@pytest.fixture
+def celery_workers(
+    _worker_pool: WorkerPool, smtp_server, service_clock, transactional_db
+) -> Iterator[WorkerPool]:
+    """One running worker on a clean broker queue; ``start()`` adds more. Extra workers are
+    killed afterwards and the queue purged, so no test inherits another's task messages."""
+    celery_app.control.purge()
+    if not _worker_pool.alive():
+        _worker_pool.start()
+    yield _worker_pool
+    _worker_pool.keep_one()
     celery_app.control.purge()

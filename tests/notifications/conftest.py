@@ -19,9 +19,25 @@ from scheduling import signals
 from scheduling.models import Appointment, Modality, Service
 from tests.factories.clinic import LocationFactory
 from tests.factories.providers import ProviderFactory
-from tests.services import celery_workers, service_clock, smtp_server, wait_until
+from tests.services import (
+    _clock_path,
+    _smtp_session,
+    _worker_pool,
+    celery_workers,
+    service_clock,
+    smtp_server,
+    wait_until,
+)
 
-__all__ = ["celery_workers", "service_clock", "smtp_server"]
+# The real-service fixtures, session-scoped ones included, for the tests of this folder.
+__all__ = [
+    "_clock_path",
+    "_smtp_session",
+    "_worker_pool",
+    "celery_workers",
+    "service_clock",
+    "smtp_server",
+]
 
 
 class World:

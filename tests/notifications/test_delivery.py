@@ -15,7 +15,7 @@ from notifications.tasks import send_notification, sweep
 from patients.services import record_consents
 from scheduling.notifications import CANCELLATION, CHANGE, CONFIRMATION, REMINDER
 from tests.notifications.conftest import run_sweep
-from tests.services import wait_until
+from tests.services import WORKER_SETTINGS, wait_until
 
 pytestmark = [
     pytest.mark.services,
@@ -60,7 +60,6 @@ def rows(appointment, kind=None):
 def test_booking_sends_one_confirmation_after_grace_and_reminders_at_the_offsets(
     world, celery_workers, smtp_server, service_clock
 ):
-    celery_workers.start()
     start = next_start()
     appointment = world.book(start)
     reminders = list(rows(appointment, REMINDER))
@@ -113,7 +112,6 @@ def test_booking_sends_one_confirmation_after_grace_and_reminders_at_the_offsets
 def test_reschedules_inside_the_grace_period_send_one_notice_with_the_final_time(
     world, celery_workers, smtp_server, service_clock
 ):
-    celery_workers.start()
     first = next_start()
     appointment = world.book(first)
     service_clock.advance(timedelta(minutes=1))
@@ -142,7 +140,6 @@ def test_reschedules_inside_the_grace_period_send_one_notice_with_the_final_time
 def test_an_edit_undone_inside_the_grace_period_sends_nothing_and_a_change_is_announced(
     world, celery_workers, smtp_server, service_clock
 ):
-    celery_workers.start()
     start = next_start()
     appointment = world.book(start)
     service_clock.advance(GRACE)
@@ -173,7 +170,6 @@ def test_an_edit_undone_inside_the_grace_period_sends_nothing_and_a_change_is_an
 def test_cancelling_sends_method_cancel_and_no_reminder_afterwards(
     world, celery_workers, smtp_server, service_clock
 ):
-    celery_workers.start()
     start = next_start()
     appointment = world.book(start)
     service_clock.advance(GRACE)
@@ -202,16 +198,17 @@ def test_cancelling_sends_method_cancel_and_no_reminder_afterwards(
 def test_duplicate_task_deliveries_and_two_racing_workers_send_each_email_once(
     world, celery_workers, smtp_server, service_clock
 ):
+    celery_workers.start()  # a second worker
+    assert len(celery_workers.alive()) == 2
     base = next_start(days=3)
     appointments = [world.book(base + timedelta(hours=i)) for i in range(12)]
     service_clock.advance(GRACE)
     due = list(Notification.objects.filter(kind=CONFIRMATION).values_list("pk", flat=True))
     assert len(due) == 12
-    for pk in due:  # every task message delivered twice, before any worker runs
+    for pk in due:  # every task message delivered twice, and two sweeps, to two workers
         send_notification.delay(pk)
         send_notification.delay(pk)
-    celery_workers.start(count=2)
-    run_sweep()
+    sweep.delay()
     run_sweep()
 
     messages = smtp_server.wait_for(12)
@@ -233,7 +230,6 @@ def test_duplicate_task_deliveries_and_two_racing_workers_send_each_email_once(
 def test_smtp_down_then_back_is_retried_and_sent_once(
     world, celery_workers, smtp_server, service_clock
 ):
-    celery_workers.start(NOTIFICATIONS_MAX_ATTEMPTS="6", NOTIFICATIONS_RETRY_BASE_SECONDS="1")
     smtp_server.stop()
     appointment = world.book(next_start())
     service_clock.advance(GRACE)
@@ -256,7 +252,6 @@ def test_smtp_down_then_back_is_retried_and_sent_once(
 def test_permanently_failing_smtp_ends_failed_visible_to_staff_and_a_manager_can_retry(
     world, celery_workers, smtp_server, service_clock, front_desk_client, manager_client
 ):
-    celery_workers.start()
     smtp_server.mode = "reject"
     appointment = world.book(next_start())
     service_clock.advance(GRACE)
@@ -264,7 +259,7 @@ def test_permanently_failing_smtp_ends_failed_visible_to_staff_and_a_manager_can
     row = rows(appointment, CONFIRMATION).get()
     wait_until(lambda: refreshed(row).status == Status.FAILED, 30, "the row to fail")
     row = refreshed(row)
-    assert row.attempts == 3
+    assert row.attempts == int(WORKER_SETTINGS["NOTIFICATIONS_MAX_ATTEMPTS"])
     assert "554" in row.last_error
 
     listed = front_desk_client.get("/api/v1/notifications/", {"status": "failed"}).json()
@@ -284,7 +279,6 @@ def test_permanently_failing_smtp_ends_failed_visible_to_staff_and_a_manager_can
 def test_consent_withdrawn_after_booking_skips_reminders_but_not_the_confirmation(
     world, celery_workers, smtp_server, service_clock
 ):
-    celery_workers.start()
     start = next_start()
     appointment = world.book(start)
     record_consents(world.patient, choices={"reminders": False}, source="email_link")
@@ -310,7 +304,6 @@ def test_worker_killed_mid_batch_then_restarted_sends_every_reminder_exactly_onc
     for i, patient in enumerate(patients):
         world.book(base + timedelta(hours=i), patient=patient)
     service_clock.advance(GRACE)
-    celery_workers.start()
     run_sweep()  # the confirmations, out of the way
     smtp_server.wait_for(20)
     smtp_server.clear()
@@ -319,7 +312,7 @@ def test_worker_killed_mid_batch_then_restarted_sends_every_reminder_exactly_onc
     assert reminders.count() == 20
     service_clock.move_to(base - timedelta(hours=2, minutes=1))  # every 24-hour reminder is due
     smtp_server.delay = 0.3
-    worker = celery_workers.workers[0]
+    [worker] = celery_workers.alive()
     run_sweep_async()
     smtp_server.wait_for(5)
     # Kill while the server is answering a message: it gets it, the worker never hears back.
@@ -328,7 +321,7 @@ def test_worker_killed_mid_batch_then_restarted_sends_every_reminder_exactly_onc
     assert len(smtp_server.received()) < 20, "the worker died in the middle of the batch"
     assert reminders.filter(status=Status.SENDING).count() == 1, "its lease was left behind"
 
-    celery_workers.start()
+    celery_workers.start()  # restarted
     service_clock.advance(timedelta(seconds=31))  # past the lease: the sweep takes it over
     run_sweep()
     smtp_server.wait_for(20)
@@ -352,7 +345,6 @@ def test_reminder_times_on_a_daylight_saving_day_in_toronto(
         datetime(2027, 3, 14, 8, 0, tzinfo=TORONTO),  # two hours before (EDT)
     ]
     assert reminders[1].planned_for - reminders[0].planned_for == timedelta(hours=21)
-    celery_workers.start()
 
     service_clock.move_to(reminders[0].planned_for + timedelta(seconds=1))
     run_sweep()
