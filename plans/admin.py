@@ -244,12 +244,14 @@ def run_action(plan: CarePlan, actor: services.Actor, data: dict) -> str:
     return dict(ACTIONS)[name]
 
 
-def add_domain_error(form: forms.Form, error: DomainError) -> None:
+def add_domain_error(form: forms.Form, error: DomainError, action: str = "") -> None:
     """Show a refusal in the service's words, and on each form field it names."""
+    aliases = {"reason": "closed_reason"} if action == "close" else {}
     form.add_error(None, error.detail)
     for problem in error.errors:
-        if problem.field in form.fields and problem.field != "action":
-            form.add_error(problem.field, problem.message or error.detail)
+        field = aliases.get(problem.field, problem.field)
+        if field in form.fields and field != "action":
+            form.add_error(field, problem.message or error.detail)
 
 
 @admin.register(CarePlan)
@@ -339,7 +341,7 @@ class CarePlanAdmin(AuditedAdminMixin, admin.ModelAdmin):
                         channel="admin",
                     )
             except DomainError as error:
-                add_domain_error(form, error)
+                add_domain_error(form, error, form.cleaned_data.get("action", ""))
             except forms.ValidationError as error:
                 for field, problems in error.message_dict.items():
                     for message in problems:

@@ -290,6 +290,7 @@ def move_to_maintenance(
     at = _now(at)
     plan = _lock(plan)
     provider = _provider(actor)
+    _require_scope(provider, PRESCRIBE_PLAN, plan, at)
     _require_lead(plan, provider, "hand the plan over to maintenance")
     _require_phase(plan, (Phase.REHABILITATION,), "move to maintenance")
     _require_scope(owner, DESIGN_PROGRAM, plan, at, field="maintenance_owner")
@@ -338,8 +339,9 @@ def refer_back(
     at: datetime | None = None,
 ) -> CarePlan:
     """Maintenance -> rehabilitation when pain passes the clinic's threshold or a red flag
-    appears. The plan returns to a lead who may prescribe a treatment plan (by default the
-    previous lead); the maintenance owner steps back."""
+    appears. The plan returns to a lead who may diagnose and prescribe a treatment plan (by
+    default the previous lead); the maintenance owner steps back. Referring needs no act in
+    scope (DOMAIN.md section 2: any provider may refer), only a role on the plan."""
     at = _now(at)
     plan = _lock(plan)
     provider = _provider(actor)
@@ -401,12 +403,16 @@ def refer_back(
 def close_plan(
     plan: CarePlan, *, actor: Actor, reason: str, note: str = "", at: datetime | None = None
 ) -> CarePlan:
-    """Close a plan as discharged or abandoned; the lead or the maintenance owner may."""
+    """Close a plan as discharged or abandoned: the lead (in scope to run a treatment plan) or,
+    in maintenance, the maintenance owner (in scope to design programs)."""
     at = _now(at)
     plan = _lock(plan)
     provider = _provider(actor)
-    if provider.pk not in (plan.lead_id, plan.maintenance_owner_id):
+    if plan.phase == Phase.MAINTENANCE and provider.pk == plan.maintenance_owner_id:
+        _require_scope(provider, DESIGN_PROGRAM, plan, at)
+    else:
         _require_lead(plan, provider, "close the plan")
+        _require_scope(provider, PRESCRIBE_PLAN, plan, at)
     _require_phase(plan, (Phase.ASSESSMENT, Phase.REHABILITATION, Phase.MAINTENANCE), "close it")
     if reason not in CarePlan.ClosedReason.values:
         raise ValidationProblem(

@@ -19,9 +19,6 @@ from tests.factories.plans import (
 )
 from tests.factories.providers import ensure_scope_catalog
 from tests.notifications.conftest import run_sweep
-from tests.services import celery_workers, service_clock, smtp_server
-
-__all__ = ["celery_workers", "service_clock", "smtp_server"]
 
 pytestmark = [
     pytest.mark.services,
@@ -51,7 +48,6 @@ def test_one_program_email_per_version_through_smtp_and_none_without_consent(
     celery_workers, smtp_server, service_clock
 ):
     ensure_scope_catalog()
-    celery_workers.start()
     plan, owner = low_back_plan(consent=True)
     silent_plan, silent_owner = low_back_plan(consent=False)
     bridge = ExerciseFactory(name="Glute bridge", instructions="Lift the hips; squeeze.")

@@ -94,13 +94,18 @@ def test_only_the_lead_hands_over():
     services.record_outcome(
         plan, actor=as_actor(plan.lead), kind="rom", label="Knee flexion", value=125
     )
-    for intruder in (physio(locations=[plan.location]), owner):
-        with pytest.raises(PermissionProblem) as refused:
+    intruders = [
+        (physio(locations=[plan.location]), PermissionProblem, "not_plan_lead"),
+        (owner, OutOfScope, "act_not_in_discipline"),
+    ]
+    for intruder, refusal, code in intruders:
+        with pytest.raises(refusal) as refused:
             services.move_to_maintenance(
                 plan, actor=as_actor(intruder), owner=owner, override_reason="Because"
             )
-        assert refused.value.errors[0].code == "not_plan_lead"
+        assert refused.value.errors[0].code == code
     plan.refresh_from_db()
+    assert not plan.events.filter(after__phase="maintenance").exists()
     assert plan.phase == Phase.REHABILITATION
 
 
