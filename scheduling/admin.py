@@ -18,8 +18,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from clinic import roles
+from clinic.audit import AuditedAdminMixin
 from clinic.errors import DomainError
-from clinic.models import Location
+from clinic.models import AuditEvent, Location
 from providers.scope import decide_acts
 from scheduling import selectors, services
 from scheduling.models import (
@@ -157,6 +158,10 @@ class BookingForm(forms.ModelForm):
             raise _errors(exc, self) from None
         return data
 
+    def _post_clean(self) -> None:
+        """No model validation here: the booking service validates (and writes) the appointment;
+        copying the form's fields back onto it (a blank "any provider") would only misread it."""
+
 
 class RescheduleForm(forms.ModelForm):
     """Change an appointment: moving it goes through ``reschedule_appointment``."""
@@ -195,6 +200,10 @@ class RescheduleForm(forms.ModelForm):
             raise _errors(exc, self) from None
         return data
 
+    def _post_clean(self) -> None:
+        """No model validation here: the booking service validates (and writes) the appointment;
+        copying the form's fields back onto it (a blank "any provider") would only misread it."""
+
 
 class EventInline(admin.TabularInline):
     model = AppointmentEvent
@@ -227,7 +236,7 @@ def _status_action(name: str, label: str):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(admin.ModelAdmin):
+class AppointmentAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = [
         "reference",
         "local_time",
@@ -301,7 +310,15 @@ class AppointmentAdmin(admin.ModelAdmin):
         return self.readonly_fields if obj is not None else []
 
     def save_model(self, request, obj, form, change) -> None:
-        """The form already booked or moved the appointment through the service."""
+        """The form already booked or moved the appointment through the service; log it."""
+        if change and not form.changed_data:
+            return
+        self._audit(
+            request,
+            AuditEvent.Action.UPDATE if change else AuditEvent.Action.CREATE,
+            obj,
+            changes={"start": obj.start.isoformat(), "provider": obj.provider_id},
+        )
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False

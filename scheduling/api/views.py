@@ -15,7 +15,9 @@ from rest_framework.response import Response
 
 from clinic import roles
 from clinic.api.permissions import IsStaffMember, StaffReadManagerWrite
+from clinic.audit import AuditedViewMixin
 from clinic.errors import PermissionProblem
+from clinic.models import AuditEvent
 from patients.access import provider_for
 from scheduling import selectors, services
 from scheduling.api import serializers as s
@@ -134,6 +136,7 @@ class BookingPolicyOverrideViewSet(viewsets.ModelViewSet):
 
 @extend_schema(tags=["scheduling"])
 class AppointmentViewSet(
+    AuditedViewMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -155,6 +158,11 @@ class AppointmentViewSet(
     }
     search_fields = ["reference", "patient__last_name", "patient__email"]
     ordering_fields = ["start", "created_at"]
+    audit_patient_path = "patient_id"
+
+    def audits_read(self, request) -> bool:
+        """Reads are logged for those who get the clinical ``reason``."""
+        return roles.is_manager(request.user) or roles.is_clinician(request.user)
 
     def get_queryset(self):
         return selectors.appointments_for(self.request.user)
@@ -165,8 +173,20 @@ class AppointmentViewSet(
         context["hide_clinical"] = not (roles.is_manager(user) or roles.is_clinician(user))
         return context
 
-    def _render(self, appointment: Appointment, code: int = status.HTTP_200_OK) -> Response:
-        appointment = self.get_queryset().get(pk=appointment.pk)
+    def _render(
+        self, appointment: Appointment, code: int = status.HTTP_200_OK, summary: str = ""
+    ) -> Response:
+        appointment = Appointment.objects.select_related(
+            "patient", "provider", "service", "location", "room"
+        ).get(pk=appointment.pk)
+        created = code == status.HTTP_201_CREATED
+        action = AuditEvent.Action.CREATE if created else AuditEvent.Action.UPDATE
+        self.audit(
+            action,
+            appointment,
+            changes={"status": appointment.status, "start": appointment.start},
+            summary=summary or self.action,
+        )
         return Response(self.get_serializer(appointment).data, status=code)
 
     @extend_schema(request=s.StaffBookingSerializer, responses={201: s.AppointmentSerializer})
@@ -313,6 +333,7 @@ class AppointmentViewSet(
 
 @extend_schema(tags=["scheduling"])
 class CallbackRequestViewSet(
+    AuditedViewMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
@@ -325,6 +346,7 @@ class CallbackRequestViewSet(
     queryset = CallbackRequest.objects.all()
     filterset_fields = ["status"]
     search_fields = ["name", "phone", "email"]
+    audit_reads = False  # contact details, not clinical content; changes are logged
 
     def perform_update(self, serializer) -> None:
         data = serializer.validated_data
@@ -334,3 +356,4 @@ class CallbackRequestViewSet(
             note=data.get("staff_note"),
             actor=self.request.user,
         )
+        self.audit(AuditEvent.Action.UPDATE, serializer.instance, changes=dict(data))

@@ -155,3 +155,11 @@ def test_admin_reschedule_refusal_is_a_form_error(desk, physio, assessment, loca
     assert second.start == local(next_week(), "15:00")
     assert second.reference != first.reference
     assert second.ical_sequence == 1
+
+
+def test_admin_books_any_free_provider_when_none_is_chosen(desk, physio, assessment, location):
+    form = add_form(PatientFactory(), assessment, location, physio, local(next_week(), "11:00"))
+    form["provider"] = ""
+    response = desk.post(reverse("admin:scheduling_appointment_add"), form)
+    assert response.status_code == 302
+    assert Appointment.objects.get().provider == physio

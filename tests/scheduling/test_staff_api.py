@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from clinic import roles
+from clinic.models import AuditEvent
 from scheduling.models import Appointment, FreeConsultOutcome
 from scheduling.services import book_appointment, record_consult_outcome
 from tests.conftest import client_for, make_staff_user
@@ -218,3 +219,11 @@ def test_staff_slots_skip_online_notice(front_desk_client, physio, assessment, l
     )
     assert response.status_code == 200
     assert len(response.json()["slots"]) == 29
+
+
+def test_appointment_changes_and_clinical_reads_are_audited(manager_client, appointment):
+    manager_client.get(f"/api/v1/appointments/{appointment.pk}/")
+    manager_client.post(f"/api/v1/appointments/{appointment.pk}/confirm/")
+    events = AuditEvent.objects.filter(object_id=str(appointment.pk))
+    assert set(events.values_list("action", flat=True)) == {"read", "update"}
+    assert events.filter(action="update").get().patient_id == appointment.patient_id
