@@ -11,10 +11,12 @@ time; offerings still go through ``create_offering`` (the scope check) and conse
 ``record_consents``. Nothing is measured here.
 """
 
+import json
 import random
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 CELL_MINUTES = 45
 CELLS_PER_DAY = 10
@@ -43,6 +45,17 @@ class Clinic:
 
     def month(self) -> tuple[date, date]:
         return self.first_day, self.first_day + timedelta(days=29)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), default=str))
+
+    @classmethod
+    def load(cls, path: Path) -> "Clinic":
+        data = json.loads(path.read_text())
+        data["first_day"] = date.fromisoformat(data["first_day"])
+        data["locations"] = {int(k): v for k, v in data["locations"].items()}
+        data["providers"] = {int(k): v for k, v in data["providers"].items()}
+        return cls(**data)
 
 
 def booked_cells(provider_index: int, day: date) -> list[int]:

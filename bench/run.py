@@ -130,7 +130,9 @@ def prepare() -> "object":
         check=True,
     )
     env.setup_django()
-    return dataset.build()
+    clinic = dataset.build()
+    clinic.save(env.OUT_DIR / "clinic.json")
+    return clinic
 
 
 def run_availability(results: dict, clinic, sizes: Sizes, client) -> None:
