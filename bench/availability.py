@@ -8,6 +8,7 @@ Three ways of timing the same search, from the inside out:
 - ``http``: the same GET over loopback against gunicorn (what a widget on this host waits).
 """
 
+import time
 from dataclasses import dataclass
 from datetime import date
 from urllib.parse import urlencode
@@ -136,7 +137,10 @@ def measure_in_process(clinic: Clinic, cases: list[Case], runs: int, selector: b
     return rows
 
 
-def measure_http(clinic: Clinic, cases: list[Case], client, runs: int) -> dict[str, Summary]:
+def measure_http(
+    clinic: Clinic, cases: list[Case], client, runs: int
+) -> dict[str, tuple[Summary, Summary]]:
+    """Per case: (what the client waited, gunicorn's own request time from its access log)."""
     results = {}
     for case in cases:
         url = case.url(clinic)
@@ -145,5 +149,11 @@ def measure_http(clinic: Clinic, cases: list[Case], client, runs: int) -> dict[s
             response = client.get(url)
             assert response.status == 200, response.body[:500]
 
-        results[case.label] = summarize(repeat(get, runs, warmup=4))
+        for _ in range(4):
+            get()
+        since = client.log_offset()
+        waited = repeat(get, runs, warmup=0)
+        time.sleep(0.5)  # let the workers flush their access-log lines
+        served = client.server_seconds(since, PATH)
+        results[case.label] = (summarize(waited), summarize(served))
     return results

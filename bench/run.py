@@ -142,7 +142,7 @@ def run_availability(results: dict, clinic, sizes: Sizes, client) -> None:
     rows = availability.measure_in_process(clinic, headline, sizes.availability_runs, True)
     http = availability.measure_http(clinic, headline, client, sizes.http_runs)
     for row in rows:
-        row["http"] = http[row["case"]]
+        row["http"], row["http_server"] = http[row["case"]]
     results["availability"] = rows
     results["scaling"] = availability.measure_in_process(
         clinic, availability.scaling_cases(clinic), sizes.scaling_runs, False

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from bench import env
 
@@ -35,7 +36,23 @@ class Response:
 @dataclass
 class Client:
     port: int
+    access_log: Path | None = None
     timeout: float = 60.0
+
+    def log_offset(self) -> int:
+        return self.access_log.stat().st_size if self.access_log and self.access_log.exists() else 0
+
+    def server_seconds(self, since: int, path: str) -> list[float]:
+        """gunicorn's own request times (``%(D)s``, microseconds) for ``path`` since ``since``."""
+        if self.access_log is None:
+            return []
+        with self.access_log.open() as log:
+            log.seek(since)
+            return [
+                int(micros) / 1e6
+                for logged_path, _, micros in (line.split() for line in log if line.strip())
+                if logged_path == path
+            ]
 
     def request(self, method: str, path: str, body: dict | None = None) -> Response:
         payload = json.dumps(body).encode() if body is not None else None
@@ -62,6 +79,8 @@ def gunicorn(workers: int = 2) -> Iterator[Client]:
     """Start gunicorn on a free loopback port and stop it afterwards."""
     port = free_port()
     log_path = env.OUT_DIR / "gunicorn.log"
+    access_log = env.OUT_DIR / "access.log"
+    access_log.unlink(missing_ok=True)
     command = [
         str(env.VENV_BIN / "gunicorn"),
         "clinic.wsgi:application",
@@ -70,12 +89,14 @@ def gunicorn(workers: int = 2) -> Iterator[Client]:
         "--backlog=2048",
         "--timeout=120",
         "--log-level=warning",
+        f"--access-logfile={access_log}",
+        "--access-logformat=%(U)s %(s)s %(D)s",
     ]
     with log_path.open("a") as log:
         process = subprocess.Popen(
             command, cwd=env.ROOT, env=env.app_env(), stdout=log, stderr=subprocess.STDOUT
         )
-    client = Client(port)
+    client = Client(port, access_log)
     try:
         deadline = time.monotonic() + 60
         while True:
