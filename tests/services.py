@@ -240,13 +240,20 @@ def test_database_url() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
 
 
+# One of each per test session, however many conftests import these fixtures (each import makes
+# a fixture of its own): a second worker on the same queue would take the other's tasks.
+_SESSION: dict[str, object] = {}
+
+
 @pytest.fixture(scope="session")
 def _smtp_session() -> Iterator[SMTPServer]:
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
-    server = SMTPServer()
-    server.start()
-    yield server
-    server.stop()
+    if "smtp" not in _SESSION:
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
+        server = SMTPServer()
+        server.start()
+        _SESSION["smtp"] = server
+    yield _SESSION["smtp"]
+    _SESSION["smtp"].stop()
 
 
 @pytest.fixture
@@ -262,7 +269,9 @@ def smtp_server(_smtp_session: SMTPServer) -> SMTPServer:
 
 @pytest.fixture(scope="session")
 def _clock_path(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("clock") / "offset"
+    if "clock" not in _SESSION:
+        _SESSION["clock"] = tmp_path_factory.mktemp("clock") / "offset"
+    return _SESSION["clock"]
 
 
 @pytest.fixture
@@ -277,6 +286,10 @@ def _worker_pool(
     django_db_setup, _smtp_session, _clock_path, tmp_path_factory
 ) -> Iterator[WorkerPool]:
     """One pool for the session: starting a worker costs seconds, so one is kept between tests."""
+    if "pool" in _SESSION:
+        yield _SESSION["pool"]
+        _SESSION["pool"].stop_all()
+        return
     env = {
         **os.environ,
         "DJANGO_ENV": "test",
@@ -292,6 +305,7 @@ def _worker_pool(
         **WORKER_SETTINGS,
     }
     pool = WorkerPool(env, tmp_path_factory.mktemp("workers"))
+    _SESSION["pool"] = pool
     yield pool
     pool.stop_all()
 
