@@ -1,6 +1,7 @@
 """The audit log: clinical reads and patient changes leave rows; the database refuses edits."""
 
 import pytest
+from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
 from clinic import roles
@@ -137,3 +138,14 @@ def test_audit_events_api_cannot_change_rows(manager_client):
     event = _an_event()
     assert manager_client.delete(f"/api/v1/audit-events/{event.pk}/").status_code == 405
     assert manager_client.patch(f"/api/v1/audit-events/{event.pk}/", {}).status_code == 405
+
+
+@pytest.mark.django_db(transaction=True)
+def test_flush_can_empty_the_log_and_the_guard_is_back_afterwards():
+    """Tests and ``manage.py flush`` wipe the whole database; the guard survives the wipe."""
+    _an_event()
+    call_command("flush", interactive=False, verbosity=0)
+    assert not AuditEvent.objects.exists()
+    event = _an_event()
+    with pytest.raises(DatabaseError), transaction.atomic():
+        AuditEvent.objects.filter(pk=event.pk).delete()
