@@ -163,6 +163,13 @@ def _due(now: datetime) -> Q:
     )
 
 
+LEASE_FIELDS = ["status", "lease_token", "lease_expires_at"]
+
+
+def _worn_out(row: Notification) -> bool:
+    return row.attempts >= conf.max_attempts()
+
+
 def claim(now: datetime, notification_id: int | None = None) -> Claim | None:
     """Take one due row (or the given one, if due) under a fresh lease; ``None`` if none is free."""
     token = uuid.uuid4()
@@ -171,6 +178,13 @@ def claim(now: datetime, notification_id: int | None = None) -> Claim | None:
         if notification_id is not None:
             rows = rows.filter(pk=notification_id)
         row = rows.order_by("next_attempt_at", "id").first()
+        while row is not None and row.status == Status.SENDING and _worn_out(row):
+            # Its workers keep dying while sending it: stop, and let staff look at it.
+            row.status = Status.FAILED
+            row.lease_token = row.lease_expires_at = None
+            row.last_error = f"The worker was lost while sending, {row.attempts} times."
+            row.save(update_fields=[*LEASE_FIELDS, "last_error", "updated_at"])
+            row = rows.order_by("next_attempt_at", "id").first()
         if row is None:
             return None
         row.status = Status.SENDING

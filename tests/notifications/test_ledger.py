@@ -249,3 +249,27 @@ def test_the_booking_services_plan_confirmation_reminders_and_cancellation_after
         cancel_appointment(appointment, reason="Feeling better")
     assert list(pending.values_list("kind", flat=True)) == [CANCELLATION]
     assert not Notification.objects.filter(kind=REMINDER).exclude(status=Status.CANCELLED).exists()
+
+
+def test_a_row_whose_workers_keep_dying_ends_failed_instead_of_looping(world, settings):
+    settings.NOTIFICATIONS_LEASE_SECONDS = 60
+    settings.NOTIFICATIONS_MAX_ATTEMPTS = 2
+    book(world, timezone.now() + timedelta(days=2))
+    now = timezone.now() + timedelta(minutes=4)
+    for _ in range(2):  # claimed, then the worker dies and the lease runs out
+        assert services.claim(now).notification.kind == CONFIRMATION
+        now += timedelta(seconds=61)
+    assert services.claim(now) is None
+    row = Notification.objects.get(kind=CONFIRMATION)
+    assert (row.status, row.attempts) == (Status.FAILED, 2)
+    assert "lost while sending" in row.last_error
+    assert mail.outbox == []
+
+
+def test_beat_runs_the_sweep_every_minute():
+    from clinic.celery import app
+
+    entry = app.conf.beat_schedule["notifications-sweep"]
+    assert entry["task"] == "notifications.sweep"
+    assert "notifications.sweep" in app.tasks
+    assert entry["schedule"] == 60.0
