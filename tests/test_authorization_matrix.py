@@ -21,6 +21,7 @@ so allowed roles expect 404. ``BODIES`` gives request bodies; the default is ``{
 import datetime
 import json
 import re
+import zoneinfo
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,7 @@ from clinic.models import AuditEvent, Room
 from patients.models import Patient, Referral
 from providers.models import Act, CredentialRequirement, Discipline, ScopeRule
 from scheduling.models import CallbackRequest
+from scheduling.services import book_appointment
 from tests.conftest import client_for
 from tests.factories.clinic import LocationFactory, RoomFactory
 from tests.factories.patients import (
@@ -48,7 +50,13 @@ from tests.factories.patients import (
 )
 from tests.factories.plans import CarePlanFactory, ExerciseFactory
 from tests.factories.providers import DisciplineFactory, ProviderFactory
-from tests.factories.scheduling import ClosureFactory, OfferingFactory, ServiceFactory, weekly_hours
+from tests.factories.scheduling import (
+    ClosureFactory,
+    OfferingFactory,
+    ServiceFactory,
+    offer,
+    weekly_hours,
+)
 
 ROLES = ("anonymous", "front_desk", "own_clinician", "other_clinician", "manager")
 ALLOWED = "allowed"
@@ -58,6 +66,9 @@ READ_ALL: Expect = (401, 200, 200, 200, 200)
 CONFIG_WRITE: Expect = (401, 403, 403, 403, ALLOWED)
 MISSING_OBJECT_READ: Expect = (401, 404, 404, 404, 404)
 MISSING_OBJECT_WRITE: Expect = (401, 403, 403, 403, 404)
+# The appointment is the own clinician's: front desk manages every appointment.
+SCHEDULE_READ: Expect = (401, 200, 200, 404, 200)
+SCHEDULE_WRITE: Expect = (401, ALLOWED, ALLOWED, 404, ALLOWED)
 CLINICAL_READ: Expect = (401, 403, 200, 404, 200)
 CLINICAL_WRITE: Expect = (401, 403, ALLOWED, 404, ALLOWED)
 CLINICAL_PART_MISSING: Expect = (401, 403, 404, 404, 404)
@@ -165,16 +176,15 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("appointment-list", "GET"): READ_ALL,
     ("appointment-list", "POST"): (401, ALLOWED, ALLOWED, ALLOWED, ALLOWED),
     ("appointment-slots", "GET"): (401, ALLOWED, ALLOWED, ALLOWED, ALLOWED),
-    ("appointment-detail", "GET"): MISSING_OBJECT_READ,
-    ("appointment-history", "GET"): MISSING_OBJECT_READ,
-    ("appointment-confirm", "POST"): MISSING_OBJECT_READ,
-    ("appointment-arrive", "POST"): MISSING_OBJECT_READ,
-    ("appointment-complete", "POST"): MISSING_OBJECT_READ,
-    ("appointment-no-show", "POST"): MISSING_OBJECT_READ,
-    # (the body is validated before the appointment is looked up)
-    ("appointment-cancel", "POST"): (401, 400, 400, 400, 400),
-    ("appointment-reschedule", "POST"): (401, 400, 400, 400, 400),
-    ("appointment-outcome", "POST"): MISSING_OBJECT_READ,
+    ("appointment-detail", "GET"): SCHEDULE_READ,
+    ("appointment-history", "GET"): SCHEDULE_READ,
+    ("appointment-confirm", "POST"): SCHEDULE_WRITE,
+    ("appointment-arrive", "POST"): SCHEDULE_WRITE,
+    ("appointment-complete", "POST"): SCHEDULE_WRITE,
+    ("appointment-no-show", "POST"): SCHEDULE_WRITE,
+    ("appointment-cancel", "POST"): SCHEDULE_WRITE,
+    ("appointment-reschedule", "POST"): SCHEDULE_WRITE,
+    ("appointment-outcome", "POST"): (401, 403, ALLOWED, 404, ALLOWED),
     ("callback-request-list", "GET"): (401, 200, 403, 403, 200),
     ("callback-request-detail", "GET"): (401, 200, 403, 403, 200),
     ("callback-request-detail", "PUT"): (401, ALLOWED, 403, 403, ALLOWED),
@@ -256,7 +266,31 @@ OBJECTS: dict[str, Callable[[World], Any]] = {
         patient=w.patient, lead=w.own_provider, location=w.room.location
     ),
     "exercise": lambda w: ExerciseFactory(),
+    "appointment": lambda w: _appointment(w),
 }
+
+
+def _next_week_at(hour: int) -> datetime.datetime:
+    zone = zoneinfo.ZoneInfo("America/Toronto")
+    day = datetime.datetime.now(zone).date() + datetime.timedelta(days=7)
+    return datetime.datetime.combine(day, datetime.time(hour), tzinfo=zone)
+
+
+def _appointment(w: "World"):
+    """The patient's appointment with their own clinician, booked as the product books."""
+    location = w.room.location
+    service = ServiceFactory(acts=["manual_therapy"])
+    offer(w.own_provider, service, location)
+    weekly_hours(w.own_provider, location, start="08:00", end="18:00")
+    return book_appointment(
+        service=service,
+        location=location,
+        start=_next_week_at(10),
+        patient=w.patient,
+        provider=w.own_provider,
+        reason="Stiff neck",
+    )
+
 
 BODIES: dict[tuple[str, str], Callable[[World], dict]] = {
     ("patient-list", "POST"): lambda w: {
@@ -278,6 +312,9 @@ BODIES: dict[tuple[str, str], Callable[[World], dict]] = {
         "to_discipline": "massage_therapist",
         "reason": "Tight upper back; soft-tissue work alongside rehab.",
     },
+    ("appointment-cancel", "POST"): lambda w: {"reason": "Patient called"},
+    ("appointment-reschedule", "POST"): lambda w: {"start": _next_week_at(15).isoformat()},
+    ("appointment-outcome", "POST"): lambda w: {"recommended_path": "physiotherapy"},
     ("referral-status", "POST"): lambda w: {"status": "declined", "note": "Seen elsewhere."},
 }
 
