@@ -47,8 +47,14 @@ def discharge_criteria(plan: CarePlan, settings: ClinicSettings | None = None) -
     """Every goal met, or pain at most ``discharge_pain_max`` on each of the last
     ``discharge_pain_consecutive`` pain measures (the clinic's rule)."""
     settings = settings or ClinicSettings.load()
+    pains = last_pain_values(plan, settings.discharge_pain_consecutive)
+    return criteria_from(list(plan.goals.all()), pains, settings)
+
+
+def criteria_from(goals: list, pains: list, settings: ClinicSettings) -> DischargeCriteria:
+    """The criteria from a plan's goals and its pain scores (newest first), so a list of plans
+    can be judged from prefetched rows."""
     reasons: list[str] = []
-    goals = list(plan.goals.all())
     unmet = [goal for goal in goals if not goal.met]
     goals_met = bool(goals) and not unmet
     if not goals:
@@ -57,7 +63,7 @@ def discharge_criteria(plan: CarePlan, settings: ClinicSettings | None = None) -
         names = ", ".join(goal.measure for goal in unmet)
         reasons.append(f"{len(unmet)} of {len(goals)} goals not met yet: {names}.")
     needed = settings.discharge_pain_consecutive
-    pains = last_pain_values(plan, needed)
+    pains = pains[:needed]
     pain_rule_met = len(pains) == needed and all(
         value <= settings.discharge_pain_max for value in pains
     )
@@ -68,6 +74,22 @@ def discharge_criteria(plan: CarePlan, settings: ClinicSettings | None = None) -
         )
     met = goals_met or pain_rule_met
     return DischargeCriteria(met, goals_met, pain_rule_met, [] if met else reasons)
+
+
+def prefetched_pains(plan: CarePlan) -> list:
+    """Pain scores newest first, from the plan's prefetched measures."""
+    measures = [m for m in plan.measures.all() if m.kind == MeasureKind.PAIN]
+    measures.sort(key=lambda m: (m.recorded_at, m.pk), reverse=True)
+    return [m.value for m in measures]
+
+
+def refer_back_indicated(plan: CarePlan, pains: list, settings: ClinicSettings) -> bool:
+    """In maintenance, the latest pain is above the clinic's refer-back threshold."""
+    return (
+        plan.phase == CarePlan.Phase.MAINTENANCE
+        and bool(pains)
+        and pains[0] > settings.refer_back_pain_threshold
+    )
 
 
 def active_precautions(plan: CarePlan) -> list[Precaution]:

@@ -1,8 +1,11 @@
 """Care-plan API shapes: read serializers for plans and their parts, and one input serializer per
 action. Inputs only parse; the rules live in ``plans.services``."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from clinic.models import ClinicSettings
+from plans import selectors
 from plans.models import (
     BodyRegion,
     CarePlan,
@@ -16,6 +19,7 @@ from plans.models import (
     PlanEvent,
     PlannedIntervention,
     Precaution,
+    ProgramVersion,
 )
 from providers.models import Provider
 
@@ -122,6 +126,12 @@ class MeasureSerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "label", "value", "recorded_at", "recorded_by", "note"]
 
 
+class ProgramVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ProgramVersion
+        fields = ["number", "content", "created_at"]
+
+
 class PlanEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = PlanEvent
@@ -138,6 +148,13 @@ class PlanEventSerializer(serializers.ModelSerializer):
         ]
 
 
+class DischargeCriteriaSerializer(serializers.Serializer):
+    met = serializers.BooleanField()
+    goals_met = serializers.BooleanField()
+    pain_rule_met = serializers.BooleanField()
+    reasons = serializers.ListField(child=serializers.CharField())
+
+
 class CarePlanSerializer(serializers.ModelSerializer):
     """A plan with its parts. Lists and detail share it; the history has its own endpoint."""
 
@@ -150,6 +167,10 @@ class CarePlanSerializer(serializers.ModelSerializer):
     interventions = InterventionSerializer(many=True, read_only=True)
     prescriptions = PrescriptionSerializer(many=True, read_only=True)
     measures = MeasureSerializer(many=True, read_only=True)
+    discharge_criteria = serializers.SerializerMethodField()
+    refer_back_indicated = serializers.SerializerMethodField(
+        help_text="In maintenance, the latest pain is above the clinic's refer-back threshold."
+    )
 
     class Meta:
         model = CarePlan
@@ -175,15 +196,24 @@ class CarePlanSerializer(serializers.ModelSerializer):
             "interventions",
             "prescriptions",
             "measures",
+            "discharge_criteria",
+            "refer_back_indicated",
         ]
         read_only_fields = fields
 
+    def _settings(self) -> ClinicSettings:
+        if "clinic_settings" not in self.context:
+            self.context["clinic_settings"] = ClinicSettings.load()
+        return self.context["clinic_settings"]
 
-class DischargeCriteriaSerializer(serializers.Serializer):
-    met = serializers.BooleanField()
-    goals_met = serializers.BooleanField()
-    pain_rule_met = serializers.BooleanField()
-    reasons = serializers.ListField(child=serializers.CharField())
+    @extend_schema_field(DischargeCriteriaSerializer)
+    def get_discharge_criteria(self, plan: CarePlan) -> dict:
+        pains = selectors.prefetched_pains(plan)
+        return selectors.criteria_from(list(plan.goals.all()), pains, self._settings()).as_dict()
+
+    def get_refer_back_indicated(self, plan: CarePlan) -> bool:
+        pains = selectors.prefetched_pains(plan)
+        return selectors.refer_back_indicated(plan, pains, self._settings())
 
 
 # --- inputs -----------------------------------------------------------------------------------

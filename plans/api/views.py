@@ -29,6 +29,7 @@ from plans.models import (
     ExercisePrescription,
     PlannedIntervention,
     Precaution,
+    ProgramVersion,
 )
 from providers.models import Provider
 
@@ -194,6 +195,20 @@ class CarePlanViewSet(
         plan = self._plan()
         self.audit_reads_of([plan], summary="discharge criteria")
         return Response(selectors.discharge_criteria(plan).as_dict())
+
+    @extend_schema(
+        summary="The current home exercise program, as the patient's e-mail shows it",
+        responses=s.ProgramVersionSerializer,
+    )
+    @action(detail=True, methods=["get"])
+    def program(self, request: Request, pk=None) -> Response:
+        plan = self._plan()
+        self.audit_reads_of([plan], summary="program")
+        version = plan.program_versions.order_by("-number").first()
+        if version is None:
+            # Nothing prescribed yet: an empty program, version 0.
+            version = ProgramVersion(plan=plan, number=0, content=selectors.program_content(plan))
+        return Response(s.ProgramVersionSerializer(version).data)
 
     # --- assessment ---------------------------------------------------------------------------
 

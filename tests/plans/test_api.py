@@ -208,3 +208,28 @@ def test_an_exercise_edit_that_breaks_a_patients_precaution_is_refused(manager_c
     assert body["errors"][0]["field"] == "tags"
     bridge.refresh_from_db()
     assert bridge.tags == []
+
+
+def test_plans_say_when_they_are_ready_for_handover_or_need_referral(manager_client):
+    ready = in_maintenance()
+    owner = as_actor(ready.maintenance_owner)
+    services.record_outcome(ready, actor=owner, kind="pain", value=8)
+    waiting = in_rehabilitation()
+    plans = {p["id"]: p for p in manager_client.get(URL).json()["results"]}
+    assert plans[ready.pk]["refer_back_indicated"] is True
+    assert plans[waiting.pk]["refer_back_indicated"] is False
+    criteria = plans[waiting.pk]["discharge_criteria"]
+    assert criteria["met"] is False
+    assert criteria["reasons"][0] == "1 of 1 goals not met yet: Knee flexion."
+    empty = manager_client.get(f"{URL}{ready.pk}/program/").json()
+    assert (empty["number"], empty["content"]["exercises"]) == (0, [])
+    services.prescribe_exercise(
+        ready,
+        actor=owner,
+        exercise=ExerciseFactory(name="Calf raise"),
+        sets=2,
+        reps=15,
+        times_per_week=3,
+    )
+    program = manager_client.get(f"{URL}{ready.pk}/program/").json()
+    assert [e["name"] for e in program["content"]["exercises"]] == ["Calf raise"]
