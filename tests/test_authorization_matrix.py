@@ -195,6 +195,7 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("care-plan-detail", "GET"): CLINICAL_READ,
     ("care-plan-history", "GET"): CLINICAL_READ,
     ("care-plan-discharge-criteria", "GET"): CLINICAL_READ,
+    ("care-plan-program", "GET"): CLINICAL_READ,
     ("care-plan-diagnoses", "POST"): CLINICAL_WRITE,
     ("care-plan-precautions", "POST"): CLINICAL_WRITE,
     ("care-plan-lift-precaution", "POST"): (401, 403, 400, 404, 400),
