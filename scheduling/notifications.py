@@ -20,6 +20,7 @@ offsets are elapsed time.
 
 import logging
 from datetime import UTC, datetime, timedelta
+from email.utils import parseaddr
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -206,6 +207,7 @@ def _context(appointment: Appointment) -> dict:
         "location_phone": location.phone,
         "reference": appointment.reference,
         "manage_url": manage_url(appointment),
+        "booking_url": f"{settings.PUBLIC_BASE_URL}/book/",
         "unsubscribe_url": unsubscribe_url(appointment),
     }
 
@@ -233,7 +235,7 @@ def _calendar(appointment: Appointment, context: dict, sequence: int, cancelled:
         description=f"Reference {appointment.reference}. Manage: {context['manage_url']}",
         location=where,
         url=context["manage_url"],
-        organizer_email=appointment.location.email or settings.DEFAULT_FROM_EMAIL,
+        organizer_email=appointment.location.email or parseaddr(settings.DEFAULT_FROM_EMAIL)[1],
         organizer_name=context["clinic_name"],
         attendee_email=appointment.patient.email,
         cancelled=cancelled,

@@ -349,6 +349,9 @@ class AppointmentSerializer(serializers.ModelSerializer):
     service_name = serializers.CharField(source="service.name", read_only=True)
     location_name = serializers.CharField(source="location.name", read_only=True)
     local_start = serializers.SerializerMethodField()
+    cancelled_by = serializers.CharField(
+        read_only=True, help_text="patient or staff; blank unless cancelled."
+    )
 
     class Meta:
         model = Appointment
@@ -451,6 +454,8 @@ class StaffSlotQuerySerializer(AvailabilityQuerySerializer):
 
 
 class CallbackRequestSerializer(serializers.ModelSerializer):
+    email = serializers.CharField(read_only=True, help_text="Blank when none was given.")
+
     class Meta:
         model = CallbackRequest
         fields = [

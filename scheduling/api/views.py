@@ -6,6 +6,7 @@ front desk see all, clinicians their own schedule; front desk never gets the cli
 Call-backs are the front desk's (and managers') queue.
 """
 
+from django.db.models import ProtectedError
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -16,7 +17,7 @@ from rest_framework.response import Response
 from clinic import roles
 from clinic.api.permissions import IsStaffMember, StaffReadManagerWrite
 from clinic.audit import AuditedViewMixin
-from clinic.errors import PermissionProblem
+from clinic.errors import ConflictProblem, PermissionProblem
 from clinic.models import AuditEvent
 from patients.access import provider_for
 from scheduling import selectors, services
@@ -67,6 +68,16 @@ class ServiceViewSet(viewsets.ModelViewSet):
         obj = super().get_object()
         self._page_services = [obj]
         return obj
+
+    def perform_destroy(self, instance: Service) -> None:
+        try:
+            instance.delete()
+        except ProtectedError:
+            raise ConflictProblem(
+                f"{instance.name} has appointments; deactivate it instead of deleting it.",
+                slug="in-use",
+                title="Still in use.",
+            ) from None
 
 
 @extend_schema(tags=["scheduling"])
@@ -287,7 +298,7 @@ class AppointmentViewSet(
         return Response(s.ConsultOutcomeSerializer(outcome).data)
 
     @extend_schema(responses={200: s.AppointmentEventSerializer(many=True)})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def history(self, request: Request, pk=None) -> Response:
         events = self.get_object().events.all()
         return Response(s.AppointmentEventSerializer(events, many=True).data)

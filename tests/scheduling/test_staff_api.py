@@ -227,3 +227,11 @@ def test_appointment_changes_and_clinical_reads_are_audited(manager_client, appo
     events = AuditEvent.objects.filter(object_id=str(appointment.pk))
     assert set(events.values_list("action", flat=True)) == {"read", "update"}
     assert events.filter(action="update").get().patient_id == appointment.patient_id
+
+
+def test_a_service_with_appointments_cannot_be_deleted(manager_client, appointment):
+    response = manager_client.delete(f"/api/v1/services/{appointment.service_id}/")
+    assert response.status_code == 409
+    assert response.json()["type"].endswith("/in-use")
+    history = manager_client.get(f"/api/v1/appointments/{appointment.pk}/history/")
+    assert [e["kind"] for e in history.json()] == ["booked"]
