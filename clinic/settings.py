@@ -290,6 +290,32 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # One stable schema name per choice set, so widget code generators get readable enums.
+    "ENUM_NAME_OVERRIDES": {
+        "RoomKindEnum": "clinic.models.Room.Kind",
+        "AuditActionEnum": "clinic.models.AuditEvent.Action",
+        "CredentialKindEnum": "providers.models.Credential.Kind",
+        "CredentialStatusEnum": "providers.models.Credential.Status",
+        "ScopeRuleChangeActionEnum": "providers.models.ScopeRuleChange.Action",
+        "PatientStatusEnum": "patients.models.Patient.Status",
+        "ConsentPurposeEnum": "patients.models.Consent.Purpose",
+        "ConsentSourceEnum": "patients.models.Consent.Source",
+        "CareRelationshipSourceEnum": "patients.models.CareRelationship.Source",
+        "ReferralStatusEnum": "patients.models.Referral.Status",
+        "AvailabilityExceptionKindEnum": "scheduling.models.AvailabilityException.Kind",
+        "AppointmentStatusEnum": "scheduling.models.Appointment.Status",
+        "AppointmentSourceEnum": "scheduling.models.Appointment.Source",
+        "CancelledByEnum": "scheduling.models.Appointment.CancelledBy",
+        "AppointmentEventKindEnum": "scheduling.models.AppointmentEvent.Kind",
+        "RecommendedPathEnum": "scheduling.models.FreeConsultOutcome.Path",
+        "CallbackRequestStatusEnum": "scheduling.models.CallbackRequest.Status",
+        "NotificationStatusEnum": "notifications.models.Notification.Status",
+        "ExerciseCategoryEnum": "plans.models.Exercise.Category",
+        "CarePlanPhaseEnum": "plans.models.CarePlan.Phase",
+        "ClosedReasonEnum": "plans.models.CarePlan.ClosedReason",
+        "DiagnosisCauseEnum": "plans.models.Diagnosis.Cause",
+        "MeasureKindEnum": "plans.models.MeasureKind",
+    },
 }
 
 # --- Cache (throttling, idempotency hints) -----------------------------------------------------
