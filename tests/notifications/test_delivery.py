@@ -179,6 +179,7 @@ def test_cancelling_sends_method_cancel_and_no_reminder_afterwards(
     world.cancel(appointment)
     cancellation = smtp_server.wait_for(2)[1]  # sent at once by its own task, no sweep needed
     assert cancellation["Subject"].startswith("Cancelled:")
+    assert "book online: http://" in text_of(cancellation)
     calendar = calendar_of(cancellation)
     assert calendar["METHOD"] == "CANCEL"
     event = calendar.walk("VEVENT")[0]
