@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -647,6 +648,7 @@ def remove_intervention(
     at = _now(at)
     plan = _lock(intervention.plan)
     provider = _provider(actor)
+    _require_scope(provider, PRESCRIBE_PLAN, plan, at)
     _require_lead(plan, provider, "change planned interventions")
     _require_phase(plan, CLINICAL_PHASES, "change planned interventions")
     intervention = PlannedIntervention.objects.get(pk=intervention.pk, plan=plan)
@@ -739,8 +741,6 @@ def _refuse_precaution_conflict(plan: CarePlan, exercise: Exercise) -> None:
 
 
 def _full_clean(obj, exclude: list[str]) -> None:
-    from django.core.exceptions import ValidationError
-
     try:
         obj.full_clean(exclude=exclude, validate_constraints=False)
     except ValidationError as exc:
