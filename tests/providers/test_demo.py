@@ -4,10 +4,12 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
 
+from clinic import demo as clinic_demo
+from clinic.demo import DemoContext
 from clinic.models import Location
+from providers import demo as providers_demo
 from providers.models import Provider
 from providers.scope import decide
 
@@ -16,7 +18,10 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def demo():
-    call_command("seed_demo", verbosity=0)
+    """Only the seeders this app depends on (the full ``seed_demo`` is tested elsewhere)."""
+    ctx = DemoContext(today=timezone.localdate())
+    clinic_demo.seed(ctx)
+    providers_demo.seed(ctx)
     return {loc.slug: loc for loc in Location.objects.all()}
 
 
@@ -80,3 +85,9 @@ def test_demo_trainer_and_exercise_therapist_can_log_in_as_clinicians(demo):
         assert user.username == username
         assert user.groups.filter(name="clinician").exists()
         assert user.check_password(f"demo-{username}-pass")
+
+
+def test_demo_providers_seed_twice_changes_nothing(demo):
+    before = list(Provider.objects.order_by("pk").values_list())
+    providers_demo.seed(DemoContext(today=timezone.localdate()))
+    assert list(Provider.objects.order_by("pk").values_list()) == before
