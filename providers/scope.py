@@ -29,7 +29,7 @@ give the same answer.
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -114,7 +114,7 @@ class _Provider:
     discipline_id: int
     discipline_name: str
     is_active: bool
-    credentials: tuple[_Credential, ...] = field(default_factory=tuple)
+    credentials: tuple[_Credential, ...]
 
 
 def _local_date(location, at: datetime) -> date:
