@@ -317,6 +317,11 @@ SPECTACULAR_SETTINGS = {
         "MeasureKindEnum": "plans.models.MeasureKind",
     },
 }
+# Every operation documents the problem+json errors it can answer with (checked by the API fuzz).
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "clinic.api.problems.document_problem_responses",
+]
 
 # --- Cache (throttling, idempotency hints) -----------------------------------------------------
 CACHES = {

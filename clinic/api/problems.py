@@ -5,11 +5,14 @@ Validation errors, domain errors, 401/403/404/405/429 and Django's own ``Http404
 stable ``type`` per error kind and an ``errors`` list naming the offending fields.
 """
 
+import logging
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
+from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions
@@ -19,6 +22,7 @@ from rest_framework.views import exception_handler
 from clinic.errors import DomainError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+logger = logging.getLogger(__name__)
 
 _DRF_SLUGS: dict[type[exceptions.APIException], tuple[str, str]] = {
     exceptions.ParseError: ("malformed-request", "The request body could not be parsed."),
@@ -85,6 +89,33 @@ def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF ``EXCEPTION_HANDLER``: every error becomes problem+json."""
+    if isinstance(exc, DataError):
+        # The database refused a value the validators let through (a NUL character, a time-zone
+        # offset past +/-15:59, a number out of range): the client's input, not a server fault.
+        # Log the kind only: the database's message quotes the value, which may be health data.
+        logger.warning("Database refused a request value (%s)", type(exc.__cause__).__name__)
+        return problem_response(
+            problem_body(
+                "validation-error",
+                "Invalid input.",
+                400,
+                "A value in the request cannot be stored or searched for (for example a NUL "
+                "character, or a time-zone offset beyond 15:59).",
+            )
+        )
+    if isinstance(exc, ProtectedError | RestrictedError):
+        # Deleting a row other records still point at (a location with appointments, a service
+        # that was booked): refuse as a conflict, naming the kinds of records that hold it.
+        kinds = sorted({str(obj._meta.verbose_name_plural) for obj in exc.protected_objects})
+        return problem_response(
+            problem_body(
+                "in-use",
+                "Still in use.",
+                409,
+                f"This cannot be deleted while {', '.join(kinds)} refer to it; "
+                "deactivate it instead.",
+            )
+        )
     if isinstance(exc, DomainError):
         body = problem_body(
             exc.slug, exc.title, exc.status, exc.detail, [e.as_dict() for e in exc.errors]
@@ -172,3 +203,94 @@ def permission_denied_view(
         "You may not do this.",
         lambda: defaults.permission_denied(request, exception),
     )
+
+
+# --- OpenAPI: document the problem responses every operation can give ---------------------------
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details.",
+    "properties": {
+        "type": {"type": "string", "format": "uri", "description": "Names the error kind."},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "field": {"type": "string"},
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+                "required": ["field", "code", "message"],
+            },
+        },
+    },
+    "required": ["type", "title", "status", "detail", "errors"],
+}
+
+_PROBLEM_DESCRIPTIONS = {
+    "400": "Malformed request or invalid field values (`validation-error`, `malformed-request`).",
+    "401": "Authentication required (`not-authenticated`).",
+    "403": "The user's role may not do this (`permission-denied`).",
+    "404": "No such resource, no match for the token, or a page past the end (`not-found`).",
+    "409": "Conflicts with the current state (`invalid-transition`, `slot-unavailable`, ...).",
+    "415": "Unsupported request media type (`unsupported-media-type`).",
+    "422": "A clinic rule refused the request; `type` names the rule.",
+    "429": "Too many requests from this client (`throttled`); see `Retry-After`.",
+}
+
+
+def _problem_response(code: str) -> dict[str, Any]:
+    return {
+        "description": _PROBLEM_DESCRIPTIONS[code],
+        "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+def document_problem_responses(result: dict[str, Any], generator, request, public) -> dict:
+    """drf-spectacular post-processing hook: add the ``Problem`` component and the error responses
+    the exception handler can produce to every operation, keeping any an endpoint documents."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = PROBLEM_SCHEMA
+    _local_times_are_partial_times(schemas)
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            query = [p for p in operation.get("parameters", []) if p.get("in") == "query"]
+            has_body = "requestBody" in operation
+            anonymous = operation.get("security") in ([{}], [])
+            codes = []
+            if has_body or query:
+                codes.append("400")
+            if not anonymous:
+                codes += ["401", "403"]
+            # Unknown ids, tokens that match nothing and pages past the end.
+            codes.append("404")
+            if has_body:
+                codes.append("415")
+            if method in ("post", "put", "patch", "delete"):
+                codes += ["409", "422"]
+            if anonymous and path.startswith("/api/v1/public/"):
+                codes.append("429")
+            responses = operation["responses"]
+            for code in codes:
+                responses.setdefault(code, _problem_response(code))
+    return result
+
+
+def _local_times_are_partial_times(node: Any) -> None:
+    """Wall-clock times (opening hours) carry no offset: RFC 3339 calls that a ``partial-time``;
+    its ``time`` format requires an offset and would reject every value the API sends."""
+    if isinstance(node, dict):
+        if node.get("type") == "string" and node.get("format") == "time":
+            node["format"] = "partial-time"
+            node["pattern"] = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?$"
+        for value in node.values():
+            _local_times_are_partial_times(value)
+    elif isinstance(node, list):
+        for value in node:
+            _local_times_are_partial_times(value)

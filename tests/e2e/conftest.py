@@ -1,9 +1,10 @@
-"""Playwright fixtures: Debian's chromium, headless, one fresh browser context per test.
+"""Playwright fixtures: Debian's chromium, headless, one fresh browser context per test, and a
+live server over the demo clinic shared by the package's tests (see ``server.py``).
 
 Playwright's own browser download cannot run here, so the browser is the system ``chromium``
 (``CHROMIUM_PATH`` overrides it). The sync API runs an event loop in the test's thread, which
 makes Django's ORM refuse to run from the test body unless async-unsafe calls are allowed; the
-server side (``live_server``) runs in its own thread and is unaffected.
+server runs in its own thread and is unaffected.
 """
 
 import os
@@ -14,6 +15,7 @@ import pytest
 from django.conf import settings
 
 from tests.conftest import CHROMIUM
+from tests.e2e.server import seeded_live_server
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -42,17 +44,34 @@ def browser() -> Iterator:
         browser.close()
 
 
+@pytest.fixture(scope="package")
+def demo_server(django_db_setup, django_db_blocker) -> Iterator:
+    with seeded_live_server(django_db_blocker) as server:
+        yield server
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.call_failed = report.failed
+    return report
+
+
 @pytest.fixture
-def page(browser, live_server) -> Iterator:
-    """A page in a fresh context (no cookies shared between tests) that fails on JS errors."""
+def page(request, browser, demo_server, db) -> Iterator:
+    """A page in a fresh context (no cookies shared between tests) that fails on JS errors.
+    A failing test leaves a screenshot of where it stopped under var/e2e/."""
     context = browser.new_context(
-        base_url=live_server.url, viewport={"width": 1280, "height": 900}, locale="en-CA"
+        base_url=demo_server.url, viewport={"width": 1280, "height": 900}, locale="en-CA"
     )
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     yield page
+    if getattr(request.node, "call_failed", False):
+        screenshot(page, f"FAILED-{request.node.name}")
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
 
@@ -63,3 +82,11 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def admin_login(page, username: str, password: str) -> None:
+    page.goto("/admin/login/?next=/admin/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    page.wait_for_url("**/admin/")

@@ -169,17 +169,18 @@
     await guarded(loadLocations);
   }
 
-  /** Consults are offered only where a provider runs them; appointments at every location. */
+  /** Consults are offered only at locations with a free-consult service; appointments at every
+   * location. */
   async function loadLocations() {
     let locations = state.locations;
     if (state.mode === "consult") {
-      const consultServices = asList(await api("services/")).filter((s) => s.is_free_consult);
-      const ids = new Set();
-      for (const service of consultServices) {
-        const providers = asList(await api("providers/", { params: { service: service.id } }));
-        providers.forEach((p) => (p.locations || []).forEach((id) => ids.add(id)));
-      }
-      locations = locations.filter((l) => ids.has(l.id));
+      const offered = await Promise.all(
+        locations.map(async (location) => {
+          const services = asList(await api("services/", { params: { location: location.id } }));
+          return services.some((s) => s.is_free_consult);
+        }),
+      );
+      locations = locations.filter((_, index) => offered[index]);
     }
     if (!locations.length) {
       fillSelect($("cw-location"), [], () => []);
@@ -308,9 +309,10 @@
     const provider = $("cw-provider").value;
     setStatus("Looking for free times…");
     const slots = await fetchSlots({ service: service.id, location: $("cw-location").value, provider });
-    const last = addDays(start, DAYS_SHOWN - 1);
     const tz = state.timezone;
-    $("cw-range").textContent = `${formatIn(tz, start.toISOString(), { month: "short", day: "numeric" })} – ${formatIn(tz, last.toISOString(), { month: "short", day: "numeric" })}`;
+    const shortDate = new Intl.DateTimeFormat("en-CA", { month: "short", day: "numeric" });
+    $("cw-range").textContent =
+      `${shortDate.format(start)} – ${shortDate.format(addDays(start, DAYS_SHOWN - 1))}`;
     renderSlots($("cw-days"), slots, pickSlot);
     setStatus(slots.length ? `Times are shown in ${tz.replace("_", " ")} time.` : "");
   }

@@ -1,0 +1,33 @@
+"""A live server over the demo clinic, seeded once for many tests.
+
+``seed_demo`` takes tens of seconds. pytest-django's ``live_server`` asks for
+``transactional_db``, which empties the database after every test, so every browser or fuzz test
+would seed again. This server is seeded once per package (browser tests) or module (fuzz) and,
+when it stops, puts the database back exactly as it found it (including rows that data
+migrations load), so the tests that run later are unaffected. Tests that share it must not depend
+on each other's changes; each test runs with ``db``, which rolls back what the test thread writes.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.core.management import call_command
+from django.db import connection
+from pytest_django.live_server_helper import LiveServer
+
+
+@contextmanager
+def seeded_live_server(django_db_blocker) -> Iterator[LiveServer]:
+    with django_db_blocker.unblock():
+        before = connection.creation.serialize_db_to_string()
+        call_command("seed_demo", verbosity=0)
+    server = LiveServer("localhost")
+    server._live_server_modified_settings.enable()
+    try:
+        yield server
+    finally:
+        server._live_server_modified_settings.disable()
+        server.stop()
+        with django_db_blocker.unblock():
+            call_command("flush", interactive=False, verbosity=0, inhibit_post_migrate=True)
+            connection.creation.deserialize_db_from_string(before)

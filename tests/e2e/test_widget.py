@@ -1,0 +1,79 @@
+"""The booking widget at ``/book/`` as a new person meets it: Chromium, public API only."""
+
+import re
+
+import pytest
+
+from patients.models import Patient
+from scheduling.models import Appointment, CallbackRequest
+from tests.e2e.conftest import screenshot
+
+pytestmark = pytest.mark.browser
+
+EMAIL = "grace.hopper@example.org"
+
+
+def test_a_new_person_books_a_free_consult_and_becomes_a_lead(page):
+    public_calls: list[str] = []
+    page.on(
+        "request",
+        lambda request: public_calls.append(request.url) if "/api/" in request.url else None,
+    )
+    page.goto("/book/")
+    page.get_by_role("tab", name="Free 15-minute consult").click()
+    first_slot = page.locator("#cw-days button.cw-slot").first
+    first_slot.wait_for()
+    chosen_start = first_slot.get_attribute("data-start")
+    first_slot.click()
+
+    page.fill("#cw-first-name", "Grace")
+    page.fill("#cw-last-name", "Hopper")
+    page.fill("#cw-email", EMAIL)
+    page.fill("#cw-phone", "+1 905 555 0199")
+    page.fill("#cw-reason", "Stiff neck after long days at the desk")
+    page.get_by_label("My exercise program and plan of care").check()
+    screenshot(page, "widget-consult-details")
+    page.get_by_role("button", name="Book my free consult").click()
+
+    page.locator("#cw-done").wait_for()
+    status = page.locator("#cw-status").inner_text()
+    reference = re.search(r"reference is (\w+)", status).group(1)
+    screenshot(page, "widget-consult-booked")
+
+    appointment = Appointment.objects.select_related("patient", "service").get(reference=reference)
+    assert appointment.service.is_free_consult
+    assert appointment.start.isoformat() == _as_utc(chosen_start)
+    assert appointment.patient.email == EMAIL
+    assert appointment.patient.status == Patient.Status.LEAD
+    # The page used nothing but the public API.
+    assert public_calls
+    assert all("/api/v1/public/" in url for url in public_calls)
+
+    # The manage link from the confirmation opens the booking for its holder.
+    page.locator("#cw-manage-link").click()
+    page.locator("#cw-manage-summary").wait_for()
+    assert reference in page.locator("#cw-manage-summary").inner_text()
+
+
+def test_a_manage_link_with_a_wrong_token_finds_nothing(page):
+    appointment = Appointment.objects.exclude(status="cancelled").first()
+    page.goto(f"/book/?reference={appointment.reference}&token=not-the-token")
+    page.locator("#clinic-widget[data-ready=true]").wait_for()
+    assert "could not find this booking" in page.locator("#cw-status").inner_text()
+    assert page.locator("#cw-manage-actions").is_hidden()
+
+
+def test_a_call_back_request_lands_in_the_front_desk_queue(page):
+    page.goto("/book/?mode=callback")
+    page.fill("#cw-cb-name", "Alan Turing")
+    page.fill("#cw-cb-phone", "+1 905 555 0123")
+    page.fill("#cw-cb-time", "weekday mornings")
+    page.get_by_role("button", name="Request a call-back").click()
+    page.locator("#cw-status", has_text="Thank you").wait_for()
+    assert CallbackRequest.objects.filter(name="Alan Turing", phone="+1 905 555 0123").exists()
+
+
+def _as_utc(iso: str) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromisoformat(iso).astimezone(UTC).isoformat()
