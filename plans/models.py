@@ -317,13 +317,22 @@ class ExercisePrescription(models.Model):
 
     @property
     def dosage(self) -> str:
-        parts = [f"{self.sets} x {self.reps}" if self.reps else f"{self.sets} sets"]
-        if self.hold_seconds:
-            parts.append(f"hold {self.hold_seconds} s")
+        """In plain words: "3 x 10, hold 5 s, 5 kg, 3 times a week" or "1 x 10 min, ..."."""
+        held = _duration(self.hold_seconds) if self.hold_seconds else ""
+        if self.reps:
+            parts = [f"{self.sets} x {self.reps}"] + ([f"hold {held}"] if held else [])
+        else:
+            parts = [f"{self.sets} x {held}"]
         if self.load:
             parts.append(self.load)
         parts.append(f"{self.times_per_week} times a week")
         return ", ".join(parts)
+
+
+def _duration(seconds: int) -> str:
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
 
 
 class OutcomeMeasure(models.Model):

@@ -143,3 +143,19 @@ def test_the_library_cannot_tag_an_exercise_against_a_patients_precautions():
     services.save_exercise(bridge, tags=["single_leg_loading"])
     bridge.refresh_from_db()
     assert bridge.tags == ["single_leg_loading"]
+
+
+@pytest.mark.parametrize(
+    ("dosage", "words"),
+    [
+        ({"sets": 3, "reps": 10, "times_per_week": 3}, "3 x 10, 3 times a week"),
+        (
+            {"sets": 3, "reps": 8, "hold_seconds": 5, "load": "red band", "times_per_week": 5},
+            "3 x 8, hold 5 s, red band, 5 times a week",
+        ),
+        ({"sets": 1, "hold_seconds": 600, "times_per_week": 5}, "1 x 10 min, 5 times a week"),
+        ({"sets": 3, "hold_seconds": 30, "times_per_week": 7}, "3 x 30 s, 7 times a week"),
+    ],
+)
+def test_the_dosage_reads_in_plain_words(dosage, words):
+    assert ExercisePrescription(**dosage).dosage == words
