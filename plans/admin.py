@@ -326,6 +326,8 @@ class CarePlanAdmin(AuditedAdminMixin, admin.ModelAdmin):
         if plan is None or not self.has_view_permission(request, plan):
             raise PermissionDenied
         form = PlanActionForm(request.POST or None)
+        if request.method == "GET":
+            self._audit(request, AuditEvent.Action.READ, plan, summary="plan actions page")
         if request.method == "POST" and form.is_valid():
             try:
                 with transaction.atomic():
