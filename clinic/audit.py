@@ -214,9 +214,12 @@ class AuditedViewMixin:
         return page
 
     def list(self, request, *args, **kwargs):
+        self._audit_page = None
         response = super().list(request, *args, **kwargs)
-        page = getattr(self, "_audit_page", None)
-        if page is not None and response.status_code == 200:
+        if response.status_code == 200 and self.audits_read(request):
+            page = self._audit_page
+            if page is None:  # an unpaginated list: everything it showed was read
+                page = self.filter_queryset(self.get_queryset())
             self.audit_reads_of(page, summary="list")
         return response
 

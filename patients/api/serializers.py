@@ -51,8 +51,15 @@ class PatientSerializer(serializers.ModelSerializer):
         return selectors.current_consents_from(patient.consents.all())
 
 
+def username_of(source: str) -> serializers.CharField:
+    """The login name of a user field, null when nobody (the system, or a deleted login)."""
+    return serializers.CharField(
+        source=f"{source}.username", read_only=True, allow_null=True, default=None
+    )
+
+
 class ReferralStatusChangeSerializer(serializers.ModelSerializer):
-    changed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    changed_by = username_of("changed_by")
 
     class Meta:
         model = ReferralStatusChange
@@ -72,10 +79,10 @@ class ReferralSerializer(serializers.ModelSerializer):
     patient_name = serializers.CharField(source="patient.full_name", read_only=True)
     from_provider_name = serializers.CharField(source="from_provider.display_name", read_only=True)
     to_provider_name = serializers.CharField(
-        source="to_provider.display_name", read_only=True, default=None
+        source="to_provider.display_name", read_only=True, allow_null=True, default=None
     )
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    status_changed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = username_of("created_by")
+    status_changed_by = username_of("status_changed_by")
     history = ReferralStatusChangeSerializer(many=True, read_only=True)
 
     class Meta:
@@ -138,7 +145,7 @@ class ReferralStatusSerializer(serializers.Serializer):
 
 
 class ConsentSerializer(serializers.ModelSerializer):
-    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    recorded_by = username_of("recorded_by")
 
     class Meta:
         model = Consent

@@ -125,7 +125,7 @@ class PatientViewSet(
         responses={201: s.ConsentStateSerializer},
         summary="Record consent decisions given to staff",
     )
-    @action(detail=True, methods=["get", "post"], url_path="consents")
+    @action(detail=True, methods=["get", "post"], url_path="consents", pagination_class=None)
     def consents(self, request: Request, pk=None) -> Response:
         """GET: every consent record, newest first. POST: record decisions (source ``staff``)."""
         patient = self.get_object()
