@@ -14,6 +14,7 @@ The booking service runs the same search inside its transaction, so what the wid
 what a booking accepts can never disagree.
 """
 
+import math
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable
@@ -179,12 +180,18 @@ def search(
         by_weekday[row[1]].append(row)
 
     windows: dict[int, list[Interval]] = defaultdict(list)
+    instants: dict[tuple[date, time], datetime] = {}  # providers mostly share their hours
+
+    def instant(day: date, at: time) -> datetime:
+        found = instants.get((day, at))
+        if found is None:
+            found = instants[(day, at)] = local_instant(day, at, location)
+        return found
+
     for day in _days(start_date, end_date):
         for pid, _, start_t, end_t, valid_from, valid_until in by_weekday[day.weekday()]:
             if valid_from <= day and (valid_until is None or day <= valid_until):
-                windows[pid].append(
-                    (local_instant(day, start_t, location), local_instant(day, end_t, location))
-                )
+                windows[pid].append((instant(day, start_t), instant(day, end_t)))
 
     closed = [
         (
@@ -252,45 +259,62 @@ def search(
     room_use = [(room_id, _RoomUse(cap, room_intervals[room_id])) for room_id, cap in rooms]
 
     scope = _scope_spans(pids, act_codes, location, start_date, end_date)
-    step = timedelta(minutes=policy.slot_step_minutes)
     capacity = service.capacity
     slots: list[ProviderSlot] = []
+    new_slot = tuple.__new__  # the named tuple without its Python-level constructor: hot loop
+    # The sweep runs on whole seconds since the epoch (integer maths is several times faster
+    # than datetime maths); instants become datetimes once per distinct value.
+    step_s = policy.slot_step_minutes * 60
+    duration_s, before_s, after_s = (int(d.total_seconds()) for d in (duration, before, after))
+    earliest_s, range_end_s = _seconds(earliest, up=True), _seconds(range_end)
+    instants_at: dict[int, datetime] = {}
+
+    def at(seconds: int) -> datetime:
+        found = instants_at.get(seconds)
+        if found is None:
+            found = instants_at[seconds] = EPOCH + timedelta(seconds=seconds)
+        return found
 
     for pid in pids:
-        spans = scope[pid]
+        spans = [(_seconds(when), allowed) for when, allowed in scope[pid]]
         if not any(allowed for _, allowed in spans):
             continue
         holes = merge(time_off[pid] + closed)
         open_windows = subtract(merge(windows[pid]), holes)
-        busy_intervals = merge(busy[pid])
+        busy_intervals = [(_seconds(s), _seconds(e, up=True)) for s, e in merge(busy[pid])]
         provider_sessions = {s: v for (p, s), v in sessions.items() if p == pid}
         session_ranges = [(s, v[2]) for s, v in provider_sessions.items()]
         detailed = bool(room_use or provider_sessions)
         # Slots only move forward in time, so each check keeps a pointer instead of searching.
         b, n_busy, k, n_spans = 0, len(busy_intervals), 0, len(spans)
         for window_start, window_end in open_windows:
-            start = window_start
-            if start < earliest:
-                start += step * -((window_start - earliest) // step)
-            last = min(window_end - duration, range_end - timedelta(microseconds=1))
+            start = _seconds(window_start, up=True)
+            if start < earliest_s:
+                start += step_s * -((start - earliest_s) // step_s)
+            last = min(_seconds(window_end) - duration_s, range_end_s - 1)
             while start <= last:
-                blocked_start, blocked_end = start - before, start + duration + after
+                blocked_start, blocked_end = start - before_s, start + duration_s + after_s
                 while b < n_busy and busy_intervals[b][1] <= blocked_start:
                     b += 1
                 while k + 1 < n_spans and spans[k + 1][0] <= start:
                     k += 1
                 if (b < n_busy and busy_intervals[b][0] < blocked_end) or not spans[k][1]:
-                    start += step
+                    start += step_s
                     continue
                 if not detailed:
-                    slots.append(ProviderSlot(start, start + duration, pid, capacity, None, None))
+                    slots.append(
+                        new_slot(
+                            ProviderSlot,
+                            (at(start), at(start + duration_s), pid, capacity, None, None),
+                        )
+                    )
                 else:
                     slot = _slot(
                         pid,
-                        start,
-                        start + duration,
-                        blocked_start,
-                        blocked_end,
+                        at(start),
+                        at(start + duration_s),
+                        at(blocked_start),
+                        at(blocked_end),
                         service,
                         provider_sessions,
                         session_ranges,
@@ -298,9 +322,19 @@ def search(
                     )
                     if slot is not None:
                         slots.append(slot)
-                start += step
+                start += step_s
     slots.sort()
     return SearchResult(slots, policy, dict(load))
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _seconds(instant: datetime, up: bool = False) -> int:
+    """Whole seconds since the epoch, rounded down (or ``up``): rounding always in the
+    direction that keeps a slot inside its window and outside busy time."""
+    seconds = (instant - EPOCH).total_seconds()
+    return math.ceil(seconds) if up else math.floor(seconds)
 
 
 def _scope_spans(
