@@ -1,6 +1,7 @@
 """The admin under DOMAIN.md section 8: pages by role permission, rows by clinical access."""
 
 import pytest
+from django.contrib import admin
 
 from clinic import roles
 from clinic.audit import record_event
@@ -102,3 +103,36 @@ def test_patients_cannot_be_deleted_only_archived(client):
     patient = PatientFactory()
     c = admin_client(client, staff_user("m-del", roles.MANAGER))
     assert c.get(f"/admin/patients/patient/{patient.pk}/delete/").status_code == 403
+
+
+# Clinical content across the apps: front desk must not open any of these admin pages.
+CLINICAL_MODELS = {
+    "patients.referral",
+    "patients.referralstatuschange",
+    "patients.carerelationship",
+    "plans.careplan",
+    "plans.diagnosis",
+    "plans.precaution",
+    "plans.goal",
+    "plans.plannedintervention",
+    "plans.exerciseprescription",
+    "plans.outcomemeasure",
+    "plans.programversion",
+    "plans.planevent",
+    "scheduling.freeconsultoutcome",
+    "clinic.auditevent",
+}
+
+
+def test_front_desk_opens_no_clinical_admin_page(client):
+
+    c = admin_client(client, staff_user("d-clinical", roles.FRONT_DESK))
+    registered = {m._meta.label_lower: m for m in admin.site._registry}
+    checked = sorted(set(registered) & CLINICAL_MODELS)
+    assert "patients.referral" in checked
+    for label in checked:
+        app_label, model_name = label.split(".")
+        response = c.get(f"/admin/{app_label}/{model_name}/")
+        assert response.status_code == 403, label
+    index = c.get("/admin/").content.decode()
+    assert "Referrals" not in index
