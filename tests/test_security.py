@@ -6,26 +6,36 @@ public API calls are throttled.
 """
 
 import json
+import logging
 import os
 import secrets
 import subprocess
 import sys
+from datetime import datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.password_validation import validate_password
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.settings import api_settings
 
+from scheduling.models import Appointment
 from tests.conftest import make_staff_user
 from tests.factories.clinic import LocationFactory
+from tests.factories.providers import ProviderFactory
+from tests.factories.scheduling import ServiceFactory, offer, weekly_hours
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBLEM = "application/problem+json"
 WIDGET_ORIGIN = "https://www.clinic-site.example"
 OTHER_ORIGIN = "https://evil.example"
+TORONTO = ZoneInfo("America/Toronto")
 
 # Run in a fresh interpreter under DJANGO_ENV=production: settings are read once at import.
 _PRODUCTION_PROBE = """
@@ -223,3 +233,117 @@ def test_admin_login_failures_are_counted_per_user_and_address(client):
     # Somebody hammering another account does not lock this one out.
     response = admin_login(client, "desk", "pw-for-tests")
     assert response.status_code == 302
+
+
+# --- The public booking API as an outsider meets it -----------------------------------------
+
+
+@pytest.fixture
+def bookable(db):
+    """A Toronto clinic where a physiotherapist offers assessments 09:00-17:00 every day."""
+    location = LocationFactory(slug="pickering", name="Pickering")
+    service = ServiceFactory(code="physio-assessment", name="Assessment", acts=["diagnose"])
+    provider = ProviderFactory(display_name="Priya Physio", locations=[location])
+    offer(provider, service, location)
+    weekly_hours(provider, location)
+    start = datetime.combine(
+        timezone.localdate(timezone=TORONTO) + timedelta(days=7), time(10), tzinfo=TORONTO
+    )
+    return {"service": service.pk, "location": location.pk, "provider": provider.pk, "start": start}
+
+
+PATIENT = {
+    "first_name": "Zephyrine",
+    "last_name": "Quillfeather",
+    "email": "zephyrine.q@example.org",
+    "phone": "+1 905 555 0177",
+    "date_of_birth": "1971-03-09",
+}
+REASON = "Numbness in the left hand since a fall"
+
+
+def book(client, bookable: dict, **overrides):
+    body = {
+        **bookable,
+        "start": bookable["start"].isoformat(),
+        "patient": PATIENT,
+        "consent": {"reminders": True, "care_plans": False, "marketing": False},
+        "reason": REASON,
+        **overrides,
+    }
+    return client.post("/api/v1/public/bookings/", body, content_type="application/json")
+
+
+@pytest.fixture
+def no_public_throttles(settings, fresh_throttles):
+    settings.REST_FRAMEWORK = rates(public_read="100000/min", public_write="100000/min")
+
+
+def test_a_wrong_manage_token_is_the_same_404_as_an_unknown_reference(
+    client, bookable, no_public_throttles
+):
+    created = book(client, bookable)
+    assert created.status_code == 201, created.content
+    reference, token = created.json()["reference"], created.json()["manage_token"]
+    assert client.get(f"/api/v1/public/bookings/{reference}/", {"token": token}).status_code == 200
+
+    def attempt(ref: str, secret: str):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(f"/api/v1/public/bookings/{ref}/", {"token": secret})
+        return response, len(queries)
+
+    wrong_token, wrong_token_queries = attempt(reference, "x" * len(token))
+    unknown_ref, unknown_ref_queries = attempt("ZZZZZZZZ", "x" * len(token))
+    assert wrong_token.status_code == unknown_ref.status_code == 404
+    assert wrong_token["Content-Type"] == unknown_ref["Content-Type"]
+    assert wrong_token.json() == unknown_ref.json()  # nothing tells the two cases apart
+    assert wrong_token_queries == unknown_ref_queries  # and both take the same path
+    # Cancelling with a wrong token is refused the same way and changes nothing.
+    cancel = client.post(
+        f"/api/v1/public/bookings/{reference}/cancel/",
+        {"token": "x" * len(token), "reason": "not mine"},
+        content_type="application/json",
+    )
+    assert cancel.status_code == 404
+    assert cancel.json() == unknown_ref.json()
+    assert Appointment.objects.get(reference=reference).status == Appointment.Status.BOOKED
+
+
+def test_public_writes_are_throttled_per_client_apart_from_reads(client, bookable, settings):
+    cache.clear()
+    settings.REST_FRAMEWORK = rates(public_write="2/min", public_read="100/min")
+    for _ in range(2):
+        response = client.post("/api/v1/public/bookings/", {}, content_type="application/json")
+        assert response.status_code == 400  # refused on its merits, not throttled
+    refused = client.post("/api/v1/public/bookings/", {}, content_type="application/json")
+    assert refused.status_code == 429
+    assert refused["Content-Type"].startswith(PROBLEM)
+    assert refused.json()["type"].endswith("/problems/throttled")
+    # One allowance for every public write: the call-back form is refused too...
+    callback = client.post(
+        "/api/v1/public/callback-requests/",
+        {"name": "Ada", "phone": "+1 905 555 0100", "consent": {}},
+        content_type="application/json",
+    )
+    assert callback.status_code == 429
+    # ...while reading (choosing a time) goes on.
+    assert client.get("/api/v1/public/services/").status_code == 200
+    cache.clear()
+
+
+def test_no_patient_or_clinical_details_reach_the_logs(
+    client, bookable, no_public_throttles, caplog, django_capture_on_commit_callbacks
+):
+    caplog.set_level(logging.DEBUG)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert book(client, bookable).status_code == 201
+        # The same person again at the same time: refused, and the refusal is logged.
+        assert book(client, bookable).status_code in (409, 422)
+        # A malformed booking carrying the same details.
+        assert book(client, bookable, start="next tuesday").status_code == 400
+    logged = caplog.text + " ".join(
+        f"{record.getMessage()} {record.args!r} {record.__dict__!r}" for record in caplog.records
+    )
+    assert caplog.records  # the requests were logged...
+    for secret in [*PATIENT.values(), REASON]:
+        assert secret not in logged  # ...without who the patient is or why they come
