@@ -323,7 +323,8 @@ SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "clinic.api.problems.document_problem_responses",
 ]
 
-# --- Cache (throttling, idempotency hints) -----------------------------------------------------
+# --- Cache (throttle counters) -----------------------------------------------------------------
+# Tests get a per-process memory cache, so throttle counts never leak between runs or tests.
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
@@ -334,6 +335,8 @@ CACHES = {
         }
     )
 }
+if TESTING:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Logging: no clinical data, request ids on every line --------------------------------------
 LOGGING = {

@@ -15,6 +15,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -50,6 +51,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         skip_or_fail("needs a Redis broker: set REDIS_URL=redis://... to a running server")
     if item.get_closest_marker("browser") and not (CHROMIUM and os.path.exists(CHROMIUM)):
         skip_or_fail("needs Debian's chromium (apt-get install chromium) or CHROMIUM_PATH")
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache_per_test():
+    """Throttle counters start at zero in every test (the test cache is per-process memory)."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
