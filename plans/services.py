@@ -20,7 +20,7 @@ from django.utils import timezone
 from clinic.errors import FieldProblem, PermissionProblem, RuleProblem, ValidationProblem
 from clinic.models import ClinicSettings
 from patients.access import provider_for
-from patients.services import record_care_relationship
+from patients.services import create_referral, record_care_relationship
 from plans import selectors
 from plans.models import (
     MEASURE_BOUNDS,
@@ -379,6 +379,17 @@ def refer_back(
     plan.lead = physio
     plan.maintenance_owner = None
     plan.save(update_fields=["phase", "lead", "maintenance_owner", "updated_at"])
+    referral = None
+    if physio.pk != provider.pk:
+        # Tracked like any referral (DOMAIN.md section 2) until the physiotherapist completes it.
+        referral = create_referral(
+            patient=plan.patient,
+            from_provider=provider,
+            to_discipline=physio.discipline,
+            to_provider=physio,
+            reason=reason,
+            actor=actor.user if getattr(actor.user, "pk", None) else None,
+        )
     why = "red flag" if red_flag else f"pain {latest[0]}/10"
     _event(
         plan,
@@ -393,6 +404,7 @@ def refer_back(
             "maintenance_owner": None,
             "red_flag": red_flag,
             "pain": str(latest[0]) if latest else None,
+            "referral": referral.pk if referral else None,
         },
         reason=reason,
     )

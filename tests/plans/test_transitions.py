@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from clinic.errors import PermissionProblem, RuleProblem, ValidationProblem
 from clinic.models import ClinicSettings
+from patients.models import Referral
 from plans import selectors, services
 from plans.models import CarePlan
 from providers.errors import OutOfScope
@@ -147,6 +148,13 @@ def test_refer_back_returns_to_rehabilitation_under_a_physiotherapist_with_the_w
     assert plan.measures.filter(kind="pain", value=8).exists()
     # The physiotherapist now treats the patient, so their clinical access follows.
     assert plan.patient.care_relationships.filter(provider=second_physio).exists()
+    # And the referral is tracked like any other, from the trainer to the physiotherapist.
+    tracked = Referral.objects.get(pk=referral.after["referral"])
+    assert (tracked.from_provider, tracked.to_provider, tracked.status) == (
+        owner,
+        second_physio,
+        "open",
+    )
 
 
 def test_refer_back_needs_pain_above_the_threshold_or_a_red_flag():
