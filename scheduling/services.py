@@ -361,6 +361,10 @@ def book_appointment(
             source=source,
         )
         record_care_relationship(patient, appointment.provider, "appointment")
+        if not service.is_free_consult and patient.status == Patient.Status.LEAD:
+            # A lead (free consult, call-back) who books real care becomes an active patient.
+            patient.status = Patient.Status.ACTIVE
+            patient.save(update_fields=["status", "updated_at"])
         _send_after_commit(signals.appointment_booked, appointment, actor)
     return appointment
 

@@ -167,6 +167,7 @@ def test_consult_outcome_records_the_path_and_books_the_first_visit(consult, ass
     )
     consult.refresh_from_db()
     assert consult.status == "completed"
+    assert consult.patient.status == "active"  # the lead booked real care
     assert outcome.recommended_path == "physiotherapy"
     assert outcome.first_appointment.patient == consult.patient
     assert outcome.first_appointment.service == assessment
