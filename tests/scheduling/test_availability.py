@@ -285,3 +285,51 @@ def test_query_count_is_the_same_for_1_and_20_providers(physio, assessment, loca
         )
     assert _query_count(assessment, location) == one
     assert Patient.objects.count() == 19
+
+
+def test_any_provider_lists_each_time_once_with_the_places_left(physio, assessment, location):
+    from scheduling.selectors import public_slots
+
+    other = make_physio(location, assessment, "Second Physio")
+    book_appointment(
+        service=assessment,
+        location=location,
+        start=local(DAY, "10:00"),
+        patient=PatientFactory(),
+        provider=physio,
+        now=EARLY,
+    )
+    slots = {
+        s.start: s
+        for s in public_slots(
+            service=assessment, location=location, start_date=DAY, end_date=DAY, now=EARLY
+        )
+    }
+    assert len(slots) == 29
+    assert slots[local(DAY, "10:00")].spots_left == 1
+    assert slots[local(DAY, "10:00")].provider_id == other.pk
+    assert slots[local(DAY, "15:00")].spots_left == 2
+    # The least busy provider is offered first.
+    assert slots[local(DAY, "15:00")].provider_id == other.pk
+
+
+def test_public_availability_query_count_does_not_grow_with_providers(
+    api_client, physio, assessment, location
+):
+    ClinicSettings.load()
+    params = {
+        "service": assessment.pk,
+        "location": location.pk,
+        "start": DAY + datetime.timedelta(days=-30),
+        "end": DAY,
+    }
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert api_client.get("/api/v1/public/availability/", params).status_code == 200
+        return len(ctx.captured_queries)
+
+    one = count()
+    for n in range(19):
+        make_physio(location, assessment, f"Physio {n}")
+    assert count() == one

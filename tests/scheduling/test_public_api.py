@@ -462,3 +462,24 @@ def test_booking_inside_another_appointments_buffer_is_409(api_client, physio, l
         body(service, location, local(next_week(), "11:15"), physio, email="bob@example.org"),
     )
     assert after_buffer.status_code == 201
+
+
+def test_reschedule_onto_a_taken_time_is_409_and_keeps_the_booking(
+    api_client, physio, assessment, location, start
+):
+    mine = book(api_client, body(assessment, location, start, physio)).json()
+    later = start + datetime.timedelta(hours=2)
+    assert (
+        book(
+            api_client, body(assessment, location, later, physio, email="b@example.org")
+        ).status_code
+        == 201
+    )
+    moved = api_client.post(
+        f"/api/v1/public/bookings/{mine['reference']}/reschedule/",
+        {"token": mine["manage_token"], "start": later.isoformat()},
+        format="json",
+    )
+    assert moved.status_code == 409
+    assert problem_type(moved) == "slot-unavailable"
+    assert Appointment.objects.get(reference=mine["reference"]).start == start
