@@ -670,6 +670,8 @@ def record_consult_outcome(
         )
     now = now or timezone.now()
     with transaction.atomic():
+        # Patient first, as every booking does, so this cannot deadlock with a reschedule.
+        Patient.objects.select_for_update().filter(pk=appointment.patient_id).first()
         appointment = _locked(appointment)
         if not appointment.is_free_consult:
             raise ValidationProblem(
