@@ -38,7 +38,7 @@ from tests.e2e.server import seeded_live_server
 
 # Examples per operation and generation mode. The anonymous run spends them on the public API;
 # staff operations only need to show that they refuse an anonymous caller properly.
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
 PROBLEM = "application/problem+json"
 
 
