@@ -28,6 +28,9 @@ def validate_jurisdiction(value: str) -> None:
         )
 
 
+MAX_REMINDER_OFFSET_MINUTES = 60 * 24 * 14
+
+
 def default_reminder_offsets() -> list[int]:
     return [24 * 60, 2 * 60]
 
@@ -85,7 +88,7 @@ class ClinicSettings(models.Model):
     def clean(self) -> None:
         offsets = self.reminder_offsets_minutes
         if not isinstance(offsets, list) or not all(
-            isinstance(o, int) and 0 < o <= 60 * 24 * 14 for o in offsets
+            isinstance(o, int) and 0 < o <= MAX_REMINDER_OFFSET_MINUTES for o in offsets
         ):
             raise ValidationError(
                 {"reminder_offsets_minutes": "A list of whole minutes between 1 and 20160."}

@@ -65,3 +65,16 @@ def test_user_without_role_is_refused_403_problem(db):
 
     client = client_for(make_staff_user("no-role", None))
     assert_problem(client.get("/api/v1/locations/"), 403, "permission-denied")
+
+
+def test_reminder_offsets_must_be_whole_minutes_within_two_weeks(manager_client):
+    response = manager_client.patch(
+        "/api/v1/clinic-settings/", {"reminder_offsets_minutes": [1440, -5]}, format="json"
+    )
+    body = assert_problem(response, 400, "validation-error")
+    assert body["errors"][0]["field"] == "reminder_offsets_minutes.1"
+    response = manager_client.patch(
+        "/api/v1/clinic-settings/", {"reminder_offsets_minutes": [120, 1440]}, format="json"
+    )
+    assert response.status_code == 200
+    assert response.json()["reminder_offsets_minutes"] == [1440, 120]

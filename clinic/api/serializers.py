@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from clinic.models import ClinicSettings, Location, Room
+from clinic.models import MAX_REMINDER_OFFSET_MINUTES, ClinicSettings, Location, Room
 
 
 class PublicLocationSerializer(serializers.ModelSerializer):
@@ -45,7 +45,19 @@ class LocationSerializer(serializers.ModelSerializer):
 
 
 class ClinicSettingsSerializer(serializers.ModelSerializer):
+    reminder_offsets_minutes = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_REMINDER_OFFSET_MINUTES),
+        max_length=6,
+        help_text="Minutes before the start at which reminders go out, e.g. [1440, 120].",
+    )
+
     class Meta:
         model = ClinicSettings
         exclude = ["id"]
         read_only_fields = ["updated_at"]
+
+    def validate_reminder_offsets_minutes(self, value: list[int]) -> list[int]:
+        """Distinct offsets, largest first, so the ledger plans each reminder once."""
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("Each reminder offset may appear once.", "duplicate")
+        return sorted(value, reverse=True)
