@@ -160,7 +160,13 @@ class CarePlanSerializer(serializers.ModelSerializer):
 
     patient_name = serializers.CharField(source="patient.full_name", read_only=True)
     lead = ProviderRefSerializer(read_only=True)
-    maintenance_owner = ProviderRefSerializer(read_only=True)
+    maintenance_owner = ProviderRefSerializer(read_only=True, allow_null=True)
+    closed_reason = serializers.ChoiceField(
+        choices=CarePlan.ClosedReason.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="Blank until the plan is closed.",
+    )
     diagnoses = DiagnosisSerializer(many=True, read_only=True)
     precautions = PrecautionSerializer(many=True, read_only=True)
     goals = GoalSerializer(many=True, read_only=True)

@@ -178,13 +178,16 @@ class CarePlanViewSet(
 
     # --- reads --------------------------------------------------------------------------------
 
-    @extend_schema(summary="The plan's history", responses=s.PlanEventSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @extend_schema(
+        summary="The plan's history, oldest first (paginated)",
+        responses=s.PlanEventSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
     def history(self, request: Request, pk=None) -> Response:
         plan = self._plan()
         self.audit_reads_of([plan], summary="history")
-        events = plan.events.order_by("at", "id")
-        return Response(s.PlanEventSerializer(events, many=True).data)
+        page = self.paginate_queryset(plan.events.order_by("at", "id"))
+        return self.get_paginated_response(s.PlanEventSerializer(page, many=True).data)
 
     @extend_schema(
         summary="Whether the plan may move to maintenance without an override",

@@ -142,7 +142,7 @@ def test_a_physiotherapist_takes_a_patient_from_assessment_to_a_trainer_over_the
     assert scope["type"].endswith("/out-of-scope")
     assert scope["errors"][0]["code"] == "act_not_in_discipline"
 
-    history = [e["kind"] for e in trainer_api.get(plan_url + "history/").json()]
+    history = [e["kind"] for e in trainer_api.get(plan_url + "history/").json()["results"]]
     assert history[0] == "created"
     assert "phase_changed" in history
     assert history[-1] == "prescription_added"
