@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 
 from clinic.errors import ValidationProblem
+from patients import services
 from patients.models import Patient
 from patients.services import match_or_create_patient
 from tests.factories.patients import PatientFactory
@@ -59,18 +60,29 @@ def test_invalid_email_is_refused_naming_the_field():
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_parallel_creations_with_the_same_email_give_one_patient():
-    """Real parallel connections: both pass the lookup, the unique index lets one insert win and
-    the other re-reads it."""
-    workers = 8
+def test_two_parallel_creations_with_the_same_email_give_one_patient(monkeypatch):
+    """Real parallel connections that all pass the lookup before anyone inserts (the lookup is
+    held at a barrier): the unique index lets one insert win and the others re-read it."""
+    workers = 6
     barrier = threading.Barrier(workers)
+    real_find = services._find_by_email
+    local = threading.local()
+
+    def find_after_everyone_looked(email):
+        if not getattr(local, "looked", False):
+            local.looked = True
+            found = real_find(email)
+            barrier.wait(timeout=10)
+            return found
+        return real_find(email)
+
+    monkeypatch.setattr(services, "_find_by_email", find_after_everyone_looked)
     results: list[tuple[int, bool]] = []
     errors: list[BaseException] = []
 
     def book(n: int) -> None:
         try:
-            barrier.wait(timeout=10)
-            patient, created = match_or_create_patient(
+            patient, created = services.match_or_create_patient(
                 first_name="Race", last_name=f"Runner{n}", email="RACE@example.org"
             )
             results.append((patient.pk, created))
@@ -85,6 +97,7 @@ def test_two_parallel_creations_with_the_same_email_give_one_patient():
     for thread in threads:
         thread.join()
     assert not errors
+    assert len(results) == workers
     assert len({pk for pk, _ in results}) == 1
     assert sum(created for _, created in results) == 1
     assert Patient.objects.filter(email__iexact="race@example.org").count() == 1
