@@ -81,13 +81,16 @@ def match_or_create_patient(
     phone: str = "",
     date_of_birth: date | None = None,
     preferred_location: Location | None = None,
+    actor=None,
 ) -> tuple[Patient, bool]:
     """The patient with this e-mail (case-insensitive, non-archived), or a new ``lead``.
 
     Race-safe: two requests creating the same person at once both try to insert, the database's
     unique index on ``lower(email)`` lets one win, and the loser re-reads the winner's row. An
     existing record only gains details it was missing; nothing a person typed overwrites it.
+    Both are audited (channel ``public`` when ``actor`` is None: the widget).
     """
+    channel = "api" if actor is not None else "public"
     email = normalise_email(email)
     first_name, last_name = _require_names(first_name, last_name)
     existing = _find_by_email(email)
@@ -103,6 +106,15 @@ def match_or_create_patient(
                     preferred_location=preferred_location,
                     status=Patient.Status.LEAD,
                 )
+                record_event(
+                    actor=actor,
+                    action=AuditEvent.Action.CREATE,
+                    object_type=object_label(Patient),
+                    object_id=patient.pk,
+                    patient_id=patient.pk,
+                    summary="new lead",
+                    channel=channel,
+                )
             return patient, True
         except IntegrityError:
             existing = _find_by_email(email)
@@ -116,9 +128,21 @@ def match_or_create_patient(
     if preferred_location and not existing.preferred_location_id:
         missing["preferred_location"] = preferred_location
     if missing:
-        for name, value in missing.items():
-            setattr(existing, name, value)
-        existing.save(update_fields=[*missing, "updated_at"])
+        changes = diff(existing, missing)
+        with transaction.atomic():
+            for name, value in missing.items():
+                setattr(existing, name, value)
+            existing.save(update_fields=[*missing, "updated_at"])
+            record_event(
+                actor=actor,
+                action=AuditEvent.Action.UPDATE,
+                object_type=object_label(Patient),
+                object_id=existing.pk,
+                patient_id=existing.pk,
+                changes=changes,
+                summary="missing details added on a return visit",
+                channel=channel,
+            )
     return existing, False
 
 
@@ -272,7 +296,7 @@ def record_consents(
                 )
             )
         Consent.objects.bulk_create(new)
-        if staff is not None and new:
+        if new:
             record_event(
                 actor=staff,
                 action=AuditEvent.Action.CREATE,
@@ -281,12 +305,18 @@ def record_consents(
                 patient_id=patient.pk,
                 request=request,
                 changes={c.purpose: c.granted for c in new},
-                summary="consent recorded",
+                summary=f"consent recorded ({source})",
+                channel="api" if staff is not None else "public",
             )
 
 
 def withdraw_consent(
-    patient: Patient, purpose: str, *, source: str, client_address: str | None = None
+    patient: Patient,
+    purpose: str,
+    *,
+    source: str,
+    client_address: str | None = None,
+    request=None,
 ) -> bool:
     """Withdraw one purpose at once (the one-click link). False when it was already withdrawn."""
     with transaction.atomic():
@@ -306,6 +336,17 @@ def withdraw_consent(
             wording_version=current.wording_version if current else "",
             wording="Withdrawn with the unsubscribe link.",
             client_address=client_address,
+        )
+        record_event(
+            actor=None,
+            action=AuditEvent.Action.CREATE,
+            object_type=object_label(Consent),
+            object_id="",
+            patient_id=patient.pk,
+            changes={purpose: False},
+            summary=f"consent withdrawn ({source})",
+            request=request,
+            channel="public",
         )
     return True
 

@@ -338,6 +338,7 @@ class UnsubscribeView(PublicAPIMixin, APIView):
             purpose,
             source=Consent.Source.EMAIL_LINK,
             client_address=client_address(request),
+            request=request,
         )
         label = Consent.Purpose(purpose).label.lower()
         return Response(self._payload(patient, purpose, f"Done: no more {label}."))

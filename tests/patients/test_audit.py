@@ -7,6 +7,8 @@ from django.db import DatabaseError, connection, transaction
 from clinic import roles
 from clinic.audit import record_event
 from clinic.models import AuditEvent
+from patients.services import match_or_create_patient, record_consents
+from patients.tokens import make_unsubscribe_token
 from tests.conftest import client_for
 from tests.factories.patients import (
     PatientFactory,
@@ -149,3 +151,21 @@ def test_flush_can_empty_the_log_and_the_guard_is_back_afterwards():
     event = _an_event()
     with pytest.raises(DatabaseError), transaction.atomic():
         AuditEvent.objects.filter(pk=event.pk).delete()
+
+
+def test_changes_from_the_public_widget_are_logged_too(client):
+    patient, _ = match_or_create_patient(first_name="Web", last_name="Lead", email="w@example.org")
+    record_consents(patient, choices={"reminders": True}, source="online_form")
+    match_or_create_patient(
+        first_name="Web", last_name="Lead", email="W@example.org", phone="+1 905 555 0777"
+    )
+    client.post(f"/api/v1/public/unsubscribe/?token={make_unsubscribe_token(patient)}")
+    events = AuditEvent.objects.filter(patient_id=patient.pk).order_by("id")
+    assert [(e.action, e.object_type, e.channel) for e in events] == [
+        ("create", "patients.Patient", "public"),
+        ("create", "patients.Consent", "public"),
+        ("update", "patients.Patient", "public"),
+        ("create", "patients.Consent", "public"),
+    ]
+    assert all(e.actor is None for e in events)
+    assert events[2].changes == {"phone": ["", "+1 905 555 0777"]}
