@@ -8,7 +8,7 @@ problem+json (``out-of-scope``, ``precaution-conflict``, ``discharge-criteria-no
 
 from django.db import transaction
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import SAFE_METHODS, BasePermission
@@ -96,20 +96,23 @@ def _input(serializer_class, request: Request) -> dict:
     return dict(serializer.validated_data)
 
 
-def _detail(summary: str, request=None, response=s.CarePlanSerializer):
+REFUSALS = (
+    "Refusals are problem+json: 403 `permission-denied` (not the plan's lead or maintenance "
+    "owner, or no provider linked to the login), 404 (a plan you may not see), 422 with `type` "
+    "`out-of-scope` (each reason code in `errors`), `precaution-conflict` (naming the "
+    "precaution), `discharge-criteria-not-met`, `refer-back-not-indicated`, "
+    "`invalid-transition` (the plan's phase does not allow it) or `validation-error`."
+)
+
+
+def _detail(summary: str, request=None, created: bool = False):
+    """Schema of a plan action: its input, and the plan as it is afterwards."""
+    code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return extend_schema(
         summary=summary,
+        description=REFUSALS,
         request=request,
-        responses={
-            200: response,
-            201: response,
-            403: OpenApiResponse(description="Not the plan's lead/owner, or front desk."),
-            404: OpenApiResponse(description="No such plan among those you may see."),
-            422: OpenApiResponse(
-                description="Refused by a rule: out-of-scope, precaution-conflict, "
-                "discharge-criteria-not-met, invalid-transition, validation-error."
-            ),
-        },
+        responses={code: s.CarePlanSerializer},
     )
 
 
@@ -156,7 +159,7 @@ class CarePlanViewSet(
 
     # --- create -------------------------------------------------------------------------------
 
-    @_detail("Open a plan in assessment", s.CreatePlanInput)
+    @_detail("Open a plan in assessment", s.CreatePlanInput, created=True)
     @transaction.atomic
     def create(self, request: Request) -> Response:
         data = _input(s.CreatePlanInput, request)
@@ -215,7 +218,11 @@ class CarePlanViewSet(
 
     # --- assessment ---------------------------------------------------------------------------
 
-    @_detail("Record a diagnosis (a provider who may diagnose, leading the plan)", s.DiagnosisInput)
+    @_detail(
+        "Record a diagnosis (a provider who may diagnose, leading the plan)",
+        s.DiagnosisInput,
+        created=True,
+    )
     @action(detail=True, methods=["post"])
     @transaction.atomic
     def diagnoses(self, request: Request, pk=None) -> Response:
@@ -223,7 +230,7 @@ class CarePlanViewSet(
         services.record_diagnosis(plan, actor=self._actor(), **data)
         return self._changed(plan, "diagnosis recorded", data, status.HTTP_201_CREATED)
 
-    @_detail("Record a precaution (movement tags to avoid)", s.PrecautionInput)
+    @_detail("Record a precaution (movement tags to avoid)", s.PrecautionInput, created=True)
     @action(detail=True, methods=["post"])
     @transaction.atomic
     def precautions(self, request: Request, pk=None) -> Response:
@@ -242,7 +249,7 @@ class CarePlanViewSet(
 
     # --- rehabilitation -----------------------------------------------------------------------
 
-    @_detail("Set a measurable goal", s.GoalInput)
+    @_detail("Set a measurable goal", s.GoalInput, created=True)
     @action(detail=True, methods=["post"])
     @transaction.atomic
     def goals(self, request: Request, pk=None) -> Response:
@@ -250,7 +257,9 @@ class CarePlanViewSet(
         services.add_goal(plan, actor=self._actor(), **data)
         return self._changed(plan, "goal added", data, status.HTTP_201_CREATED)
 
-    @_detail("Plan an intervention (an act the lead may perform)", s.InterventionInput)
+    @_detail(
+        "Plan an intervention (an act the lead may perform)", s.InterventionInput, created=True
+    )
     @action(detail=True, methods=["post"])
     @transaction.atomic
     def interventions(self, request: Request, pk=None) -> Response:
@@ -281,7 +290,9 @@ class CarePlanViewSet(
 
     # --- the exercise program -----------------------------------------------------------------
 
-    @_detail("Prescribe an exercise (refused against a precaution)", s.PrescriptionInput)
+    @_detail(
+        "Prescribe an exercise (refused against a precaution)", s.PrescriptionInput, created=True
+    )
     @action(detail=True, methods=["post"])
     @transaction.atomic
     def prescriptions(self, request: Request, pk=None) -> Response:
@@ -319,7 +330,7 @@ class CarePlanViewSet(
 
     # --- outcome measures ---------------------------------------------------------------------
 
-    @_detail("Record an outcome measure", s.MeasureInput)
+    @_detail("Record an outcome measure", s.MeasureInput, created=True)
     @action(detail=True, methods=["post"])
     @transaction.atomic
     def measures(self, request: Request, pk=None) -> Response:
