@@ -21,7 +21,7 @@ from clinic import roles
 from clinic.api.permissions import IsManager
 from clinic.api.public import PublicAPIMixin
 from clinic.audit import AuditedViewMixin, client_address
-from clinic.errors import PermissionProblem
+from clinic.errors import FieldProblem, PermissionProblem, ValidationProblem
 from clinic.models import AuditEvent
 from patients import selectors, services, tokens
 from patients.access import clinical_patient_ids_for, provider_for
@@ -204,7 +204,10 @@ class ReferralViewSet(
         elif from_provider is None:
             from_provider = provider_for(user)
             if from_provider is None:
-                raise PermissionProblem("Name the referring provider (from_provider).")
+                raise ValidationProblem(
+                    "Name the referring provider.",
+                    [FieldProblem("from_provider", "required", "Required for a manager.")],
+                )
         serializer.instance = services.create_referral(
             patient=data["patient"],
             from_provider=from_provider,

@@ -147,3 +147,13 @@ def test_a_clinician_cannot_refer_in_someone_elses_name(trainer, physio):
         format="json",
     )
     assert response.status_code == 403
+
+
+def test_a_manager_names_the_referring_provider(manager_client, trainer):
+    patient = PatientFactory()
+    body = {"patient": patient.pk, "to_discipline": "physiotherapist", "reason": "Numbness"}
+    response = manager_client.post("/api/v1/referrals/", body, format="json")
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "from_provider"
+    body["from_provider"] = trainer.provider.pk
+    assert manager_client.post("/api/v1/referrals/", body, format="json").status_code == 201
