@@ -300,6 +300,15 @@ class AppointmentAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
         return WithRequest
 
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        """The day view's "book" links carry provider, location and a local ``start``."""
+        initial = super().get_changeform_initial_data(request)
+        try:
+            initial["start_local"] = datetime.fromisoformat(request.GET.get("start", ""))
+        except ValueError:
+            initial.pop("start", None)
+        return initial
+
     def get_fields(self, request: HttpRequest, obj=None):
         if obj is None:
             fields = ["patient", "service", "location", "provider", "start_local"]
@@ -393,6 +402,7 @@ def _grid(location: Location, day: date, providers, appointments) -> list[dict]:
         if appointment.status != Appointment.Status.CANCELLED:
             by_provider.setdefault(appointment.provider_id, []).append(appointment)
     covered: dict[int, datetime] = {}
+    add_url = reverse("admin:scheduling_appointment_add")
     rows = []
     at = start
     while at < end:
@@ -424,7 +434,8 @@ def _grid(location: Location, day: date, providers, appointments) -> list[dict]:
                     }
                 )
             else:
-                cells.append({})
+                query = f"provider={provider.pk}&location={location.pk}&start={at:%Y-%m-%dT%H:%M}"
+                cells.append({"book_url": f"{add_url}?{query}"})
         rows.append({"time": at.strftime("%H:%M"), "cells": cells})
         at += STEP
     return rows

@@ -163,3 +163,14 @@ def test_admin_books_any_free_provider_when_none_is_chosen(desk, physio, assessm
     response = desk.post(reverse("admin:scheduling_appointment_add"), form)
     assert response.status_code == 302
     assert Appointment.objects.get().provider == physio
+
+
+def test_day_view_book_link_prefills_the_add_form(desk, physio, assessment, location):
+    day = desk.get(
+        reverse("admin:scheduling_appointment_day"),
+        {"location": location.pk, "date": next_week().isoformat()},
+    )
+    nine = next(row for row in day.context["rows"] if row["time"] == "09:00")
+    form = desk.get(nine["cells"][0]["book_url"]).context["adminform"].form
+    assert form.initial["provider"] == str(physio.pk)
+    assert form.initial["start_local"].strftime("%H:%M") == "09:00"
