@@ -11,7 +11,9 @@ on each other's changes; each test runs with ``db``, which rolls back what the t
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.apps import apps
 from django.core.management import call_command
+from django.core.management.color import no_style
 from django.db import connection
 from pytest_django.live_server_helper import LiveServer
 
@@ -31,3 +33,12 @@ def seeded_live_server(django_db_blocker) -> Iterator[LiveServer]:
         with django_db_blocker.unblock():
             call_command("flush", interactive=False, verbosity=0, inhibit_post_migrate=True)
             connection.creation.deserialize_db_from_string(before)
+            reset_sequences()
+
+
+def reset_sequences() -> None:
+    """Rows came back with their ids; the next insert must not reuse one (as loaddata does)."""
+    statements = connection.ops.sequence_reset_sql(no_style(), apps.get_models())
+    with connection.cursor() as cursor:
+        for sql in statements:
+            cursor.execute(sql)
