@@ -271,7 +271,8 @@ REST_FRAMEWORK = {
         "public_write": os.environ.get("THROTTLE_PUBLIC_WRITE", "20/min"),
         "staff": os.environ.get("THROTTLE_STAFF", "2000/min"),
     },
-    "DEFAULT_THROTTLE_CLASSES": [],
+    # Staff endpoints per user; the public views set their own per-client read/write throttles.
+    "DEFAULT_THROTTLE_CLASSES": ["clinic.api.throttling.StaffThrottle"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DATETIME_FORMAT": "iso-8601",
 }

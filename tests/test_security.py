@@ -26,7 +26,7 @@ from django.utils import timezone
 from rest_framework.settings import api_settings
 
 from scheduling.models import Appointment
-from tests.conftest import make_staff_user
+from tests.conftest import client_for, make_staff_user
 from tests.factories.clinic import LocationFactory
 from tests.factories.providers import ProviderFactory
 from tests.factories.scheduling import ServiceFactory, offer, weekly_hours
@@ -196,6 +196,21 @@ def test_public_reads_are_throttled_per_client_with_a_429_problem(client, fresh_
         # ...while another client (address) has its own.
         other = client.get("/api/v1/public/locations/", REMOTE_ADDR="198.51.100.7")
         assert other.status_code == 200
+
+
+@pytest.mark.django_db
+def test_staff_api_is_throttled_per_user_as_the_readme_says(fresh_throttles):
+    """THROTTLE_STAFF limits each staff user: a leaked token cannot scrape the API at full speed."""
+    LocationFactory()
+    first = client_for(make_staff_user("throttled-manager", "manager"))
+    second = client_for(make_staff_user("other-manager", "manager"))
+    with override_settings(REST_FRAMEWORK=rates(staff="3/min")):
+        statuses = [first.get("/api/v1/locations/").status_code for _ in range(3)]
+        assert statuses == [200, 200, 200]
+        refused = first.get("/api/v1/locations/")
+        assert refused.status_code == 429
+        assert refused.json()["type"].endswith("/problems/throttled")
+        assert second.get("/api/v1/locations/").status_code == 200
 
 
 # --- Admin login throttling ------------------------------------------------------------------
