@@ -4,8 +4,10 @@ import re
 
 import pytest
 
+from clinic.models import Location
 from patients.models import Patient
-from scheduling.models import Appointment, CallbackRequest
+from providers.models import Provider
+from scheduling.models import Appointment, CallbackRequest, Service
 from tests.e2e.conftest import screenshot
 
 pytestmark = pytest.mark.browser
@@ -53,6 +55,48 @@ def test_a_new_person_books_a_free_consult_and_becomes_a_lead(page):
     page.locator("#cw-manage-link").click()
     page.locator("#cw-manage-summary").wait_for()
     assert reference in page.locator("#cw-manage-summary").inner_text()
+
+
+def test_a_patient_books_a_follow_up_next_week_and_cancels_it_from_the_manage_link(page):
+    pickering = Location.objects.get(slug="pickering")
+    service = Service.objects.get(code="physio-follow-up")
+    priya = Provider.objects.get(display_name="Priya Patel, PT")
+    page.goto("/book/")
+    page.locator("#clinic-widget[data-ready=true]").wait_for()
+    for select, value in (
+        ("#cw-location", pickering.pk),
+        ("#cw-service", service.pk),
+        ("#cw-provider", priya.pk),
+    ):
+        page.select_option(select, value=str(value))
+        page.wait_for_load_state("networkidle")  # each choice reloads the next list
+    page.get_by_role("button", name="Later").click()
+    # Next week's times, well outside the late-cancellation window.
+    page.wait_for_function(
+        """() => {
+            const slot = document.querySelector('#cw-days button.cw-slot');
+            return slot && new Date(slot.dataset.start) > Date.now() + 6 * 864e5;
+        }"""
+    )
+    page.locator("#cw-days button.cw-slot").first.click()
+    page.fill("#cw-first-name", "Mary")
+    page.fill("#cw-last-name", "Jackson")
+    page.fill("#cw-email", "mary.jackson@example.org")
+    page.fill("#cw-phone", "+1 905 555 0142")
+    page.fill("#cw-dob", "1961-04-09")
+    page.fill("#cw-reason", "Sore shoulder when reaching overhead")
+    page.get_by_role("button", name="Book", exact=True).click()
+    page.locator("#cw-done").wait_for()
+    reference = page.locator("#cw-summary dd").first.inner_text()
+    assert Appointment.objects.get(reference=reference).provider == priya
+
+    page.locator("#cw-manage-link").click()
+    page.get_by_role("button", name="Cancel this booking").click()
+    page.locator("#cw-status", has_text="cancelled").wait_for()
+    screenshot(page, "widget-cancelled")
+    cancelled = Appointment.objects.get(reference=reference)
+    assert cancelled.status == Appointment.Status.CANCELLED
+    assert cancelled.cancelled_by == Appointment.CancelledBy.PATIENT
 
 
 def test_a_manage_link_with_a_wrong_token_finds_nothing(page):

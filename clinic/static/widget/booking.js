@@ -138,13 +138,16 @@
     }
   }
 
+  /** Refill a select, keeping the visitor's choice when it is still offered. */
   function fillSelect(select, items, toOption, firstOption) {
+    const previous = select.value;
     select.replaceChildren();
     if (firstOption) select.append(new Option(firstOption[1], firstOption[0]));
     for (const item of items) {
       const [value, label] = toOption(item);
       select.append(new Option(label, value));
     }
+    if ([...select.options].some((option) => option.value === previous)) select.value = previous;
   }
 
   // --- Modes ---------------------------------------------------------------------------------
@@ -164,6 +167,7 @@
     $("cw-service").closest(".cw-row").hidden = false;
     $("cw-dob-row").hidden = consult;
     $("cw-reason-label").textContent = consult ? "What hurts? Tell us briefly" : "Reason for your visit";
+    $("cw-reason").required = !consult;
     $("cw-submit").textContent = consult ? "Book my free consult" : "Book";
     hideDetails();
     await guarded(loadLocations);
