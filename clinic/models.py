@@ -29,6 +29,26 @@ def validate_jurisdiction(value: str) -> None:
 
 
 MAX_REMINDER_OFFSET_MINUTES = 60 * 24 * 14
+MAX_REMINDER_OFFSETS = 6
+
+
+def validate_reminder_offsets(value: object) -> None:
+    """Whole minutes from 1 to two weeks, each once, at most six: the ledger plans one reminder
+    per offset, so a repeated or runaway list would mail patients the same reminder again."""
+    if not isinstance(value, list) or not all(
+        isinstance(o, int) and not isinstance(o, bool) and 0 < o <= MAX_REMINDER_OFFSET_MINUTES
+        for o in value
+    ):
+        raise ValidationError(
+            f"A list of whole minutes between 1 and {MAX_REMINDER_OFFSET_MINUTES}.",
+            code="invalid_offset",
+        )
+    if len(set(value)) != len(value):
+        raise ValidationError("Each reminder offset may appear once.", code="duplicate")
+    if len(value) > MAX_REMINDER_OFFSETS:
+        raise ValidationError(
+            f"At most {MAX_REMINDER_OFFSETS} reminders per appointment.", code="too_many"
+        )
 
 
 def default_reminder_offsets() -> list[int]:
@@ -86,13 +106,10 @@ class ClinicSettings(models.Model):
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
-        offsets = self.reminder_offsets_minutes
-        if not isinstance(offsets, list) or not all(
-            isinstance(o, int) and 0 < o <= MAX_REMINDER_OFFSET_MINUTES for o in offsets
-        ):
-            raise ValidationError(
-                {"reminder_offsets_minutes": "A list of whole minutes between 1 and 20160."}
-            )
+        try:
+            validate_reminder_offsets(self.reminder_offsets_minutes)
+        except ValidationError as error:
+            raise ValidationError({"reminder_offsets_minutes": error.error_list}) from error
 
     @classmethod
     def load(cls) -> "ClinicSettings":

@@ -1,6 +1,14 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from clinic.models import MAX_REMINDER_OFFSET_MINUTES, ClinicSettings, Location, Room
+from clinic.models import (
+    MAX_REMINDER_OFFSET_MINUTES,
+    MAX_REMINDER_OFFSETS,
+    ClinicSettings,
+    Location,
+    Room,
+    validate_reminder_offsets,
+)
 
 
 class PublicLocationSerializer(serializers.ModelSerializer):
@@ -47,7 +55,7 @@ class LocationSerializer(serializers.ModelSerializer):
 class ClinicSettingsSerializer(serializers.ModelSerializer):
     reminder_offsets_minutes = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=MAX_REMINDER_OFFSET_MINUTES),
-        max_length=6,
+        max_length=MAX_REMINDER_OFFSETS,
         help_text="Minutes before the start at which reminders go out, e.g. [1440, 120].",
     )
 
@@ -57,7 +65,9 @@ class ClinicSettingsSerializer(serializers.ModelSerializer):
         read_only_fields = ["updated_at"]
 
     def validate_reminder_offsets_minutes(self, value: list[int]) -> list[int]:
-        """Distinct offsets, largest first, so the ledger plans each reminder once."""
-        if len(set(value)) != len(value):
-            raise serializers.ValidationError("Each reminder offset may appear once.", "duplicate")
+        """The model's rule (the admin asks the same one), then largest first for reading."""
+        try:
+            validate_reminder_offsets(value)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages, error.code) from error
         return sorted(value, reverse=True)
