@@ -140,7 +140,7 @@ class CredentialAdmin(ManagerEditsMixin, admin.ModelAdmin):
     form = CredentialForm
     list_display = ["provider", "kind", "number", "jurisdiction", "valid_until", "status"]
     list_filter = ["kind", "status", "jurisdiction"]
-    list_select_related = ["provider"]
+    list_select_related = ["provider__discipline"]  # the provider column names the discipline
     search_fields = ["provider__display_name", "number"]
     filter_horizontal = ["endorsements"]
 

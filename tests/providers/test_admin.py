@@ -1,7 +1,9 @@
-"""Admin: the read-only scope matrix a manager reads at a glance, and a provider's page showing the
-same decisions as the API's scope view."""
+"""Admin: the read-only scope matrix a manager reads at a glance, a provider's page showing the
+same decisions as the API's scope view, and list pages that cost no query per row."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.conftest import client_for, make_staff_user
@@ -76,3 +78,20 @@ def test_provider_page_shows_the_same_answers_as_the_api(manager_browser, toront
             assert f"<td>{act['act']}</td><td>{verdict}</td>" in html
             for reason in act["reasons"]:
                 assert reason["code"] in html
+
+
+@pytest.mark.parametrize(
+    "page",
+    ["credential", "provider", "scoperule", "scoperulechange", "credentialrequirement"],
+)
+def test_admin_lists_cost_no_query_per_provider(manager_browser, toronto, page):
+    """A clinic with many providers: each list page costs the same queries for 1 row or 11."""
+    url = f"/admin/providers/{page}/"
+    ProviderFactory(locations=[toronto])
+    with CaptureQueriesContext(connection) as one:
+        assert manager_browser.get(url).status_code == 200
+    for _ in range(10):
+        ProviderFactory(locations=[toronto])
+    with CaptureQueriesContext(connection) as eleven:
+        assert manager_browser.get(url).status_code == 200
+    assert len(eleven) == len(one)
