@@ -362,3 +362,19 @@ def test_no_patient_or_clinical_details_reach_the_logs(
     assert caplog.records  # the requests were logged...
     for secret in [*PATIENT.values(), REASON]:
         assert secret not in logged  # ...without who the patient is or why they come
+
+
+# --- Framing: only the booking widget may be embedded, and only by the clinic's sites ----------
+
+
+@pytest.mark.django_db
+def test_the_widget_may_be_framed_only_by_the_clinics_own_sites(client, cors_for_widget):
+    widget = client.get("/book/")
+    assert widget.status_code == 200
+    assert "X-Frame-Options" not in widget
+    policy = widget["Content-Security-Policy"]
+    assert f"frame-ancestors 'self' {WIDGET_ORIGIN}" in policy
+    assert "script-src 'self'" in policy  # no inline or third-party script
+    assert "connect-src 'self'" in policy
+    # Every other page refuses to be framed at all.
+    assert client.get("/admin/login/")["X-Frame-Options"] == "DENY"
