@@ -142,6 +142,7 @@ def test_clinician_moves_a_plan_from_rehabilitation_to_maintenance_with_an_overr
         .order_by("pk")
         .first()
     )
+    assert plan is not None, "the demo has no plan in rehabilitation led by the clinician login"
     owner = Provider.objects.get(display_name="Aisha Rahman")  # exercise therapist
     reason = "Walking and stairs without pain; maintenance agreed with the surgeon's office."
     admin_login(page, *CLINICIAN)
