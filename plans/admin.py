@@ -21,6 +21,7 @@ from clinic.errors import DomainError
 from clinic.models import AuditEvent
 from plans import selectors, services
 from plans.models import (
+    BodyRegion,
     CarePlan,
     Diagnosis,
     Exercise,
@@ -137,6 +138,8 @@ class EventInline(ReadOnlyInline):
 
 
 ACTIONS = [
+    ("record_diagnosis", "Record a diagnosis"),
+    ("add_goal", "Set a goal"),
     ("start_rehabilitation", "Start rehabilitation"),
     ("move_to_maintenance", "Move to maintenance"),
     ("refer_back", "Refer back to rehabilitation"),
@@ -151,6 +154,19 @@ class PlanActionForm(forms.Form):
     """One form for every action; each uses the fields its help text names."""
 
     action = forms.ChoiceField(choices=ACTIONS)
+    condition = forms.CharField(required=False, help_text="Diagnosis")
+    body_region = forms.ChoiceField(
+        choices=[("", "---"), *BodyRegion.choices], required=False, help_text="Diagnosis"
+    )
+    cause = forms.ChoiceField(
+        choices=[("", "---"), *Diagnosis.Cause.choices], required=False, help_text="Diagnosis"
+    )
+    goal_measure = forms.CharField(
+        required=False, help_text="Goal: what is measured (with the measure kind below)"
+    )
+    baseline = forms.DecimalField(required=False, decimal_places=1, help_text="Goal")
+    target = forms.DecimalField(required=False, decimal_places=1, help_text="Goal")
+    due_date = forms.DateField(required=False, help_text="Goal (YYYY-MM-DD)")
     maintenance_owner = forms.ModelChoiceField(
         Provider.objects.filter(is_active=True), required=False, help_text="Move to maintenance"
     )
@@ -185,7 +201,7 @@ class PlanActionForm(forms.Form):
     load = forms.CharField(required=False, help_text="Prescribe")
     times_per_week = forms.IntegerField(required=False, min_value=1, help_text="Prescribe")
     measure_kind = forms.ChoiceField(
-        choices=[("", "---"), *MeasureKind.choices], required=False, help_text="Measure"
+        choices=[("", "---"), *MeasureKind.choices], required=False, help_text="Measure; goal"
     )
     measure_label = forms.CharField(required=False, help_text="Measure")
     value = forms.DecimalField(required=False, decimal_places=1, help_text="Measure")
@@ -194,7 +210,27 @@ class PlanActionForm(forms.Form):
 def run_action(plan: CarePlan, actor: services.Actor, data: dict) -> str:
     """Call the one service the chosen action names; returns what to tell the user."""
     name = data["action"]
-    if name == "start_rehabilitation":
+    if name == "record_diagnosis":
+        services.record_diagnosis(
+            plan,
+            actor=actor,
+            condition=data["condition"],
+            body_region=data["body_region"],
+            cause=data["cause"],
+        )
+    elif name == "add_goal":
+        if data["due_date"] is None:
+            raise forms.ValidationError({"due_date": "Give the goal a due date."})
+        services.add_goal(
+            plan,
+            actor=actor,
+            kind=data["measure_kind"],
+            measure=data["goal_measure"],
+            baseline=data["baseline"],
+            target=data["target"],
+            due_date=data["due_date"],
+        )
+    elif name == "start_rehabilitation":
         services.start_rehabilitation(plan, actor=actor)
     elif name == "move_to_maintenance":
         if data["maintenance_owner"] is None:
@@ -246,7 +282,11 @@ def run_action(plan: CarePlan, actor: services.Actor, data: dict) -> str:
 
 def add_domain_error(form: forms.Form, error: DomainError, action: str = "") -> None:
     """Show a refusal in the service's words, and on each form field it names."""
-    aliases = {"reason": "closed_reason"} if action == "close" else {}
+    aliases = {
+        "close": {"reason": "closed_reason"},
+        "add_goal": {"kind": "measure_kind", "measure": "goal_measure"},
+        "measure": {"kind": "measure_kind", "label": "measure_label"},
+    }.get(action, {})
     form.add_error(None, error.detail)
     for problem in error.errors:
         field = aliases.get(problem.field, problem.field)

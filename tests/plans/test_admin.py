@@ -6,7 +6,7 @@ from django.test import Client
 
 from clinic.models import AuditEvent
 from plans.models import CarePlan
-from tests.factories.patients import clinician_user, staff_user
+from tests.factories.patients import clinician_user, link_patient, staff_user
 from tests.factories.plans import ExerciseFactory, in_rehabilitation, trainer
 
 pytestmark = pytest.mark.django_db
@@ -80,3 +80,53 @@ def test_a_precaution_conflict_is_shown_on_the_exercise_field():
     form = response.context["form"]
     assert form.errors["exercise"] == ["Avoid impact (jumping, running)"]
     assert not plan.prescriptions.exists()
+
+
+def test_a_trainer_recording_a_diagnosis_in_the_admin_sees_the_scope_reason():
+    plan = in_rehabilitation()
+    coach = trainer(locations=[plan.location])
+    link_patient(plan.patient, coach)
+    client = logged_in(clinician_user("coach", provider=coach))
+    response = client.post(
+        actions_url(plan),
+        {
+            "action": "record_diagnosis",
+            "condition": "Sciatica",
+            "body_region": "lumbar_spine",
+            "cause": "injury",
+        },
+    )
+    assert response.status_code == 200
+    errors = response.context["form"].non_field_errors()
+    assert any("diagnose" in e.lower() for e in errors), errors
+    assert plan.diagnoses.count() == 1
+
+
+def test_the_lead_sets_a_goal_in_the_admin_and_bad_values_land_on_their_fields():
+    plan = in_rehabilitation()
+    client = logged_in(clinician_user("lead", provider=plan.lead))
+    bad = client.post(
+        actions_url(plan),
+        {
+            "action": "add_goal",
+            "measure_kind": "pain",
+            "goal_measure": "pain",
+            "baseline": 6,
+            "target": 12,
+            "due_date": "2027-01-15",
+        },
+    )
+    assert "target" in bad.context["form"].errors
+    good = client.post(
+        actions_url(plan),
+        {
+            "action": "add_goal",
+            "measure_kind": "pain",
+            "goal_measure": "pain",
+            "baseline": 6,
+            "target": 2,
+            "due_date": "2027-01-15",
+        },
+    )
+    assert good.status_code == 302
+    assert plan.goals.filter(kind="pain", target=2).exists()
