@@ -103,23 +103,25 @@ def test_failed_sends_back_off_exponentially_then_end_failed(world, settings, qu
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nobody listens
     settings.NOTIFICATIONS_RETRY_BASE_SECONDS = 10
-    settings.NOTIFICATIONS_MAX_ATTEMPTS = 3
+    settings.NOTIFICATIONS_RETRY_MAX_SECONDS = 35
+    settings.NOTIFICATIONS_MAX_ATTEMPTS = 5
     book(world, timezone.now() + timedelta(days=2))
     row = Notification.objects.get(kind=CONFIRMATION)
     queued.clear()
     now = row.next_attempt_at
     delays = []
-    for _ in range(3):
+    for _ in range(5):
         claimed = services.claim(now)
         services.send_claimed(claimed, now)
         row.refresh_from_db()
         delays.append((row.next_attempt_at - now).total_seconds())
         now = row.next_attempt_at
     assert row.status == Status.FAILED
-    assert row.attempts == 3
+    assert row.attempts == 5
     assert "Connection refused" in row.last_error or "Errno" in row.last_error
-    assert delays[:2] == [10, 20]
-    assert [countdown for _, countdown in queued] == [10, 20]
+    # Doubling from the base, capped at the maximum (linear back-off would give 10, 20, 30, 35).
+    assert delays[:4] == [10, 20, 35, 35]
+    assert [countdown for _, countdown in queued] == [10, 20, 35, 35]
 
 
 def test_reminders_whole_days_before_keep_the_local_time_across_daylight_saving_changes():
