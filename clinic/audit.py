@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import models
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from rest_framework.response import Response
 
 from clinic.middleware import current_request_id
 from clinic.models import AuditEvent
@@ -180,7 +181,9 @@ class AuditedViewMixin:
     def audits_read(self, request) -> bool:
         return self.audit_reads
 
-    def audit(self, action: str, obj: models.Model, changes: dict | None = None, summary=""):
+    def audit(
+        self, action: str, obj: models.Model, changes: dict | None = None, summary: str = ""
+    ) -> None:
         record_event(
             actor=self.request.user,
             action=action,
@@ -208,12 +211,12 @@ class AuditedViewMixin:
             for obj in objects
         )
 
-    def paginate_queryset(self, queryset):
+    def paginate_queryset(self, queryset) -> list | None:
         page = super().paginate_queryset(queryset)
         self._audit_page = page
         return page
 
-    def list(self, request, *args, **kwargs):
+    def list(self, request, *args, **kwargs) -> Response:
         self._audit_page = None
         response = super().list(request, *args, **kwargs)
         if response.status_code == 200 and self.audits_read(request):
@@ -223,13 +226,13 @@ class AuditedViewMixin:
             self.audit_reads_of(page, summary="list")
         return response
 
-    def retrieve(self, request, *args, **kwargs):
+    def retrieve(self, request, *args, **kwargs) -> Response:
         response = super().retrieve(request, *args, **kwargs)
         if response.status_code == 200:
             self.audit_reads_of([self._audited_object], summary="detail")
         return response
 
-    def get_object(self):
+    def get_object(self) -> models.Model:
         obj = super().get_object()
         self._audited_object = obj
         return obj
@@ -271,7 +274,7 @@ class AuditedAdminMixin:
             channel="admin",
         )
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
+    def change_view(self, request, object_id, form_url="", extra_context=None) -> HttpResponse:
         response = super().change_view(request, object_id, form_url, extra_context)
         if request.method == "GET" and self.audit_reads and response.status_code == 200:
             obj = self.get_object(request, object_id)

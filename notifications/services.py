@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Model, Q
+from django.db.models import Model, Q, QuerySet
 
 from clinic.errors import ConflictProblem
 from notifications import clock, conf, registry
@@ -114,7 +114,9 @@ def withdraw(
     )
 
 
-def rows_for(subject: Model, kinds: list[str] | tuple[str, ...] | None = None):
+def rows_for(
+    subject: Model, kinds: list[str] | tuple[str, ...] | None = None
+) -> QuerySet[Notification]:
     subject_type, subject_id = subject_key(subject)
     rows = Notification.objects.filter(subject_type=subject_type, subject_id=subject_id)
     return rows.filter(kind__in=kinds) if kinds else rows

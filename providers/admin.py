@@ -8,6 +8,7 @@ error here too. Scope-rule saves go through the service, which keeps the history
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
@@ -66,7 +67,7 @@ class CredentialForm(forms.ModelForm):
             "endorsements",
         ]
 
-    def clean(self):
+    def clean(self) -> dict:
         data = super().clean()
         provider = data.get("provider") or getattr(self.instance, "provider", None)
         discipline = getattr(provider, "discipline", None)
@@ -172,7 +173,7 @@ class ScopeRuleForm(forms.ModelForm):
         model = ScopeRule
         fields = ["discipline", "act", "jurisdiction", "allowed", "requires_endorsement", "note"]
 
-    def clean(self):
+    def clean(self) -> dict:
         data = super().clean()
         if not self.errors:
             candidate = ScopeRule(pk=self.instance.pk, **data)
@@ -200,7 +201,7 @@ class ScopeRuleAdmin(ManagerEditsMixin, admin.ModelAdmin):
         for rule in queryset.select_related("discipline", "act"):
             services.delete_scope_rule(rule, actor=request.user, channel="admin")
 
-    def get_urls(self):
+    def get_urls(self) -> list:
         matrix = path(
             "matrix/",
             self.admin_site.admin_view(self.matrix_view),
@@ -208,7 +209,7 @@ class ScopeRuleAdmin(ManagerEditsMixin, admin.ModelAdmin):
         )
         return [matrix, *super().get_urls()]
 
-    def matrix_view(self, request):
+    def matrix_view(self, request: HttpRequest) -> TemplateResponse:
         """Read-only discipline x act grid for one jurisdiction (blank: the defaults)."""
         if not self.has_view_permission(request):
             raise PermissionDenied

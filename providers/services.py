@@ -136,7 +136,9 @@ def create_provider(*, locations: Iterable = (), **data: Any) -> Provider:
 
 
 @transaction.atomic
-def update_provider(provider: Provider, *, locations: Iterable | None = None, **data: Any):
+def update_provider(
+    provider: Provider, *, locations: Iterable | None = None, **data: Any
+) -> Provider:
     """Change a provider; a new discipline must still cover every endorsement they hold."""
     discipline = data.get("discipline")
     if discipline is not None and discipline != provider.discipline:

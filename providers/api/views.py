@@ -1,5 +1,6 @@
 """Staff and public API views: thin, they parse, call a service or selector and render."""
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
@@ -140,7 +141,7 @@ class ProviderViewSet(NoDeleteModelViewSet):
     filterset_class = ProviderFilter
     search_fields = ["display_name"]
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Provider]:
         if self.action == "scope":
             return Provider.objects.all()  # the scope index reads what it needs itself
         return super().get_queryset()
@@ -193,7 +194,7 @@ class PublicDisciplineList(PublicAPIMixin, generics.ListAPIView):
     pagination_class = None
     filter_backends: list = []
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Discipline]:
         return selectors.public_disciplines()
 
 
