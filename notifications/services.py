@@ -234,12 +234,11 @@ def send_claimed(claimed: Claim, now: datetime) -> str:
         _finish(claimed, status=Status.SKIPPED, reason=skip.reason[:200])
         return Status.SKIPPED
     except Exception as exc:
-        logger.exception("Rendering notification %s failed", row.pk)
-        return _failed_attempt(claimed, now, f"Rendering failed: {exc!r}")
+        return _failed_attempt(claimed, now, exc, f"Rendering failed: {exc!r}")
     try:
         build_message(row, email).send(fail_silently=False)
     except (smtplib.SMTPException, OSError) as exc:
-        return _failed_attempt(claimed, now, f"SMTP: {exc!r}")
+        return _failed_attempt(claimed, now, exc, f"SMTP: {exc!r}")
     _finish(
         claimed,
         status=Status.SENT,
@@ -253,11 +252,16 @@ def send_claimed(claimed: Claim, now: datetime) -> str:
     return Status.SENT
 
 
-def _failed_attempt(claimed: Claim, now: datetime, error: str) -> str:
+def _failed_attempt(claimed: Claim, now: datetime, exc: Exception, error: str) -> str:
+    """Record ``error`` on the row for staff; the log names only the exception's class, since
+    SMTP and template errors quote addresses and content (patient data stays out of logs)."""
     row = claimed.notification
+    logger.warning(
+        "Notification %s attempt %s failed: %s", row.pk, row.attempts, type(exc).__name__
+    )
     if row.attempts >= conf.max_attempts():
         _finish(claimed, status=Status.FAILED, last_error=error)
-        logger.error("Notification %s failed after %s attempts: %s", row.pk, row.attempts, error)
+        logger.error("Notification %s failed after %s attempts.", row.pk, row.attempts)
         return Status.FAILED
     next_at = now + backoff(row.attempts)
     if _finish(claimed, status=Status.PENDING, next_attempt_at=next_at, last_error=error):

@@ -275,3 +275,30 @@ def test_beat_runs_the_sweep_every_minute():
     assert entry["task"] == "notifications.sweep"
     assert "notifications.sweep" in app.tasks
     assert entry["schedule"] == 60.0
+
+
+def test_a_refused_recipient_is_shown_to_staff_but_never_written_to_the_logs(
+    world, settings, queued, monkeypatch, caplog
+):
+    """SMTP errors quote the patient's address; the row keeps it for staff, the log does not."""
+    import smtplib
+
+    from django.core.mail import EmailMultiAlternatives
+
+    def refuse(message, fail_silently=False):
+        raise smtplib.SMTPRecipientsRefused({message.to[0]: (550, b"mailbox unavailable")})
+
+    monkeypatch.setattr(EmailMultiAlternatives, "send", refuse)
+    settings.NOTIFICATIONS_MAX_ATTEMPTS = 2
+    book(world, timezone.now() + timedelta(days=2))
+    row = Notification.objects.get(kind=CONFIRMATION)
+    now = row.next_attempt_at
+    with caplog.at_level("DEBUG"):
+        for _ in range(2):
+            services.send_claimed(services.claim(now), now)
+            now += timedelta(hours=1)
+    row.refresh_from_db()
+    assert row.status == Status.FAILED
+    assert world.patient.email in row.last_error
+    assert "SMTPRecipientsRefused" in caplog.text
+    assert world.patient.email not in caplog.text
