@@ -71,7 +71,7 @@ def test_a_precaution_conflict_is_shown_on_the_exercise_field():
     plan = in_rehabilitation()
     client = logged_in(clinician_user("lead", provider=plan.lead))
     client.post(actions_url(plan), {"action": "add_precaution", "tags": ["impact"]})
-    jump = ExerciseFactory(name="Box jump", tags=["impact"])
+    jump = ExerciseFactory(name="Tuck jump", tags=["impact"])
     response = client.post(
         actions_url(plan),
         {"action": "prescribe", "exercise": jump.pk, "sets": 3, "reps": 5, "times_per_week": 2},

@@ -31,7 +31,7 @@ def low_back_plan_handed_to(owner):
 def test_a_maintenance_prescription_against_a_precaution_is_refused_and_names_it():
     owner = trainer()
     plan = low_back_plan_handed_to(owner)
-    deadlift = ExerciseFactory(name="Barbell deadlift", tags=["loaded_spinal_flexion"])
+    deadlift = ExerciseFactory(name="Kettlebell deadlift", tags=["loaded_spinal_flexion"])
     version = plan.program_version
     with pytest.raises(RuleProblem) as refused:
         services.prescribe_exercise(plan, actor=as_actor(owner), exercise=deadlift, **DOSAGE)
@@ -47,7 +47,7 @@ def test_a_maintenance_prescription_against_a_precaution_is_refused_and_names_it
 def test_the_owner_evolves_the_program_within_the_precautions_and_each_change_is_a_version():
     owner = trainer()
     plan = low_back_plan_handed_to(owner)
-    bridge = ExerciseFactory(name="Glute bridge", tags=[])
+    bridge = ExerciseFactory(name="Bridge on a step", tags=[])
     first = services.prescribe_exercise(plan, actor=as_actor(owner), exercise=bridge, **DOSAGE)
     second = services.change_prescription(first, actor=as_actor(owner), sets=4, load="5 kg")
     plan.refresh_from_db()
@@ -78,7 +78,7 @@ def test_in_maintenance_only_the_owner_changes_the_program():
 def test_precautions_also_bind_the_lead_in_rehabilitation():
     plan = in_rehabilitation()
     services.add_precaution(plan, actor=as_actor(plan.lead), tags=["impact"])
-    jump = ExerciseFactory(name="Box jump", tags=["impact", "deep_knee_flexion"])
+    jump = ExerciseFactory(name="Tuck jump", tags=["impact", "deep_knee_flexion"])
     with pytest.raises(RuleProblem) as refused:
         services.prescribe_exercise(plan, actor=as_actor(plan.lead), exercise=jump, **DOSAGE)
     assert refused.value.slug == "precaution-conflict"
@@ -113,8 +113,8 @@ def test_goals_follow_the_latest_measure():
 def test_a_new_precaution_stops_the_prescriptions_it_forbids():
     plan = in_rehabilitation()
     lead = as_actor(plan.lead)
-    jump = ExerciseFactory(name="Box jump", tags=["impact"])
-    bridge = ExerciseFactory(name="Glute bridge", tags=[])
+    jump = ExerciseFactory(name="Tuck jump", tags=["impact"])
+    bridge = ExerciseFactory(name="Bridge on a step", tags=[])
     services.prescribe_exercise(plan, actor=lead, exercise=jump, **DOSAGE)
     services.prescribe_exercise(plan, actor=lead, exercise=bridge, **DOSAGE)
     services.add_precaution(plan, actor=lead, tags=["impact"], note="Swollen knee")
@@ -125,13 +125,13 @@ def test_a_new_precaution_stops_the_prescriptions_it_forbids():
         == "Conflicts with the new precaution: Avoid impact (jumping, running) (Swollen knee)."
     )
     latest = plan.program_versions.order_by("number").last()
-    assert [e["name"] for e in latest.content["exercises"]] == ["Glute bridge"]
+    assert [e["name"] for e in latest.content["exercises"]] == ["Bridge on a step"]
 
 
 def test_the_library_cannot_tag_an_exercise_against_a_patients_precautions():
     plan = in_rehabilitation()
     lead = as_actor(plan.lead)
-    bridge = ExerciseFactory(name="Glute bridge", tags=[])
+    bridge = ExerciseFactory(name="Bridge on a step", tags=[])
     services.add_precaution(plan, actor=lead, tags=["impact"])
     services.prescribe_exercise(plan, actor=lead, exercise=bridge, **DOSAGE)
     with pytest.raises(RuleProblem) as refused:

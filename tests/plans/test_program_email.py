@@ -48,7 +48,7 @@ def test_the_program_email_is_planned_once_per_version_with_consent(
     django_capture_on_commit_callbacks,
 ):
     plan, owner = handed_over_plan(consent=True)
-    bridge = ExerciseFactory(name="Glute bridge")
+    bridge = ExerciseFactory(name="Bridge on a step")
     with django_capture_on_commit_callbacks(execute=True):
         first = services.prescribe_exercise(plan, actor=as_actor(owner), exercise=bridge, **DOSAGE)
     with django_capture_on_commit_callbacks(execute=True):
@@ -79,7 +79,8 @@ def test_the_patient_receives_the_program_in_plain_words_once(
 ):
     plan, owner = handed_over_plan(consent=True)
     bridge = ExerciseFactory(
-        name="Glute bridge", instructions="Lift the hips until shoulders, hips and knees line up."
+        name="Bridge on a step",
+        instructions="Lift the hips until shoulders, hips and knees line up.",
     )
     with django_capture_on_commit_callbacks(execute=True):
         services.prescribe_exercise(
@@ -91,14 +92,14 @@ def test_the_patient_receives_the_program_in_plain_words_once(
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == [plan.patient.email]
-    assert "Glute bridge" in message.body
+    assert "Bridge on a step" in message.body
     assert "2 x 12, 4 times a week" in message.body
     assert "Lift the hips until shoulders, hips and knees line up." in message.body
     assert "Slow on the way down" in message.body
     assert "Avoid loaded spinal flexion (Disc irritation)" in message.body
     assert message.extra_headers["List-Unsubscribe"].startswith("<http")
     html = message.alternatives[0][0]
-    assert "Glute bridge" in html
+    assert "Bridge on a step" in html
 
 
 def test_a_version_replaced_inside_the_grace_period_is_skipped(

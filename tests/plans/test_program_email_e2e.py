@@ -50,7 +50,7 @@ def test_one_program_email_per_version_through_smtp_and_none_without_consent(
     ensure_scope_catalog()
     plan, owner = low_back_plan(consent=True)
     silent_plan, silent_owner = low_back_plan(consent=False)
-    bridge = ExerciseFactory(name="Glute bridge", instructions="Lift the hips; squeeze.")
+    bridge = ExerciseFactory(name="Bridge on a step", instructions="Lift the hips; squeeze.")
     first = services.prescribe_exercise(plan, actor=owner, exercise=bridge, **DOSAGE)
     services.prescribe_exercise(silent_plan, actor=silent_owner, exercise=bridge, **DOSAGE)
 
@@ -63,7 +63,7 @@ def test_one_program_email_per_version_through_smtp_and_none_without_consent(
     [message] = smtp_server.wait_for(1)
     assert message["To"] == plan.patient.email
     body = text_of(message)
-    assert "Glute bridge" in body
+    assert "Bridge on a step" in body
     assert "3 x 12, 3 times a week" in body
     assert "Avoid loaded spinal flexion (Disc irritation)" in body
     assert "/api/v1/public/unsubscribe/?token=" in message["List-Unsubscribe"]
