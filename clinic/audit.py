@@ -255,8 +255,9 @@ class AuditedViewMixin:
 
 
 class AuditedAdminMixin:
-    """For ``ModelAdmin`` classes over patient or clinical data: logs opening a change page
-    (when ``audit_reads``), saves with the changed fields, and deletes."""
+    """For ``ModelAdmin`` classes over patient or clinical data: logs the records a list page
+    shows and opening a change page (when ``audit_reads``), saves with the changed fields, and
+    deletes."""
 
     audit_patient_path: str | None = "patient_id"
     audit_reads: bool = True
@@ -273,6 +274,27 @@ class AuditedAdminMixin:
             summary=summary,
             channel="admin",
         )
+
+    def changelist_view(self, request, extra_context=None) -> HttpResponse:
+        """A list page shows the records on it, so each is a read, as in the API's lists: one
+        bulk INSERT for the page, whatever its length."""
+        response = super().changelist_view(request, extra_context)
+        changelist = (getattr(response, "context_data", None) or {}).get("cl")
+        if request.method == "GET" and self.audit_reads and changelist is not None:
+            record_events(
+                build_event(
+                    actor=request.user,
+                    action=AuditEvent.Action.READ,
+                    object_type=object_label(obj),
+                    object_id=obj.pk,
+                    patient_id=_patient_id_of(obj, self.audit_patient_path),
+                    request=request,
+                    summary="admin list",
+                    channel="admin",
+                )
+                for obj in changelist.result_list
+            )
+        return response
 
     def change_view(self, request, object_id, form_url="", extra_context=None) -> HttpResponse:
         response = super().change_view(request, object_id, form_url, extra_context)
