@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from clinic.errors import FieldProblem, ValidationProblem
 from providers.models import Act, Credential, Discipline, Provider, ScopeRule, ScopeRuleChange
@@ -175,6 +175,13 @@ def _record(rule: ScopeRule | None, action: str, before, after, actor, channel: 
     )
 
 
+DUPLICATE_RULE = FieldProblem(
+    "jurisdiction",
+    "duplicate_rule",
+    "There is already a rule for this discipline, act and jurisdiction; change it.",
+)
+
+
 def rule_problems(rule: ScopeRule) -> list[FieldProblem]:
     """What is wrong with a (new or edited) scope rule; empty when it is fine."""
     problems = []
@@ -191,13 +198,7 @@ def rule_problems(rule: ScopeRule) -> list[FieldProblem]:
         discipline_id=rule.discipline_id, act_id=rule.act_id, jurisdiction=rule.jurisdiction
     ).exclude(pk=rule.pk)
     if clash.exists():
-        problems.append(
-            FieldProblem(
-                "jurisdiction",
-                "duplicate_rule",
-                "There is already a rule for this discipline, act and jurisdiction; change it.",
-            )
-        )
+        problems.append(DUPLICATE_RULE)
     return problems
 
 
@@ -211,7 +212,12 @@ def save_scope_rule(rule: ScopeRule, *, actor, channel: str) -> ScopeRule:
     if rule.pk:
         stored = ScopeRule.objects.select_for_update().filter(pk=rule.pk).first()
         before = _rule_state(stored) if stored else None
-    rule.save()
+    try:
+        with transaction.atomic():
+            rule.save()
+    except IntegrityError as exc:
+        # Another manager added the same rule after the check above: the constraint decides.
+        raise ValidationProblem("The scope rule is not valid.", [DUPLICATE_RULE]) from exc
     after = _rule_state(rule)
     if before == after:
         return rule

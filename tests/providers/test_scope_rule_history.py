@@ -69,6 +69,30 @@ def test_duplicate_rule_is_refused_naming_the_field(manager_client):
     assert not ScopeRuleChange.objects.exists()
 
 
+def test_a_duplicate_created_between_the_check_and_the_insert_is_refused_not_a_500(
+    manager_client, monkeypatch
+):
+    """Two managers adding the same override at once: the second is told, nothing is half-kept."""
+    from providers import services
+
+    real_problems = services.rule_problems
+    # The other manager's insert commits after this request checked for a clash.
+    monkeypatch.setattr(
+        services,
+        "rule_problems",
+        lambda rule: [p for p in real_problems(rule) if p.code != "duplicate_rule"],
+    )
+    response = manager_client.post(
+        "/api/v1/scope-rules/",
+        {"discipline": "physiotherapist", "act": "dry_needling", "jurisdiction": "US-NY"},
+        format="json",
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["code"] == "duplicate_rule"
+    assert ScopeRule.objects.filter(jurisdiction="US-NY", act__code="dry_needling").count() == 1
+    assert not ScopeRuleChange.objects.exists()
+
+
 def test_forbidden_rule_needing_an_endorsement_is_refused(manager_client):
     response = manager_client.post(
         "/api/v1/scope-rules/",
