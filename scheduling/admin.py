@@ -149,7 +149,9 @@ class BookingForm(forms.ModelForm):
                 location=data["location"],
                 start=_local(data["start_local"], data["location"]),
                 patient=data["patient"],
-                provider=data.get("provider"),
+                provider=services.schedule_provider_for(
+                    self.request.user if self.request else None, data.get("provider")
+                ),
                 source=Appointment.Source.STAFF,
                 actor=self.request.user if self.request else None,
                 reason=data.get("reason", ""),
@@ -193,7 +195,10 @@ class RescheduleForm(forms.ModelForm):
             self.instance = services.reschedule_appointment(
                 appointment,
                 start=start,
-                provider=provider,
+                provider=services.schedule_provider_for(
+                    self.request.user if self.request else None,
+                    provider or appointment.provider,
+                ),
                 actor=self.request.user if self.request else None,
             )
         except DomainError as exc:

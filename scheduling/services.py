@@ -21,8 +21,16 @@ from datetime import UTC, datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from clinic.errors import ConflictProblem, FieldProblem, RuleProblem, ValidationProblem
+from clinic import roles
+from clinic.errors import (
+    ConflictProblem,
+    FieldProblem,
+    PermissionProblem,
+    RuleProblem,
+    ValidationProblem,
+)
 from clinic.models import Location, Room
+from patients.access import provider_for
 from patients.models import Patient
 from patients.services import (
     PURPOSES,
@@ -127,6 +135,23 @@ def create_offering(
         provider=provider, service=service, location=location, defaults={"is_active": True}
     )
     return offering
+
+
+def schedule_provider_for(actor, provider: Provider | None) -> Provider | None:
+    """The provider whose calendar a staff booking or move may fill. Front desk and managers run
+    every calendar; a clinician only their own (their provider when none is named), so one
+    clinician cannot fill or take a colleague's time. The API and the admin both ask here."""
+    if roles.is_manager(actor) or not roles.is_clinician(actor):
+        return provider
+    own = provider_for(actor)
+    if own is not None and provider is None:
+        return own
+    if own is None or provider != own:
+        raise PermissionProblem(
+            "Clinicians book and move appointments on their own schedule only.",
+            [FieldProblem("provider", "not_own_schedule", "Choose yourself as the provider.")],
+        )
+    return provider
 
 
 # --- Booking --------------------------------------------------------------------------------

@@ -205,18 +205,12 @@ class AppointmentViewSet(
         body = s.StaffBookingSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        own = provider_for(request.user)
-        if roles.is_clinician(request.user) and not roles.is_manager(request.user):
-            if data["provider"] is None and own is not None:
-                data["provider"] = own
-            if own is None or data["provider"] != own:
-                raise PermissionProblem("Clinicians book their own schedule.")
         appointment = services.book_appointment(
             service=data["service"],
             location=data["location"],
             start=data["start"],
             patient=data["patient"],
-            provider=data["provider"],
+            provider=services.schedule_provider_for(request.user, data["provider"]),
             source=Appointment.Source.STAFF,
             actor=request.user,
             reason=data["reason"],
@@ -265,10 +259,12 @@ class AppointmentViewSet(
     def reschedule(self, request: Request, pk=None) -> Response:
         body = s.StaffRescheduleSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        appointment = self.get_object()
+        provider = body.validated_data["provider"] or appointment.provider
         appointment = services.reschedule_appointment(
-            self.get_object(),
+            appointment,
             start=body.validated_data["start"],
-            provider=body.validated_data["provider"],
+            provider=services.schedule_provider_for(request.user, provider),
             actor=request.user,
         )
         return self._render(appointment)

@@ -10,7 +10,7 @@ from scheduling.models import Appointment
 from scheduling.services import book_appointment
 from tests.conftest import make_staff_user
 from tests.factories.patients import PatientFactory
-from tests.scheduling.conftest import local, massage_therapist, next_week
+from tests.scheduling.conftest import local, make_physio, massage_therapist, next_week
 
 pytestmark = pytest.mark.django_db
 
@@ -174,3 +174,26 @@ def test_day_view_book_link_prefills_the_add_form(desk, physio, assessment, loca
     form = desk.get(nine["cells"][0]["book_url"]).context["adminform"].form
     assert form.initial["provider"] == str(physio.pk)
     assert form.initial["start_local"].strftime("%H:%M") == "09:00"
+
+
+def test_admin_clinician_books_only_their_own_schedule(client, physio, assessment, location):
+    """The API's rule holds in the admin too: a clinician cannot fill a colleague's calendar."""
+    clinician = make_staff_user("own-physio", roles.CLINICIAN)
+    physio.user = clinician
+    physio.save()
+    colleague = make_physio(location, assessment, "Colleague Physio")
+    client.force_login(clinician)
+    start = local(next_week(), "10:00")
+    refused = client.post(
+        reverse("admin:scheduling_appointment_add"),
+        add_form(PatientFactory(), assessment, location, colleague, start),
+    )
+    assert refused.status_code == 200
+    assert "own schedule" in str(refused.context["adminform"].form.errors)
+    assert not Appointment.objects.exists()
+    own = client.post(
+        reverse("admin:scheduling_appointment_add"),
+        add_form(PatientFactory(), assessment, location, physio, start),
+    )
+    assert own.status_code == 302
+    assert Appointment.objects.get().provider == physio

@@ -14,7 +14,7 @@ from tests.conftest import client_for, make_staff_user
 from tests.factories.patients import PatientFactory
 from tests.factories.providers import ProviderFactory
 from tests.factories.scheduling import ServiceFactory, offer, weekly_hours
-from tests.scheduling.conftest import local, massage_therapist, next_week
+from tests.scheduling.conftest import local, make_physio, massage_therapist, next_week
 
 pytestmark = pytest.mark.django_db
 
@@ -127,6 +127,24 @@ def test_staff_reschedule_keeps_identity_and_history(front_desk_client, appointm
     history = front_desk_client.get(f"/api/v1/appointments/{appointment.pk}/history/").json()
     assert [e["kind"] for e in history] == ["booked", "rescheduled"]
     assert history[1]["data"]["old"]["start"] == appointment.start.isoformat()
+
+
+def test_clinician_cannot_move_their_appointment_onto_a_colleagues_schedule(
+    physio, assessment, location, appointment
+):
+    user = make_staff_user("priya", roles.CLINICIAN)
+    physio.user = user
+    physio.save()
+    colleague = make_physio(location, assessment, "Colleague Physio")
+    response = client_for(user).post(
+        f"/api/v1/appointments/{appointment.pk}/reschedule/",
+        {"start": local(next_week(), "14:00").isoformat(), "provider": colleague.pk},
+        format="json",
+    )
+    assert response.status_code == 403
+    appointment.refresh_from_db()
+    assert appointment.provider == physio
+    assert appointment.start == local(next_week(), "10:00")
 
 
 @pytest.fixture
