@@ -51,10 +51,6 @@ class Kind:
     render: Renderer
     consent: ConsentCheck | None = None
 
-    @property
-    def transactional(self) -> bool:
-        return self.consent is None
-
 
 _KINDS: dict[str, Kind] = {}
 
@@ -68,7 +64,3 @@ def register(key: str, *, render: Renderer, consent: ConsentCheck | None = None)
 
 def get(key: str) -> Kind | None:
     return _KINDS.get(key)
-
-
-def keys() -> list[str]:
-    return sorted(_KINDS)

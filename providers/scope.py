@@ -153,10 +153,6 @@ class ScopeIndex:
         self._rules = rules
         self._requirements = requirements
 
-    @property
-    def provider_ids(self) -> frozenset[int]:
-        return frozenset(self._providers)
-
     def decide_acts(
         self, provider_id: int, act_codes: Iterable[str], location, at: datetime
     ) -> ScopeDecision:
