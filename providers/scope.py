@@ -259,7 +259,7 @@ class ScopeIndex:
                 reasons.append(ScopeReason(CREDENTIAL_SUSPENDED, f"{c.label} is suspended."))
             elif c.status == Credential.Status.REVOKED:
                 reasons.append(ScopeReason(CREDENTIAL_REVOKED, f"{c.label} is revoked."))
-            if on < c.valid_from:
+            if _not_yet_valid(c, on):
                 reasons.append(
                     ScopeReason(
                         CREDENTIAL_NOT_YET_VALID,
@@ -267,7 +267,7 @@ class ScopeIndex:
                         f"{on:%Y-%m-%d} ({zone}).",
                     )
                 )
-            elif c.valid_until is not None and on > c.valid_until:
+            elif _expired(c, on):
                 reasons.append(
                     ScopeReason(
                         CREDENTIAL_EXPIRED,
@@ -278,10 +278,19 @@ class ScopeIndex:
         return reasons
 
 
+def _not_yet_valid(credential: _Credential, on: date) -> bool:
+    return on < credential.valid_from
+
+
+def _expired(credential: _Credential, on: date) -> bool:
+    """Valid until D covers the whole local day D (see the module docstring)."""
+    return credential.valid_until is not None and on > credential.valid_until
+
+
 def _in_date(credential: _Credential, on: date) -> bool:
-    return credential.valid_from <= on and (
-        credential.valid_until is None or on <= credential.valid_until
-    )
+    # The same two tests that explain a refusal, so a credential is never left out of the
+    # current ones without a reason saying why.
+    return not _not_yet_valid(credential, on) and not _expired(credential, on)
 
 
 def load_scope_index(
