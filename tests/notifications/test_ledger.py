@@ -302,3 +302,67 @@ def test_a_refused_recipient_is_shown_to_staff_but_never_written_to_the_logs(
     assert world.patient.email in row.last_error
     assert "SMTPRecipientsRefused" in caplog.text
     assert world.patient.email not in caplog.text
+
+
+def test_a_reminder_already_being_sent_when_the_booking_moves_is_skipped_not_sent(world):
+    """Withdrawing leaves rows in flight alone; the renderer must see the start has moved."""
+    start = timezone.now() + timedelta(days=2)
+    appointment = book(world, start)
+    reminder = Notification.objects.get(kind=REMINDER, planned_for=start - timedelta(hours=2))
+    claimed = services.claim(reminder.planned_for, reminder.pk)
+    with world.commit():
+        world.reschedule(appointment, start + timedelta(hours=3))
+    assert services.send_claimed(claimed, reminder.planned_for) == Status.SKIPPED
+    reminder.refresh_from_db()
+    assert (reminder.status, reminder.reason) == (Status.SKIPPED, "rescheduled")
+    assert mail.outbox == []
+
+
+def test_a_reminder_whose_appointment_has_begun_is_skipped_not_sent_late(world):
+    """A worker backlog must not remind a patient of an appointment that already started."""
+    start = timezone.now() + timedelta(days=2)
+    book(world, start)
+    reminder = Notification.objects.get(kind=REMINDER, planned_for=start - timedelta(hours=2))
+    late = start + timedelta(minutes=1)
+    assert services.send_claimed(services.claim(late, reminder.pk), late) == Status.SKIPPED
+    reminder.refresh_from_db()
+    assert (reminder.status, reminder.reason) == (Status.SKIPPED, "too_late")
+
+
+def test_a_changed_notice_raises_the_calendar_sequence_even_if_the_booking_did_not(world, queued):
+    """Calendars ignore an update whose SEQUENCE is not above the one they hold."""
+    import icalendar
+
+    from scheduling.notifications import CHANGE
+
+    appointment = book(world, timezone.now() + timedelta(days=2))
+    confirmation = Notification.objects.get(kind=CONFIRMATION)
+    now = confirmation.next_attempt_at
+    assert services.send_claimed(services.claim(now, confirmation.pk), now) == Status.SENT
+    # An edit that changes what the patient was told but forgot to bump the appointment's sequence.
+    longer = appointment.end + timedelta(minutes=15)
+    Appointment.objects.filter(pk=appointment.pk).update(end=longer, blocked_end=longer)
+    with world.commit():
+        notice = services.plan(appointment, CHANGE, now, world.patient.email)
+    assert services.send_claimed(services.claim(now, notice.pk), now) == Status.SENT
+
+    def sequence(message) -> int:
+        [part] = [a for a in message.attachments if a.get_content_type() == "text/calendar"]
+        calendar = icalendar.Calendar.from_ical(part.get_payload(decode=True))
+        return int(next(iter(calendar.walk("VEVENT")))["SEQUENCE"])
+
+    first, second = mail.outbox
+    assert sequence(second) > sequence(first)
+
+
+def test_a_confirmation_already_being_sent_when_the_booking_is_cancelled_is_skipped(world):
+    """Withdrawing leaves rows in flight alone; the renderer must see the cancellation."""
+    appointment = book(world, timezone.now() + timedelta(days=2))
+    confirmation = Notification.objects.get(kind=CONFIRMATION)
+    now = confirmation.next_attempt_at
+    claimed = services.claim(now, confirmation.pk)
+    with world.commit():
+        world.cancel(appointment)
+    assert services.send_claimed(claimed, now) == Status.SKIPPED
+    confirmation.refresh_from_db()
+    assert (confirmation.status, confirmation.reason) == (Status.SKIPPED, "appointment_cancelled")
