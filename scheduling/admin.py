@@ -21,6 +21,7 @@ from clinic import roles
 from clinic.audit import AuditedAdminMixin
 from clinic.errors import DomainError
 from clinic.models import AuditEvent, Location
+from patients.access import clinical_patient_ids_for
 from providers.scope import decide_acts
 from scheduling import selectors, services
 from scheduling.models import (
@@ -446,14 +447,74 @@ def _grid(location: Location, day: date, providers, appointments) -> list[dict]:
     return rows
 
 
+class OutcomeForm(forms.ModelForm):
+    """Correcting an outcome goes through ``record_consult_outcome``, which decides who may."""
+
+    class Meta:
+        model = FreeConsultOutcome
+        fields = ["recommended_path", "notes"]
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.instance = services.record_consult_outcome(
+                self.instance.appointment,
+                recommended_path=data["recommended_path"],
+                notes=data.get("notes", ""),
+                actor=self.request.user,
+            )
+        except DomainError as exc:
+            raise _errors(exc, self) from None
+        return data
+
+    def _post_clean(self) -> None:
+        """The service has validated and written the outcome."""
+
+
 @admin.register(FreeConsultOutcome)
-class FreeConsultOutcomeAdmin(admin.ModelAdmin):
+class FreeConsultOutcomeAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """Clinical content: rows of the patients the user may read clinically, reads audited, and
+    only the consult's provider (or a manager) changes one."""
+
+    form = OutcomeForm
+    audit_patient_path = "appointment.patient_id"
     list_display = ["appointment", "recommended_path", "first_appointment", "recorded_at"]
     list_filter = ["recommended_path"]
+    list_select_related = ["appointment__service", "first_appointment__service"]
     readonly_fields = ["appointment", "first_appointment", "recorded_by", "recorded_at"]
+
+    def get_queryset(self, request: HttpRequest):
+        qs = super().get_queryset(request)
+        ids = clinical_patient_ids_for(request.user)
+        return qs if ids is None else qs.filter(appointment__patient_id__in=ids)
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+
+        class WithRequest(form):
+            def __init__(self, *args, **kw):
+                super().__init__(*args, request=request, **kw)
+
+        return WithRequest
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (
+            obj is None or services.may_record_outcome(request.user, obj.appointment)
+        )
+
+    def save_model(self, request, obj, form, change) -> None:
+        """The form recorded the outcome through the service; log the change."""
+        self._audit(request, AuditEvent.Action.UPDATE, obj, changes=dict(form.cleaned_data))
 
 
 @admin.register(CallbackRequest)

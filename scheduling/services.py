@@ -671,6 +671,15 @@ def change_status(
 # --- Free consult ---------------------------------------------------------------------------
 
 
+def may_record_outcome(user, appointment: Appointment) -> bool:
+    """The consult's conclusion is the clinical judgement of whoever held it; managers may
+    correct it. Front desk and other clinicians may not."""
+    if roles.is_manager(user):
+        return True
+    own = provider_for(user)
+    return own is not None and own.pk == appointment.provider_id
+
+
 def record_consult_outcome(
     appointment: Appointment,
     *,
@@ -681,7 +690,10 @@ def record_consult_outcome(
     now: datetime | None = None,
 ) -> FreeConsultOutcome:
     """After the call: the recommended path, and optionally the first real appointment
-    (``{"service", "location", "start", "provider"?}``) booked for the same patient."""
+    (``{"service", "location", "start", "provider"?}``) booked for the same patient.
+    ``actor=None`` is the system (demo data); a staff actor must pass ``may_record_outcome``."""
+    if actor is not None and not may_record_outcome(actor, appointment):
+        raise PermissionProblem("Only the consult's provider or a manager records its outcome.")
     if recommended_path not in FreeConsultOutcome.Path.values:
         raise ValidationProblem(
             "Unknown recommended path.",

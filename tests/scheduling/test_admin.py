@@ -2,14 +2,19 @@
 errors (never a 500); the list filters and lifecycle actions work; the day view shows a
 location's day with providers as columns."""
 
+import datetime
+
 import pytest
+from django.db.models import F
 from django.urls import reverse
 
 from clinic import roles
-from scheduling.models import Appointment
-from scheduling.services import book_appointment
+from clinic.models import AuditEvent
+from scheduling.models import Appointment, FreeConsultOutcome
+from scheduling.services import book_appointment, record_consult_outcome
 from tests.conftest import make_staff_user
 from tests.factories.patients import PatientFactory
+from tests.factories.scheduling import ServiceFactory
 from tests.scheduling.conftest import local, make_physio, massage_therapist, next_week
 
 pytestmark = pytest.mark.django_db
@@ -197,3 +202,60 @@ def test_admin_clinician_books_only_their_own_schedule(client, physio, assessmen
     )
     assert own.status_code == 302
     assert Appointment.objects.get().provider == physio
+
+
+def _consult_with_outcome(location) -> tuple[FreeConsultOutcome, object]:
+    service = ServiceFactory(
+        code="free-consult",
+        acts=["free_consult"],
+        duration_minutes=15,
+        modality="phone",
+        price="0.00",
+        is_free_consult=True,
+    )
+    provider = make_physio(location, service, "Consult Physio")
+    consult = book_appointment(
+        service=service,
+        location=location,
+        start=local(next_week(), "09:00"),
+        patient=PatientFactory(status="lead"),
+        provider=provider,
+    )
+    week = datetime.timedelta(days=14)
+    Appointment.objects.filter(pk=consult.pk).update(  # held a week ago
+        start=F("start") - week,
+        end=F("end") - week,
+        blocked_start=F("blocked_start") - week,
+        blocked_end=F("blocked_end") - week,
+    )
+    consult.refresh_from_db()
+    outcome = record_consult_outcome(
+        consult, recommended_path="physiotherapy", notes="Suspected meniscus"
+    )
+    return outcome, provider
+
+
+def test_admin_consult_outcomes_are_clinical(client, location):
+    """A consult's conclusion is clinical: another clinician neither lists nor edits it, its
+    own provider edits it through the service, and every look at it is audited."""
+    outcome, provider = _consult_with_outcome(location)
+    provider.user = make_staff_user("consult-physio", roles.CLINICIAN)
+    provider.save()
+    client.force_login(make_staff_user("stranger-physio", roles.CLINICIAN))
+    listed = client.get(reverse("admin:scheduling_freeconsultoutcome_changelist"))
+    assert listed.status_code == 200
+    assert list(listed.context["cl"].result_list) == []
+    url = reverse("admin:scheduling_freeconsultoutcome_change", args=[outcome.pk])
+    client.post(url, {"recommended_path": "none", "notes": ""})
+    outcome.refresh_from_db()
+    assert outcome.recommended_path == "physiotherapy"
+
+    client.force_login(provider.user)
+    assert client.get(url).status_code == 200
+    assert AuditEvent.objects.filter(
+        actor=provider.user, action="read", patient_id=outcome.appointment.patient_id
+    ).exists()
+    saved = client.post(url, {"recommended_path": "massage", "notes": "Tight calves"})
+    assert saved.status_code == 302, saved.context["adminform"].form.errors
+    outcome.refresh_from_db()
+    assert (outcome.recommended_path, outcome.recorded_by) == ("massage", provider.user)

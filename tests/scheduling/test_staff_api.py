@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from clinic import roles
+from clinic.errors import PermissionProblem
 from clinic.models import AuditEvent
 from scheduling.models import Appointment, FreeConsultOutcome
 from scheduling.services import book_appointment, record_consult_outcome
@@ -192,11 +193,24 @@ def test_consult_outcome_records_the_path_and_books_the_first_visit(consult, ass
 
 
 def test_only_the_consults_provider_or_a_manager_records_the_outcome(front_desk_client, consult):
-    response = front_desk_client.post(
-        f"/api/v1/appointments/{consult.pk}/outcome/", {"recommended_path": "none"}
-    )
+    url = f"/api/v1/appointments/{consult.pk}/outcome/"
+    response = front_desk_client.post(url, {"recommended_path": "none"})
     assert response.status_code == 403
+    colleague = ProviderFactory(display_name="Colleague", locations=[consult.location])
+    colleague.user = make_staff_user("colleague", roles.CLINICIAN)
+    colleague.save()
+    with pytest.raises(PermissionProblem):
+        record_consult_outcome(
+            consult, recommended_path="none", actor=colleague.user, now=consult.end
+        )
     assert not FreeConsultOutcome.objects.exists()
+    record_consult_outcome(
+        consult,
+        recommended_path="massage",
+        actor=make_staff_user("boss", roles.MANAGER),
+        now=consult.end,
+    )
+    assert FreeConsultOutcome.objects.get().recommended_path == "massage"
 
 
 def test_services_are_configured_by_managers_only(manager_client, front_desk_client, db):
