@@ -22,6 +22,7 @@ from clinic.audit import AuditedAdminMixin
 from clinic.errors import DomainError
 from clinic.models import AuditEvent, Location
 from patients.access import clinical_patient_ids_for
+from providers.models import Provider
 from providers.scope import decide_acts
 from scheduling import selectors, services
 from scheduling.models import (
@@ -241,6 +242,14 @@ def _status_action(name: str, label: str):
     return run
 
 
+class ProviderListFilter(admin.RelatedFieldListFilter):
+    """Providers are shown with their discipline: load them together, not one query each."""
+
+    def field_choices(self, field, request, model_admin) -> list[tuple[int, str]]:
+        providers = Provider.objects.select_related("discipline").order_by("display_name")
+        return [(p.pk, str(p)) for p in providers]
+
+
 @admin.register(Appointment)
 class AppointmentAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = [
@@ -253,11 +262,17 @@ class AppointmentAdmin(AuditedAdminMixin, admin.ModelAdmin):
         "status",
         "source",
     ]
-    list_filter = [("start", admin.DateFieldListFilter), "location", "provider", "status", "source"]
+    list_filter = [
+        ("start", admin.DateFieldListFilter),
+        "location",
+        ("provider", ProviderListFilter),
+        "status",
+        "source",
+    ]
     date_hierarchy = "start"
     change_list_template = "admin/scheduling/appointment/change_list.html"
     search_fields = ["reference", "patient__last_name", "patient__email"]
-    list_select_related = ["patient", "provider", "service", "location"]
+    list_select_related = ["patient", "provider__discipline", "service", "location"]
     inlines = [EventInline]
     actions = [
         _status_action("confirm", "Confirm"),

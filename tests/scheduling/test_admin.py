@@ -5,7 +5,9 @@ location's day with providers as columns."""
 import datetime
 
 import pytest
+from django.db import connection
 from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from clinic import roles
@@ -259,3 +261,31 @@ def test_admin_consult_outcomes_are_clinical(client, location):
     assert saved.status_code == 302, saved.context["adminform"].form.errors
     outcome.refresh_from_db()
     assert (outcome.recommended_path, outcome.recorded_by) == ("massage", provider.user)
+
+
+def _changelist_queries(client) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("admin:scheduling_appointment_changelist")).status_code == 200
+    return len(queries)
+
+
+def test_appointment_list_costs_no_query_per_row_or_provider(desk, physio, assessment, location):
+    """Front desk opens this list all day: its cost must not grow with the calendar."""
+    book_appointment(
+        service=assessment,
+        location=location,
+        start=local(next_week(), "09:00"),
+        patient=PatientFactory(),
+        provider=physio,
+    )
+    one = _changelist_queries(desk)
+    for n in range(4):
+        colleague = make_physio(location, assessment, f"Colleague {n}")
+        book_appointment(
+            service=assessment,
+            location=location,
+            start=local(next_week(), "11:00"),
+            patient=PatientFactory(),
+            provider=colleague,
+        )
+    assert _changelist_queries(desk) == one
