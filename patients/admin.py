@@ -150,7 +150,12 @@ class ReferralAdmin(AuditedAdminMixin, admin.ModelAdmin):
     form = ReferralAdminForm
     list_display = ["patient", "to_discipline", "to_provider", "from_provider", "status"]
     list_filter = ["status", "to_discipline"]
-    list_select_related = ["patient", "to_discipline", "to_provider", "from_provider"]
+    list_select_related = [
+        "patient",
+        "to_discipline",
+        "to_provider__discipline",
+        "from_provider__discipline",
+    ]
     search_fields = ["patient__last_name", "patient__email", "reason"]
     inlines = [ReferralHistoryInline]
     raw_id_fields = ["patient"]

@@ -2,6 +2,8 @@
 
 import pytest
 from django.contrib import admin
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from clinic import roles
 from clinic.audit import record_event
@@ -13,6 +15,7 @@ from tests.factories.patients import (
     link_patient,
     staff_user,
 )
+from tests.factories.providers import ProviderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -136,3 +139,18 @@ def test_front_desk_opens_no_clinical_admin_page(client):
         assert response.status_code == 403, label
     index = c.get("/admin/").content.decode()
     assert "Referrals" not in index
+
+
+def _referral_list_queries(client) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/admin/patients/referral/").status_code == 200
+    return len(queries)
+
+
+def test_the_referral_list_costs_no_query_per_row(client):
+    c = admin_client(client, staff_user("m-list", roles.MANAGER))
+    ReferralFactory()
+    one = _referral_list_queries(c)
+    for _ in range(4):
+        ReferralFactory(to_provider=ProviderFactory())
+    assert _referral_list_queries(c) == one
