@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.db import connections
 
 from tests.conftest import CHROMIUM
 from tests.e2e.server import seeded_live_server
@@ -66,7 +67,15 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture
-def page(request, browser, demo_server, db) -> Iterator:
+def _close_connections_after_test() -> Iterator[None]:
+    """Torn down after ``db``: the test's database connection, opened while Playwright's event
+    loop runs, would otherwise outlive the tests and keep the test database from being dropped."""
+    yield
+    connections.close_all()
+
+
+@pytest.fixture
+def page(request, browser, demo_server, _close_connections_after_test, db) -> Iterator:
     """A page in a fresh context (no cookies shared between tests) that fails on JS errors.
     A failing test leaves a screenshot of where it stopped under var/e2e/."""
     context = browser.new_context(
