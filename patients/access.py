@@ -37,6 +37,12 @@ def _clinician_patients(provider) -> QuerySet:
     )
 
 
+def sees_clinical_content(user) -> bool:
+    """Is ``user`` in a role that may see clinical content at all (reasons, outcomes, referrals)?
+    Which patients' content is then a question for ``clinical_patient_ids_for``."""
+    return roles.is_manager(user) or roles.is_clinician(user)
+
+
 def clinical_patient_ids_for(user) -> QuerySet | None:
     """Ids of the patients whose clinical records ``user`` may read; None means all (managers).
 

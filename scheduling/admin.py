@@ -21,7 +21,7 @@ from clinic import roles
 from clinic.audit import AuditedAdminMixin
 from clinic.errors import DomainError
 from clinic.models import AuditEvent, Location
-from patients.access import clinical_patient_ids_for
+from patients.access import clinical_patient_ids_for, sees_clinical_content
 from providers.models import Provider
 from providers.scope import decide_acts
 from scheduling import selectors, services
@@ -217,7 +217,16 @@ class EventInline(admin.TabularInline):
     extra = 0
     can_delete = False
     fields = ["occurred_at", "kind", "actor_label", "data"]
-    readonly_fields = fields
+    readonly_fields = [*fields, "desk_data"]
+
+    def get_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        if sees_clinical_content(request.user):
+            return self.fields
+        return ["occurred_at", "kind", "actor_label", "desk_data"]
+
+    @admin.display(description="data")
+    def desk_data(self, event: AppointmentEvent) -> dict:
+        return selectors.event_data_for(event, clinical=False)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -301,7 +310,7 @@ class AppointmentAdmin(AuditedAdminMixin, admin.ModelAdmin):
         return obj.local_start.strftime("%Y-%m-%d %H:%M %Z")
 
     def _clinical(self, request: HttpRequest) -> bool:
-        return roles.is_manager(request.user) or roles.is_clinician(request.user)
+        return sees_clinical_content(request.user)
 
     def get_queryset(self, request: HttpRequest):
         qs = super().get_queryset(request)

@@ -10,7 +10,7 @@ from clinic import roles
 from clinic.models import Location
 from providers.models import Act, Provider, ScopeRule
 from scheduling.availability import search
-from scheduling.models import Appointment, Offering, Service
+from scheduling.models import Appointment, AppointmentEvent, Offering, Service
 
 
 def service_disciplines(services: list[Service]) -> dict[int, list[str]]:
@@ -122,6 +122,14 @@ def appointments_for(user) -> QuerySet[Appointment]:
     if roles.is_clinician(user):
         return qs.filter(provider__user=user)
     return qs.none()
+
+
+def event_data_for(event: AppointmentEvent, clinical: bool) -> dict:
+    """An appointment's history as a role may read it: the consult's recommended path is the
+    provider's clinical judgement, so front desk sees that an outcome was recorded, not which."""
+    if clinical or event.kind != AppointmentEvent.Kind.OUTCOME:
+        return event.data
+    return {key: value for key, value in event.data.items() if key != "recommended_path"}
 
 
 def day_schedule(location: Location, day: date) -> tuple[list[Provider], list[Appointment]]:

@@ -24,7 +24,7 @@ from clinic.audit import AuditedViewMixin, client_address
 from clinic.errors import FieldProblem, PermissionProblem, ValidationProblem
 from clinic.models import AuditEvent
 from patients import selectors, services, tokens
-from patients.access import clinical_patient_ids_for, provider_for
+from patients.access import clinical_patient_ids_for, provider_for, sees_clinical_content
 from patients.api import serializers as s
 from patients.models import Consent, Patient, Referral, ReferralStatusChange
 from patients.triage import triage
@@ -47,11 +47,7 @@ class ClinicalStaff(BasePermission):
     message = "Only clinicians and managers may see clinical records."
 
     def has_permission(self, request, view) -> bool:
-        return roles.is_manager(request.user) or roles.is_clinician(request.user)
-
-
-def sees_clinical(user) -> bool:
-    return roles.is_manager(user) or roles.is_clinician(user)
+        return sees_clinical_content(request.user)
 
 
 def _restrict_to_clinical(queryset: QuerySet, user, field: str = "pk") -> QuerySet:
@@ -85,21 +81,21 @@ class PatientViewSet(
     audit_patient_path = "pk"
 
     def audits_read(self, request) -> bool:
-        return sees_clinical(request.user)
+        return sees_clinical_content(request.user)
 
     def get_queryset(self) -> QuerySet:
         user = self.request.user
         queryset = Patient.objects.prefetch_related("consents")
         if roles.is_clinician(user) and not roles.is_manager(user):
             queryset = _restrict_to_clinical(queryset, user)
-        if sees_clinical(user):
+        if sees_clinical_content(user):
             queryset = queryset.prefetch_related(
                 Prefetch("referrals", queryset=Referral.objects.select_related("to_discipline"))
             )
         return queryset
 
     def get_serializer_class(self):
-        if self.request.method in SAFE_METHODS and sees_clinical(self.request.user):
+        if self.request.method in SAFE_METHODS and sees_clinical_content(self.request.user):
             return s.PatientClinicalSerializer
         return s.PatientSerializer
 

@@ -21,7 +21,7 @@ from scheduling.models import (
     Service,
     WeeklyAvailability,
 )
-from scheduling.selectors import service_disciplines
+from scheduling.selectors import event_data_for, service_disciplines
 
 MAX_SEARCH_DAYS = 62
 
@@ -444,9 +444,15 @@ class ConsultOutcomeSerializer(serializers.ModelSerializer):
 
 
 class AppointmentEventSerializer(serializers.ModelSerializer):
+    data = serializers.SerializerMethodField()
+
     class Meta:
         model = AppointmentEvent
         fields = ["id", "kind", "occurred_at", "actor_label", "data"]
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_data(self, obj: AppointmentEvent) -> dict:
+        return event_data_for(obj, clinical=not self.context.get("hide_clinical"))
 
 
 class StaffSlotQuerySerializer(AvailabilityQuerySerializer):

@@ -19,6 +19,7 @@ from clinic.api.permissions import IsStaffMember, StaffReadManagerWrite
 from clinic.audit import AuditedViewMixin
 from clinic.errors import ConflictProblem
 from clinic.models import AuditEvent
+from patients.access import sees_clinical_content
 from scheduling import selectors, services
 from scheduling.api import serializers as s
 from scheduling.availability import search
@@ -172,15 +173,14 @@ class AppointmentViewSet(
 
     def audits_read(self, request) -> bool:
         """Reads are logged for those who get the clinical ``reason``."""
-        return roles.is_manager(request.user) or roles.is_clinician(request.user)
+        return sees_clinical_content(request.user)
 
     def get_queryset(self):
         return selectors.appointments_for(self.request.user)
 
     def get_serializer_context(self):
         context = super().get_serializer_context()
-        user = self.request.user
-        context["hide_clinical"] = not (roles.is_manager(user) or roles.is_clinician(user))
+        context["hide_clinical"] = not sees_clinical_content(self.request.user)
         return context
 
     def _render(
@@ -290,7 +290,8 @@ class AppointmentViewSet(
     @action(detail=True, methods=["get"], pagination_class=None)
     def history(self, request: Request, pk=None) -> Response:
         events = self.get_object().events.all()
-        return Response(s.AppointmentEventSerializer(events, many=True).data)
+        context = self.get_serializer_context()
+        return Response(s.AppointmentEventSerializer(events, many=True, context=context).data)
 
     @extend_schema(
         parameters=[s.StaffSlotQuerySerializer],

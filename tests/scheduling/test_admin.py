@@ -289,3 +289,11 @@ def test_appointment_list_costs_no_query_per_row_or_provider(desk, physio, asses
             provider=colleague,
         )
     assert _changelist_queries(desk) == one
+
+
+def test_front_desk_sees_the_appointment_history_without_the_consults_outcome(desk, location):
+    outcome, _ = _consult_with_outcome(location)
+    page = desk.get(reverse("admin:scheduling_appointment_change", args=[outcome.appointment_id]))
+    assert page.status_code == 200
+    assert "Booked" in page.content.decode() or "booked" in page.content.decode()
+    assert "physiotherapy" not in page.content.decode().lower()

@@ -268,3 +268,16 @@ def test_a_service_with_appointments_cannot_be_deleted(manager_client, appointme
     assert response.json()["type"].endswith("/in-use")
     history = manager_client.get(f"/api/v1/appointments/{appointment.pk}/history/")
     assert [e["kind"] for e in history.json()] == ["booked"]
+
+
+def test_front_desk_reads_the_history_without_the_consults_clinical_outcome(
+    front_desk_client, manager_client, consult
+):
+    record_consult_outcome(consult, recommended_path="chiropractic", now=consult.end)
+    url = f"/api/v1/appointments/{consult.pk}/history/"
+    desk = front_desk_client.get(url)
+    assert desk.status_code == 200
+    assert [e["kind"] for e in desk.json()] == ["booked", "outcome"]
+    assert "chiropractic" not in desk.content.decode()
+    manager = manager_client.get(url).json()
+    assert manager[-1]["data"]["recommended_path"] == "chiropractic"
