@@ -106,14 +106,8 @@ def match_or_create_patient(
                     preferred_location=preferred_location,
                     status=Patient.Status.LEAD,
                 )
-                record_event(
-                    actor=actor,
-                    action=AuditEvent.Action.CREATE,
-                    object_type=object_label(Patient),
-                    object_id=patient.pk,
-                    patient_id=patient.pk,
-                    summary="new lead",
-                    channel=channel,
+                _audit_patient(
+                    patient, AuditEvent.Action.CREATE, actor, summary="new lead", channel=channel
                 )
             return patient, True
         except IntegrityError:
@@ -133,17 +127,27 @@ def match_or_create_patient(
             for name, value in missing.items():
                 setattr(existing, name, value)
             existing.save(update_fields=[*missing, "updated_at"])
-            record_event(
-                actor=actor,
-                action=AuditEvent.Action.UPDATE,
-                object_type=object_label(Patient),
-                object_id=existing.pk,
-                patient_id=existing.pk,
+            _audit_patient(
+                existing,
+                AuditEvent.Action.UPDATE,
+                actor,
                 changes=changes,
                 summary="missing details added on a return visit",
                 channel=channel,
             )
     return existing, False
+
+
+def _audit_patient(patient: Patient, action: str, actor, **event: Any) -> None:
+    """A change to a patient's record, in the caller's transaction (DOMAIN.md section 8)."""
+    record_event(
+        actor=actor,
+        action=action,
+        object_type=object_label(Patient),
+        object_id=patient.pk,
+        patient_id=patient.pk,
+        **event,
+    )
 
 
 def _email_taken_problem() -> ConflictProblem:
@@ -170,12 +174,10 @@ def create_patient(*, actor, request=None, channel: str = "api", **fields: Any) 
     try:
         with transaction.atomic():
             patient = Patient.objects.create(**fields)
-            record_event(
-                actor=actor,
-                action=AuditEvent.Action.CREATE,
-                object_type=object_label(Patient),
-                object_id=patient.pk,
-                patient_id=patient.pk,
+            _audit_patient(
+                patient,
+                AuditEvent.Action.CREATE,
+                actor,
                 request=request,
                 changes=fields,
                 channel=channel,
@@ -207,12 +209,10 @@ def update_patient(
             for name, value in fields.items():
                 setattr(patient, name, value)
             patient.save()
-            record_event(
-                actor=actor,
-                action=AuditEvent.Action.UPDATE,
-                object_type=object_label(Patient),
-                object_id=patient.pk,
-                patient_id=patient.pk,
+            _audit_patient(
+                patient,
+                AuditEvent.Action.UPDATE,
+                actor,
                 request=request,
                 changes=changes,
                 channel=channel,
