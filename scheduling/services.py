@@ -232,7 +232,11 @@ def _check_patient(
                 field="patient",
             )
     if mine.filter(status__in=BLOCKING_STATUSES, start__lt=end, end__gt=start).exists():
-        raise slot_unavailable("You already have an appointment at that time.", "patient_busy")
+        if online:  # anyone may type this e-mail: say no more than for any taken slot
+            raise slot_unavailable()
+        raise slot_unavailable(
+            "The patient already has an appointment at that time.", "patient_busy"
+        )
 
 
 def _lock(service: Service, location: Location, provider_ids: Iterable[int]) -> None:

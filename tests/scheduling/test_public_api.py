@@ -483,3 +483,21 @@ def test_reschedule_onto_a_taken_time_is_409_and_keeps_the_booking(
     assert moved.status_code == 409
     assert problem_type(moved) == "slot-unavailable"
     assert Appointment.objects.get(reference=mine["reference"]).start == start
+
+
+def test_anonymous_booking_does_not_reveal_that_an_email_is_busy_at_a_time(
+    api_client, physio, assessment, location, start
+):
+    """Anyone can type anyone's e-mail into the widget: a refusal must not tell them that this
+    person already has an appointment at that time (it reads like any taken slot)."""
+    other = ProviderFactory(display_name="Other Physio", locations=[location])
+    offer(other, assessment, location)
+    weekly_hours(other, location)
+    assert book(api_client, body(assessment, location, start, physio)).status_code == 201
+    probe = book(api_client, body(assessment, location, start, other))
+    assert probe.status_code == 409
+    assert problem_type(probe) == "slot-unavailable"
+    assert probe.json()["errors"] == [
+        {"field": "start", "code": "taken", "message": "This time is no longer available."}
+    ]
+    assert Appointment.objects.count() == 1
