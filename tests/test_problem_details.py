@@ -78,3 +78,21 @@ def test_reminder_offsets_must_be_whole_minutes_within_two_weeks(manager_client)
     )
     assert response.status_code == 200
     assert response.json()["reminder_offsets_minutes"] == [1440, 120]
+
+
+def test_a_value_the_database_refuses_is_a_400_and_the_log_does_not_quote_it(caplog):
+    """Validators now stop a NUL before the database, so the handler is pinned directly: the
+    database's message quotes the value (it may be health data), the log line must not."""
+    from django.db import DataError
+
+    from clinic.api.problems import problem_exception_handler
+
+    try:
+        raise DataError('value "knee pain since 03/2024" out of range') from ValueError("quoted")
+    except DataError as refused:
+        response = problem_exception_handler(refused, {})
+    assert response.status_code == 400
+    assert response.content_type == "application/problem+json"
+    assert response.data["type"].endswith("/problems/validation-error")
+    assert "knee" not in caplog.text
+    assert "knee" not in response.data["detail"]
