@@ -7,10 +7,16 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from clinic.errors import RuleProblem
 from clinic.models import ClinicSettings, Room
 from patients.models import Patient
 from scheduling.availability import search
-from scheduling.models import AvailabilityException, BookingPolicyOverride, WeeklyAvailability
+from scheduling.models import (
+    Appointment,
+    AvailabilityException,
+    BookingPolicyOverride,
+    WeeklyAvailability,
+)
 from scheduling.services import book_appointment
 from tests.factories.clinic import RoomFactory
 from tests.factories.patients import PatientFactory
@@ -333,3 +339,25 @@ def test_public_availability_query_count_does_not_grow_with_providers(
     for n in range(19):
         make_physio(location, assessment, f"Physio {n}")
     assert count() == one
+
+
+def test_same_day_booking_off_refuses_an_online_booking_for_today(physio, assessment, location):
+    """The widget is told why (the policy, 422), not that the slot is taken; staff may still
+    book the same day."""
+    ClinicSettings.objects.update_or_create(pk=1, defaults={"same_day_booking": False})
+    now, start = local(DAY, "06:00"), local(DAY, "15:00")
+    with pytest.raises(RuleProblem) as refused:
+        book_appointment(
+            service=assessment,
+            location=location,
+            start=start,
+            patient=PatientFactory(),
+            source=Appointment.Source.ONLINE,
+            now=now,
+        )
+    assert refused.value.slug == "outside-booking-policy"
+    assert [e.code for e in refused.value.errors] == ["same_day"]
+    staff = book_appointment(
+        service=assessment, location=location, start=start, patient=PatientFactory(), now=now
+    )
+    assert staff.start == start
