@@ -201,6 +201,36 @@ def test_cancel_inside_the_late_window_is_refused_online(api_client, physio, ass
     assert Appointment.objects.get().status == "booked"
 
 
+def test_reschedule_inside_the_late_window_is_refused_online(
+    api_client, physio, assessment, location
+):
+    ClinicSettings.objects.update_or_create(pk=1, defaults={"late_cancellation_hours": 24 * 30})
+    start = local(next_week(), "10:00")
+    booking = book(api_client, body(assessment, location, start, physio)).json()
+    moved = api_client.post(
+        f"/api/v1/public/bookings/{booking['reference']}/reschedule/",
+        {"token": booking["manage_token"], "start": local(next_week(), "14:00").isoformat()},
+        format="json",
+    )
+    assert moved.status_code == 409
+    assert problem_type(moved) == "late-cancellation"
+    assert Appointment.objects.get().start == start
+
+
+def test_a_named_provider_who_does_not_offer_the_service_is_refused_by_name(
+    api_client, physio, assessment, location, start
+):
+    """Not "slot taken": the widget is told to pick a provider who offers it."""
+    colleague = ProviderFactory(display_name="No Assessments", locations=[location])
+    weekly_hours(colleague, location)
+    response = book(api_client, body(assessment, location, start, colleague))
+    assert response.status_code == 422
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [
+        ("provider", "not_offered")
+    ]
+    assert not Appointment.objects.exists()
+
+
 def test_booking_a_taken_slot_is_409_slot_unavailable(
     api_client, physio, assessment, location, start
 ):

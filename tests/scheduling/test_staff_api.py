@@ -100,6 +100,24 @@ def test_lifecycle_actions_follow_the_allowed_transitions(front_desk_client, app
     assert again.status_code == 409
 
 
+def test_staff_cannot_book_in_the_past(front_desk_client, physio, assessment, location):
+    start = timezone.now().astimezone(location.zone).replace(microsecond=0)
+    response = front_desk_client.post(
+        "/api/v1/appointments/",
+        {
+            "patient": PatientFactory().pk,
+            "service": assessment.pk,
+            "location": location.pk,
+            "provider": physio.pk,
+            "start": (start - datetime.timedelta(days=1)).isoformat(),
+        },
+        format="json",
+    )
+    assert response.status_code == 422
+    assert [e["code"] for e in response.json()["errors"]] == ["in_past"]
+    assert not Appointment.objects.exists()
+
+
 def test_staff_may_cancel_late_and_it_is_flagged(front_desk_client, appointment):
     soon = timezone.now() + datetime.timedelta(hours=3)
     end = soon + datetime.timedelta(hours=1)
