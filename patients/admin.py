@@ -133,6 +133,16 @@ class ReferralAdminForm(forms.ModelForm):
             own = provider_for(self.request.user)
             if own is None or data.get("from_provider") != own:
                 self.add_error("from_provider", "You may only refer as yourself.")
+        if not instance.pk and not self.errors:
+            for problem in services.referral_problems(
+                patient=data["patient"],
+                from_provider=data["from_provider"],
+                to_discipline=data["to_discipline"],
+                to_provider=data.get("to_provider"),
+                reason=data.get("reason", ""),
+            ):
+                field = problem.field if problem.field in self.fields else None
+                self.add_error(field, problem.message)
         return data
 
 

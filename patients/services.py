@@ -371,19 +371,12 @@ REFERRAL_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-def create_referral(
-    *,
-    patient: Patient,
-    from_provider,
-    to_discipline,
-    reason: str,
-    to_provider=None,
-    actor=None,
-    request=None,
-    channel: str = "api",
-) -> Referral:
-    """A provider refers a patient to a discipline (and maybe a named provider of it)."""
-    problems = []
+def referral_problems(
+    *, patient: Patient, from_provider, to_discipline, to_provider=None, reason: str = ""
+) -> list[FieldProblem]:
+    """Why a referral cannot be made (empty when it can); the admin form shows these before
+    ``create_referral`` is asked to write."""
+    problems: list[FieldProblem] = []
     if not (reason or "").strip():
         problems.append(FieldProblem("reason", "required", "Say why the patient is referred."))
     if to_provider is not None and to_provider.discipline_id != to_discipline.pk:
@@ -400,6 +393,28 @@ def create_referral(
         )
     if patient.status == Patient.Status.ARCHIVED:
         problems.append(FieldProblem("patient", "archived", "The patient record is archived."))
+    return problems
+
+
+def create_referral(
+    *,
+    patient: Patient,
+    from_provider,
+    to_discipline,
+    reason: str,
+    to_provider=None,
+    actor=None,
+    request=None,
+    channel: str = "api",
+) -> Referral:
+    """A provider refers a patient to a discipline (and maybe a named provider of it)."""
+    problems = referral_problems(
+        patient=patient,
+        from_provider=from_provider,
+        to_discipline=to_discipline,
+        to_provider=to_provider,
+        reason=reason,
+    )
     if problems:
         raise ValidationProblem("The referral cannot be made.", problems)
     now = timezone.now()

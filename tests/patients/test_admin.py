@@ -15,7 +15,7 @@ from tests.factories.patients import (
     link_patient,
     staff_user,
 )
-from tests.factories.providers import ProviderFactory
+from tests.factories.providers import DisciplineFactory, ProviderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -154,3 +154,28 @@ def test_the_referral_list_costs_no_query_per_row(client):
     for _ in range(4):
         ReferralFactory(to_provider=ProviderFactory())
     assert _referral_list_queries(c) == one
+
+
+def test_an_admin_referral_the_service_refuses_is_a_form_error(client):
+    """``create_referral`` refuses a named provider of another discipline; the admin shows why
+    instead of failing with a 500."""
+    user = clinician_user("c-mismatch")
+    patient = PatientFactory()
+    link_patient(patient, user.provider)
+    physio = ProviderFactory(display_name="A Physio")
+    massage = DisciplineFactory(code="massage_therapist")
+    page = admin_client(client, user).post(
+        "/admin/patients/referral/add/",
+        {
+            "patient": patient.pk,
+            "from_provider": user.provider.pk,
+            "to_discipline": massage.pk,
+            "to_provider": physio.pk,
+            "reason": "Tight upper back",
+            "history-TOTAL_FORMS": "0",
+            "history-INITIAL_FORMS": "0",
+        },
+    )
+    assert page.status_code == 200
+    assert "is not a" in str(page.context["adminform"].form.errors)
+    assert not patient.referrals.exists()
