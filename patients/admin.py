@@ -12,9 +12,10 @@ from django.http import HttpRequest
 
 from clinic import roles
 from clinic.audit import AuditedAdminMixin
+from clinic.errors import DomainError
 from clinic.models import AuditEvent
 from patients import services
-from patients.access import clinical_patient_ids_for, provider_for
+from patients.access import clinical_patient_ids_for
 from patients.models import Consent, Patient, Referral, ReferralStatusChange
 
 
@@ -129,10 +130,11 @@ class ReferralAdminForm(forms.ModelForm):
                 self.add_error("status", f"A {instance.status} referral cannot become {status}.")
             elif not services.may_handle_referral(self.request.user, instance):
                 self.add_error("status", "Only the receiving provider or a manager may do this.")
-        if not instance.pk and not roles.is_manager(self.request.user):
-            own = provider_for(self.request.user)
-            if own is None or data.get("from_provider") != own:
-                self.add_error("from_provider", "You may only refer as yourself.")
+        if not instance.pk:
+            try:
+                services.referrer_for(self.request.user, data.get("from_provider"))
+            except DomainError as exc:
+                self.add_error("from_provider", exc.detail)
         if not instance.pk and not self.errors:
             for problem in services.referral_problems(
                 patient=data["patient"],

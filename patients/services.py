@@ -371,6 +371,28 @@ REFERRAL_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+def referrer_for(user, from_provider=None):
+    """Whom a staff user's referral is from. A clinician refers only as themselves (their own
+    provider when none is named); a manager names the referrer, or refers as their own provider."""
+    if roles.is_manager(user):
+        referrer = from_provider or provider_for(user)
+        if referrer is None:
+            raise ValidationProblem(
+                "Name the referring provider.",
+                [FieldProblem("from_provider", "required", "Required for a manager.")],
+            )
+        return referrer
+    own = provider_for(user)
+    if own is None:
+        raise PermissionProblem("Your login is not linked to a provider record.")
+    if from_provider is not None and from_provider.pk != own.pk:
+        raise PermissionProblem(
+            "You may only refer as yourself.",
+            [FieldProblem("from_provider", "not_self", "You may only refer as yourself.")],
+        )
+    return own
+
+
 def referral_problems(
     *, patient: Patient, from_provider, to_discipline, to_provider=None, reason: str = ""
 ) -> list[FieldProblem]:

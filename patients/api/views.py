@@ -21,10 +21,9 @@ from clinic import roles
 from clinic.api.permissions import IsManager
 from clinic.api.public import PublicAPIMixin
 from clinic.audit import AuditedViewMixin, client_address
-from clinic.errors import FieldProblem, PermissionProblem, ValidationProblem
 from clinic.models import AuditEvent
 from patients import selectors, services, tokens
-from patients.access import clinical_patient_ids_for, provider_for, sees_clinical_content
+from patients.access import clinical_patient_ids_for, sees_clinical_content
 from patients.api import serializers as s
 from patients.models import Consent, Patient, Referral, ReferralStatusChange
 from patients.triage import triage
@@ -189,24 +188,9 @@ class ReferralViewSet(
     def perform_create(self, serializer) -> None:
         user = self.request.user
         data = serializer.validated_data
-        from_provider = data.get("from_provider")
-        if not roles.is_manager(user):
-            own = provider_for(user)
-            if own is None:
-                raise PermissionProblem("Your login is not linked to a provider record.")
-            if from_provider is not None and from_provider.pk != own.pk:
-                raise PermissionProblem("You may only refer as yourself.")
-            from_provider = own
-        elif from_provider is None:
-            from_provider = provider_for(user)
-            if from_provider is None:
-                raise ValidationProblem(
-                    "Name the referring provider.",
-                    [FieldProblem("from_provider", "required", "Required for a manager.")],
-                )
         serializer.instance = services.create_referral(
             patient=data["patient"],
-            from_provider=from_provider,
+            from_provider=services.referrer_for(user, data.get("from_provider")),
             to_discipline=data["to_discipline"],
             to_provider=data.get("to_provider"),
             reason=data["reason"],

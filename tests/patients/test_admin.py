@@ -179,3 +179,24 @@ def test_an_admin_referral_the_service_refuses_is_a_form_error(client):
     assert page.status_code == 200
     assert "is not a" in str(page.context["adminform"].form.errors)
     assert not patient.referrals.exists()
+
+
+def test_a_clinician_cannot_refer_in_someone_elses_name_in_the_admin(client):
+    user = clinician_user("c-name")
+    patient = PatientFactory()
+    link_patient(patient, user.provider)
+    colleague = ProviderFactory(display_name="A Colleague")
+    page = admin_client(client, user).post(
+        "/admin/patients/referral/add/",
+        {
+            "patient": patient.pk,
+            "from_provider": colleague.pk,
+            "to_discipline": DisciplineFactory(code="massage_therapist").pk,
+            "reason": "Tight upper back",
+            "history-TOTAL_FORMS": "0",
+            "history-INITIAL_FORMS": "0",
+        },
+    )
+    assert page.status_code == 200
+    assert "only refer as yourself" in str(page.context["adminform"].form.errors)
+    assert not patient.referrals.exists()
