@@ -74,6 +74,11 @@ MANAGER_EXTRA_PERMISSIONS = (
     ("authtoken", "view_tokenproxy"),
     ("authtoken", "add_tokenproxy"),
     ("authtoken", "delete_tokenproxy"),
+    # Admin login lockouts (django-axes): managers see them and lift them.
+    ("axes", "view_accessattempt"),
+    ("axes", "delete_accessattempt"),
+    ("axes", "view_accessfailurelog"),
+    ("axes", "view_accesslog"),
 )
 
 

@@ -299,7 +299,12 @@ class CarePlanAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["title", "patient", "phase", "lead", "maintenance_owner", "location"]
     list_filter = ["phase", "location"]
     search_fields = ["title", "patient__last_name", "patient__first_name"]
-    list_select_related = ["patient", "lead", "maintenance_owner", "location"]
+    list_select_related = [
+        "patient",
+        "lead__discipline",
+        "maintenance_owner__discipline",
+        "location",
+    ]
     readonly_fields = [
         "patient",
         "location",

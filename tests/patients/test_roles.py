@@ -63,3 +63,9 @@ def test_sync_is_idempotent_and_repairs_drift():
     roles.sync_role_permissions()
     roles.sync_role_permissions()
     assert {role: codenames(role) for role in roles.ROLES} == before
+
+
+def test_only_managers_see_and_lift_admin_login_lockouts():
+    assert {"view_accessattempt", "delete_accessattempt"} <= codenames(roles.MANAGER)
+    for role in (roles.FRONT_DESK, roles.CLINICIAN):
+        assert not any("access" in code for code in codenames(role))
