@@ -6,6 +6,7 @@ from clinic import roles
 from clinic.errors import DomainError
 from notifications import services
 from notifications.models import Notification
+from notifications.selectors import visible_notifications
 
 
 @admin.register(Notification)
@@ -26,6 +27,9 @@ class NotificationAdmin(admin.ModelAdmin):
     date_hierarchy = "planned_for"
     actions = ["retry_now"]
     readonly_fields = [field.name for field in Notification._meta.fields]
+
+    def get_queryset(self, request):
+        return visible_notifications(request.user)
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -47,20 +47,30 @@ ConsentCheck = Callable[["Notification"], bool]
 
 @dataclass(frozen=True)
 class Kind:
+    """``clinical`` kinds reveal care (an exercise program tells that a plan exists), so only
+    managers see their ledger rows."""
+
     key: str
     render: Renderer
     consent: ConsentCheck | None = None
+    clinical: bool = False
 
 
 _KINDS: dict[str, Kind] = {}
 
 
-def register(key: str, *, render: Renderer, consent: ConsentCheck | None = None) -> Kind:
+def register(
+    key: str, *, render: Renderer, consent: ConsentCheck | None = None, clinical: bool = False
+) -> Kind:
     """Register (or re-register, on reload) the renderer and consent check of a kind."""
-    kind = Kind(key=key, render=render, consent=consent)
+    kind = Kind(key=key, render=render, consent=consent, clinical=clinical)
     _KINDS[key] = kind
     return kind
 
 
 def get(key: str) -> Kind | None:
     return _KINDS.get(key)
+
+
+def clinical_kinds() -> list[str]:
+    return sorted(key for key, kind in _KINDS.items() if kind.clinical)

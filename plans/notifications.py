@@ -88,4 +88,4 @@ def render(notification, now: datetime) -> Email:
 
 
 def register() -> None:
-    registry.register(KIND, render=render, consent=consent)
+    registry.register(KIND, render=render, consent=consent, clinical=True)

@@ -8,6 +8,7 @@ from clinic.api.permissions import IsManager, IsStaffMember
 from notifications import services
 from notifications.api.serializers import NotificationSerializer
 from notifications.models import Notification
+from notifications.selectors import visible_notifications
 
 
 @extend_schema(tags=["notifications"])
@@ -20,6 +21,9 @@ class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_fields = ["status", "kind", "subject_type", "subject_id", "reason"]
     search_fields = ["recipient", "subject_line"]
     ordering_fields = ["planned_for", "sent_at", "id"]
+
+    def get_queryset(self):
+        return visible_notifications(self.request.user)
 
     @extend_schema(request=None, responses=NotificationSerializer)
     @action(detail=True, methods=["post"], permission_classes=[IsManager])

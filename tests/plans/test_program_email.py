@@ -135,3 +135,19 @@ def test_consent_withdrawn_after_planning_stops_the_email(
     row = program_rows().get()
     assert ledger.deliver(row.pk) == "skipped"
     assert mail.outbox == []
+
+
+def test_program_email_rows_are_clinical_and_hidden_from_front_desk_in_the_ledger(
+    django_capture_on_commit_callbacks, front_desk_client, manager_client
+):
+    plan, owner = handed_over_plan(consent=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.prescribe_exercise(
+            plan, actor=as_actor(owner), exercise=ExerciseFactory(), **DOSAGE
+        )
+    assert program_rows().exists()
+    kinds = {"kind": program_email.KIND}
+    assert manager_client.get("/api/v1/notifications/", kinds).json()["count"] >= 1
+    assert front_desk_client.get("/api/v1/notifications/", kinds).json()["count"] == 0
+    row = program_rows().first()
+    assert front_desk_client.get(f"/api/v1/notifications/{row.pk}/").status_code == 404
