@@ -52,6 +52,16 @@ def _errors(exc: DomainError, form: forms.Form) -> ValidationError:
     return ValidationError(by_field)
 
 
+def _with_request(form: type[forms.ModelForm], request: HttpRequest) -> type[forms.ModelForm]:
+    """The admin builds forms without the request; ours refuse on behalf of the user."""
+
+    class WithRequest(form):
+        def __init__(self, *args, **kw):
+            super().__init__(*args, request=request, **kw)
+
+    return WithRequest
+
+
 def _local(value: datetime, location: Location) -> datetime:
     """The admin widget's date and time read as wall-clock time at the location."""
     naive = timezone.make_naive(value) if timezone.is_aware(value) else value
@@ -322,13 +332,7 @@ class AppointmentAdmin(AuditedAdminMixin, admin.ModelAdmin):
         kwargs["form"] = RescheduleForm if obj is not None else BookingForm
         if obj is None and not self._clinical(request):
             kwargs["exclude"] = ["reason"]
-        form = super().get_form(request, obj, change=change, **kwargs)
-
-        class WithRequest(form):
-            def __init__(self, *args, **kw):
-                super().__init__(*args, request=request, **kw)
-
-        return WithRequest
+        return _with_request(super().get_form(request, obj, change=change, **kwargs), request)
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict:
         """The day view's "book" links carry provider, location and a local ``start``."""
@@ -519,13 +523,7 @@ class FreeConsultOutcomeAdmin(AuditedAdminMixin, admin.ModelAdmin):
         return qs if ids is None else qs.filter(appointment__patient_id__in=ids)
 
     def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change=change, **kwargs)
-
-        class WithRequest(form):
-            def __init__(self, *args, **kw):
-                super().__init__(*args, request=request, **kw)
-
-        return WithRequest
+        return _with_request(super().get_form(request, obj, change=change, **kwargs), request)
 
     def has_add_permission(self, request) -> bool:
         return False
