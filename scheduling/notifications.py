@@ -300,6 +300,10 @@ def render_cancellation(notification: Notification, now: datetime) -> Email:
     if appointment.status != Appointment.Status.CANCELLED:
         raise Skip("not_cancelled")
     last = services.last_told(appointment, TOLD_KINDS)
+    if last is None:
+        # Cancelled before any notice went out (inside the grace period): the patient never
+        # heard of this booking, so a cancellation would only confuse them.
+        raise Skip("never_told")
     sequence = _sequence(appointment, last)
     context = _context(appointment)
     told = {"facts": facts(appointment), "sequence": sequence, "cancelled": True}

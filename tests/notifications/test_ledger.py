@@ -366,3 +366,17 @@ def test_a_confirmation_already_being_sent_when_the_booking_is_cancelled_is_skip
     assert services.send_claimed(claimed, now) == Status.SKIPPED
     confirmation.refresh_from_db()
     assert (confirmation.status, confirmation.reason) == (Status.SKIPPED, "appointment_cancelled")
+
+
+def test_a_booking_cancelled_inside_the_grace_period_sends_nothing_at_all(world):
+    """Booked and cancelled before the confirmation went out: the patient never heard of it."""
+    appointment = book(world, timezone.now() + timedelta(days=2))
+    with world.commit():
+        world.cancel(appointment)
+    cancellation = Notification.objects.get(kind=CANCELLATION)
+    now = max(row.next_attempt_at for row in Notification.objects.all())
+    for row in Notification.objects.filter(status=Status.PENDING).order_by("next_attempt_at"):
+        services.send_claimed(services.claim(now, row.pk), now)
+    assert mail.outbox == []
+    cancellation.refresh_from_db()
+    assert (cancellation.status, cancellation.reason) == (Status.SKIPPED, "never_told")
