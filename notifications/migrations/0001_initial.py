@@ -4,41 +4,126 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('subject_type', models.CharField(help_text='app_label.model of the subject.', max_length=80)),
-                ('subject_id', models.BigIntegerField()),
-                ('kind', models.CharField(max_length=60)),
-                ('planned_for', models.DateTimeField(help_text='When it is meant to go out (UTC).')),
-                ('recipient', models.EmailField(max_length=254)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed'), ('cancelled', 'Cancelled'), ('skipped', 'Skipped')], default='pending', max_length=10)),
-                ('reason', models.CharField(blank=True, help_text='Why it was skipped or cancelled (stable code).', max_length=60)),
-                ('next_attempt_at', models.DateTimeField(help_text='Earliest time the next attempt may start: the planned time, then back-off.')),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True)),
-                ('lease_token', models.UUIDField(blank=True, editable=False, null=True)),
-                ('lease_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('message_id', models.CharField(editable=False, help_text='Fixed before the first attempt; a re-send after a crash reuses it.', max_length=255, unique=True)),
-                ('context', models.JSONField(blank=True, default=dict, help_text='What the planning app wants the renderer to know.')),
-                ('told', models.JSONField(blank=True, default=dict, help_text='The facts the sent e-mail told the recipient.')),
-                ('subject_line', models.CharField(blank=True, max_length=200)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "subject_type",
+                    models.CharField(help_text="app_label.model of the subject.", max_length=80),
+                ),
+                ("subject_id", models.BigIntegerField()),
+                ("kind", models.CharField(max_length=60)),
+                (
+                    "planned_for",
+                    models.DateTimeField(help_text="When it is meant to go out (UTC)."),
+                ),
+                ("recipient", models.EmailField(max_length=254)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                            ("skipped", "Skipped"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "reason",
+                    models.CharField(
+                        blank=True,
+                        help_text="Why it was skipped or cancelled (stable code).",
+                        max_length=60,
+                    ),
+                ),
+                (
+                    "next_attempt_at",
+                    models.DateTimeField(
+                        help_text="Earliest time the next attempt may start: the planned time, then back-off."
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True)),
+                ("lease_token", models.UUIDField(blank=True, editable=False, null=True)),
+                ("lease_expires_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "message_id",
+                    models.CharField(
+                        editable=False,
+                        help_text="Fixed before the first attempt; a re-send after a crash reuses it.",
+                        max_length=255,
+                        unique=True,
+                    ),
+                ),
+                (
+                    "context",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="What the planning app wants the renderer to know.",
+                    ),
+                ),
+                (
+                    "told",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="The facts the sent e-mail told the recipient.",
+                    ),
+                ),
+                ("subject_line", models.CharField(blank=True, max_length=200)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['-planned_for', '-id'],
-                'indexes': [models.Index(fields=['status', 'next_attempt_at'], name='notification_due'), models.Index(fields=['subject_type', 'subject_id'], name='notification_subject')],
-                'constraints': [models.UniqueConstraint(fields=('subject_type', 'subject_id', 'kind', 'planned_for'), name='notification_once_per_subject_kind_time'), models.CheckConstraint(condition=models.Q(models.Q(('status', 'sending'), _negated=True), models.Q(('lease_expires_at__isnull', False), ('lease_token__isnull', False)), _connector='OR'), name='notification_sending_has_lease'), models.CheckConstraint(condition=models.Q(models.Q(('status', 'sent'), _negated=True), ('sent_at__isnull', False), _connector='OR'), name='notification_sent_has_time')],
+                "ordering": ["-planned_for", "-id"],
+                "indexes": [
+                    models.Index(fields=["status", "next_attempt_at"], name="notification_due"),
+                    models.Index(
+                        fields=["subject_type", "subject_id"], name="notification_subject"
+                    ),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("subject_type", "subject_id", "kind", "planned_for"),
+                        name="notification_once_per_subject_kind_time",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("status", "sending"), _negated=True),
+                            models.Q(
+                                ("lease_expires_at__isnull", False), ("lease_token__isnull", False)
+                            ),
+                            _connector="OR",
+                        ),
+                        name="notification_sending_has_lease",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("status", "sent"), _negated=True),
+                            ("sent_at__isnull", False),
+                            _connector="OR",
+                        ),
+                        name="notification_sent_has_time",
+                    ),
+                ],
             },
         ),
     ]
