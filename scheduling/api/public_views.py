@@ -6,7 +6,7 @@ a wrong token and an unknown reference give the same 404 through the same code p
 
 import secrets
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -118,8 +118,63 @@ class PublicAvailability(PublicAPIMixin, APIView):
         )
 
 
+BOOKING_EXAMPLES = [
+    OpenApiExample(
+        "Book a named provider",
+        request_only=True,
+        value={
+            "service": 3,
+            "location": 1,
+            "provider": 7,
+            "start": "2026-12-01T09:00:00-05:00",
+            "patient": {
+                "first_name": "Ada",
+                "last_name": "Lovelace",
+                "email": "ada@example.org",
+                "phone": "+1 905 555 0100",
+                "date_of_birth": "1990-05-01",
+            },
+            "consent": {"reminders": True, "care_plans": True, "marketing": False},
+            "reason": "Knee pain after running",
+        },
+    ),
+    OpenApiExample(
+        "Free consult with any provider",
+        request_only=True,
+        value={
+            "service": 1,
+            "location": 4,
+            "start": "2026-12-01T12:15:00-05:00",
+            "patient": {
+                "first_name": "Grace",
+                "last_name": "Hopper",
+                "email": "grace@example.org",
+                "phone": "+1 905 555 0101",
+            },
+            "consent": {"reminders": True, "care_plans": False, "marketing": False},
+        },
+    ),
+    OpenApiExample(
+        "Booked",
+        response_only=True,
+        status_codes=["201"],
+        value={
+            "reference": "K7Q2M9XD",
+            "status": "booked",
+            "service": 3,
+            "provider": 7,
+            "location": 1,
+            "start": "2026-12-01T09:00:00-05:00",
+            "end": "2026-12-01T09:30:00-05:00",
+            "manage_token": "b0YxUuVQe1f3zJ1mJ2xv4w5s0kQ",
+        },
+    ),
+]
+
+
 @extend_schema(
     tags=["public"],
+    examples=BOOKING_EXAMPLES,
     request=s.BookingRequestSerializer,
     parameters=[
         OpenApiParameter(
@@ -170,6 +225,13 @@ class PublicBookingDetail(PublicAPIMixin, APIView):
 
 @extend_schema(
     tags=["public"],
+    examples=[
+        OpenApiExample(
+            "Cancel",
+            request_only=True,
+            value={"token": "b0YxUuVQe1f3zJ1mJ2xv4w5s0kQ", "reason": "Feeling better"},
+        )
+    ],
     request=s.PublicCancelSerializer,
     responses={200: s.PublicBookingSerializer},
 )
@@ -191,6 +253,13 @@ class PublicBookingCancel(PublicAPIMixin, APIView):
 
 @extend_schema(
     tags=["public"],
+    examples=[
+        OpenApiExample(
+            "Move to another time",
+            request_only=True,
+            value={"token": "b0YxUuVQe1f3zJ1mJ2xv4w5s0kQ", "start": "2026-12-03T14:00:00-05:00"},
+        )
+    ],
     request=s.PublicRescheduleSerializer,
     responses={200: s.PublicBookingSerializer},
 )
