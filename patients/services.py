@@ -310,6 +310,23 @@ def record_consents(
             )
 
 
+def record_online_form_consents(
+    patient: Patient, *, created: bool, choices: dict[str, bool], client_address: str | None
+) -> None:
+    """Consents ticked on an anonymous web form (booking, call-back).
+
+    Nobody proved they own the e-mail, so the form speaks for the person only when it created
+    the record. For an existing patient it may withdraw (a withdrawal is always honoured at once)
+    but never grant: otherwise anyone who knows an address could sign its owner up for marketing.
+    """
+    if not created:
+        choices = {purpose: False for purpose, granted in choices.items() if not granted}
+    if choices:
+        record_consents(
+            patient, choices=choices, source="online_form", client_address=client_address
+        )
+
+
 def withdraw_consent(
     patient: Patient,
     purpose: str,

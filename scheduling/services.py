@@ -36,7 +36,7 @@ from patients.services import (
     PURPOSES,
     match_or_create_patient,
     record_care_relationship,
-    record_consents,
+    record_online_form_consents,
 )
 from providers.models import Provider
 from providers.scope import decide_acts
@@ -473,7 +473,7 @@ def book_online(
             raise ValidationProblem("Some required details are missing.", missing)
     _check_service(service, location, online=True)
     with transaction.atomic():
-        patient, _ = match_or_create_patient(
+        patient, created = match_or_create_patient(
             first_name=patient_details.get("first_name", ""),
             last_name=patient_details.get("last_name", ""),
             email=patient_details.get("email", ""),
@@ -491,10 +491,9 @@ def book_online(
             reason=reason,
             now=now,
         )
-        if consent:
-            record_consents(
-                patient, choices=consent, source="online_form", client_address=client_address
-            )
+        record_online_form_consents(
+            patient, created=created, choices=consent or {}, client_address=client_address
+        )
     return appointment
 
 
@@ -785,14 +784,15 @@ def request_callback(
         patient = None
         if email:
             first, _, last = name.strip().partition(" ")
-            patient, _ = match_or_create_patient(
+            patient, created = match_or_create_patient(
                 first_name=first, last_name=last.strip() or "-", email=email, phone=phone
             )
-            choices = {k: bool(v) for k, v in consent.items() if k in PURPOSES}
-            if choices:
-                record_consents(
-                    patient, choices=choices, source="online_form", client_address=client_address
-                )
+            record_online_form_consents(
+                patient,
+                created=created,
+                choices={k: bool(v) for k, v in consent.items() if k in PURPOSES},
+                client_address=client_address,
+            )
         return CallbackRequest.objects.create(
             name=name.strip(),
             phone=phone.strip(),
