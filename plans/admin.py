@@ -15,10 +15,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from clinic import roles
 from clinic.audit import AuditedAdminMixin, record_event
 from clinic.errors import DomainError
 from clinic.models import AuditEvent
+from patients.access import sees_clinical_content
 from plans import selectors, services
 from plans.models import (
     BodyRegion,
@@ -38,7 +38,7 @@ from providers.models import Provider
 
 
 def _clinical(request: HttpRequest) -> bool:
-    return roles.is_manager(request.user) or roles.is_clinician(request.user)
+    return sees_clinical_content(request.user)
 
 
 class ExerciseAdminForm(forms.ModelForm):

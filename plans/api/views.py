@@ -19,7 +19,7 @@ from clinic import roles
 from clinic.audit import AuditedViewMixin
 from clinic.errors import NotFoundProblem, PermissionProblem
 from clinic.models import AuditEvent, Location
-from patients.access import can_view_clinical
+from patients.access import can_view_clinical, sees_clinical_content
 from patients.models import Patient
 from plans import selectors, services
 from plans.api import serializers as s
@@ -40,7 +40,7 @@ class ClinicalStaff(BasePermission):
     message = "Only clinicians and managers may see care plans."
 
     def has_permission(self, request, view) -> bool:
-        return roles.is_manager(request.user) or roles.is_clinician(request.user)
+        return sees_clinical_content(request.user)
 
 
 class LibraryAccess(BasePermission):
@@ -51,7 +51,7 @@ class LibraryAccess(BasePermission):
     def has_permission(self, request, view) -> bool:
         if request.method in SAFE_METHODS:
             return roles.has_staff_role(request.user)
-        return roles.is_manager(request.user) or roles.is_clinician(request.user)
+        return sees_clinical_content(request.user)
 
 
 @extend_schema(tags=["care plans"])
