@@ -174,16 +174,27 @@ def render(r: dict) -> str:
         "merges equal start times into the slots returned.",
         "",
         "| case | providers | days | provider-slots | slots returned | queries | p50 / p95 "
-        "| us per provider-slot (p50) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| us per provider-slot | us per slot returned |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for s in r["scaling"]:
-        per = s["in_process"]["p50"] * 1000 / max(s["provider_slots"], 1)
+        p50 = s["in_process"]["p50"]
         out.append(
             f"| {s['case']} | {s['providers']} | {s['days']} | {s['provider_slots']} "
             f"| {s['slots_returned']} | {s['queries']} "
-            f"| {_ms(s['in_process'])} / {_ms(s['in_process'], 'p95')} | {per:.1f} |"
+            f"| {_ms(s['in_process'])} / {_ms(s['in_process'], 'p95')} "
+            f"| {p50 * 1000 / max(s['provider_slots'], 1):.1f} "
+            f"| {p50 * 1000 / max(s['slots_returned'], 1):.1f} |"
         )
+    small, large = r["scaling"][0], r["scaling"][-1]
+    out += [
+        "",
+        f"From '{small['case']}' to '{large['case']}': provider-slots x"
+        f"{large['provider_slots'] / max(small['provider_slots'], 1):.0f}, slots returned x"
+        f"{large['slots_returned'] / max(small['slots_returned'], 1):.0f}, p50 time x"
+        f"{large['in_process']['p50'] / small['in_process']['p50']:.1f}, queries "
+        f"{small['queries']} -> {large['queries']}.",
+    ]
     b = r["booking"]
     out += [
         "",
