@@ -518,9 +518,7 @@ def add_precaution(
     # The program never keeps an exercise the precautions forbid: stop the ones this one does.
     for prescription in selectors.current_program(plan):
         if set(prescription.exercise.tags) & set(tags):
-            prescription.is_active = False
-            prescription.ended_at = at
-            prescription.save(update_fields=["is_active", "ended_at"])
+            _end_prescription(prescription, at)
             _event(
                 plan,
                 actor,
@@ -823,6 +821,22 @@ def prescribe_exercise(
     return prescription
 
 
+def _lock_prescription(plan: CarePlan, prescription: ExercisePrescription) -> ExercisePrescription:
+    """The prescription's row, locked, read again inside the plan's lock (never a stale copy)."""
+    return (
+        ExercisePrescription.objects.select_for_update()
+        .select_related("exercise")
+        .get(pk=prescription.pk, plan=plan)
+    )
+
+
+def _end_prescription(prescription: ExercisePrescription, at: datetime) -> None:
+    """Prescriptions are never deleted: an ended one stays as history of the program."""
+    prescription.is_active = False
+    prescription.ended_at = at
+    prescription.save(update_fields=["is_active", "ended_at"])
+
+
 @transaction.atomic
 def change_prescription(
     prescription: ExercisePrescription,
@@ -836,11 +850,7 @@ def change_prescription(
     plan = _lock(prescription.plan)
     provider = _provider(actor)
     _require_program_author(plan, provider, at)
-    old = (
-        ExercisePrescription.objects.select_for_update()
-        .select_related("exercise")
-        .get(pk=prescription.pk, plan=plan)
-    )
+    old = _lock_prescription(plan, prescription)
     if not old.is_active:
         raise RuleProblem(
             "This prescription was already replaced or stopped.",
@@ -851,9 +861,7 @@ def change_prescription(
     values = {name: getattr(old, name) for name in DOSAGE_FIELDS}
     values.update({k: v for k, v in changes.items() if k in DOSAGE_FIELDS})
     new = _build_prescription(plan, old.exercise, provider, plan.program_version + 1, values)
-    old.is_active = False
-    old.ended_at = at
-    old.save(update_fields=["is_active", "ended_at"])
+    _end_prescription(old, at)
     new.replaces = old
     new.save()
     _event(
@@ -881,16 +889,10 @@ def stop_prescription(
     plan = _lock(prescription.plan)
     provider = _provider(actor)
     _require_program_author(plan, provider, at)
-    old = (
-        ExercisePrescription.objects.select_for_update()
-        .select_related("exercise")
-        .get(pk=prescription.pk, plan=plan)
-    )
+    old = _lock_prescription(plan, prescription)
     if not old.is_active:
         return old
-    old.is_active = False
-    old.ended_at = at
-    old.save(update_fields=["is_active", "ended_at"])
+    _end_prescription(old, at)
     _event(
         plan,
         actor,
