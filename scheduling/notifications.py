@@ -154,6 +154,11 @@ def facts(appointment: Appointment) -> dict:
 
 
 def _load(notification: Notification) -> Appointment:
+    """The appointment behind a row, read once per send: the consent check and the renderer
+    get the same row object, and reading it twice cost a third of a reminder's time."""
+    cached = getattr(notification, "_appointment", None)
+    if cached is not None:
+        return cached
     appointment = (
         Appointment.objects.select_related("patient", "provider", "service", "location")
         .filter(pk=notification.subject_id)
@@ -161,6 +166,7 @@ def _load(notification: Notification) -> Appointment:
     )
     if appointment is None:
         raise Skip("appointment_gone")
+    notification._appointment = appointment
     return appointment
 
 

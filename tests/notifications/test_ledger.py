@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from clinic.models import Location
@@ -380,3 +381,14 @@ def test_a_booking_cancelled_inside_the_grace_period_sends_nothing_at_all(world)
     assert mail.outbox == []
     cancellation.refresh_from_db()
     assert (cancellation.status, cancellation.reason) == (Status.SKIPPED, "never_told")
+
+
+def test_sending_a_reminder_reads_its_appointment_once(world, settings):
+    appointment = book(world, timezone.now() + timedelta(days=3))
+    grant_consents(appointment.patient, "reminders")
+    reminder = Notification.objects.filter(kind=REMINDER).earliest("planned_for")
+    now = reminder.next_attempt_at
+    with CaptureQueriesContext(connection) as queries:
+        assert services.send_claimed(services.claim(now, reminder.pk), now) == Status.SENT
+    appointment_reads = [q["sql"] for q in queries if 'FROM "scheduling_appointment"' in q["sql"]]
+    assert len(appointment_reads) == 1, appointment_reads
