@@ -23,7 +23,6 @@ from clinic.errors import DomainError
 from clinic.models import AuditEvent, Location
 from patients.access import clinical_patient_ids_for, sees_clinical_content
 from providers.models import Provider
-from providers.scope import decide_acts
 from scheduling import selectors, services
 from scheduling.models import (
     Appointment,
@@ -86,19 +85,28 @@ class ServiceAdmin(admin.ModelAdmin):
     prepopulated_fields = {"code": ["name"]}
 
 
+class ProviderListFilter(admin.RelatedFieldListFilter):
+    """Providers are shown with their discipline: load them together, not one query each."""
+
+    def field_choices(self, field, request, model_admin) -> list[tuple[int, str]]:
+        providers = Provider.objects.select_related("discipline").order_by("display_name")
+        return [(p.pk, str(p)) for p in providers]
+
+
 class OfferingForm(forms.ModelForm):
     class Meta:
         model = Offering
         fields = ["provider", "service", "location", "is_active"]
 
     def clean(self):
+        """The scope rule is the service's; an inactive offering needs no scope."""
         data = super().clean()
         provider, service, location = (data.get(k) for k in ("provider", "service", "location"))
-        if provider and service and location:
-            acts = list(service.required_acts.values_list("code", flat=True))
-            decision = decide_acts(provider, acts, location, timezone.now())
-            if not decision.allowed:
-                raise ValidationError({"provider": [r.message for r in decision.reasons]})
+        if provider and service and location and data.get("is_active"):
+            try:
+                services.check_offering_scope(provider, service, location)
+            except DomainError as exc:
+                raise _errors(exc, self) from exc
         return data
 
 
@@ -106,6 +114,7 @@ class OfferingForm(forms.ModelForm):
 class OfferingAdmin(admin.ModelAdmin):
     form = OfferingForm
     list_display = ["provider", "service", "location", "is_active"]
+    list_select_related = ["provider__discipline", "service", "location"]
     list_filter = ["location", "service", "is_active"]
     search_fields = ["provider__display_name", "service__name"]
 
@@ -113,13 +122,15 @@ class OfferingAdmin(admin.ModelAdmin):
 @admin.register(WeeklyAvailability)
 class WeeklyAvailabilityAdmin(admin.ModelAdmin):
     list_display = ["provider", "location", "weekday", "start_time", "end_time", "valid_from"]
-    list_filter = ["location", "weekday", "provider"]
+    list_select_related = ["provider__discipline", "location"]
+    list_filter = ["location", "weekday", ("provider", ProviderListFilter)]
 
 
 @admin.register(AvailabilityException)
 class AvailabilityExceptionAdmin(admin.ModelAdmin):
     list_display = ["provider", "kind", "location", "start", "end", "reason"]
-    list_filter = ["kind", "location", "provider"]
+    list_select_related = ["provider__discipline", "location"]
+    list_filter = ["kind", "location", ("provider", ProviderListFilter)]
 
 
 @admin.register(Closure)
@@ -259,14 +270,6 @@ def _status_action(name: str, label: str):
     run.__name__ = f"mark_{name}"
     run.short_description = label
     return run
-
-
-class ProviderListFilter(admin.RelatedFieldListFilter):
-    """Providers are shown with their discipline: load them together, not one query each."""
-
-    def field_choices(self, field, request, model_admin) -> list[tuple[int, str]]:
-        providers = Provider.objects.select_related("discipline").order_by("display_name")
-        return [(p.pk, str(p)) for p in providers]
 
 
 @admin.register(Appointment)
