@@ -28,7 +28,7 @@ give the same answer.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -366,3 +366,27 @@ def decide_acts(provider, acts: Iterable, location, at: datetime) -> ScopeDecisi
 def decide(provider, act, location, at: datetime) -> ScopeDecision:
     """May ``provider`` perform ``act`` (a code or an ``Act``) at ``location`` at ``at``?"""
     return decide_acts(provider, [act], location, at)
+
+
+def disciplines_for_acts(
+    act_ids_by_key: dict[Hashable, set[int]], jurisdiction: str = ""
+) -> dict[Hashable, list[str]]:
+    """For each key (a service, say), the disciplines whose rules in ``jurisdiction`` (its
+    override over the default) allow every one of its acts. An act that needs an endorsement
+    counts as allowed: some providers of the discipline hold it. One query."""
+    all_acts = set().union(*act_ids_by_key.values()) if act_ids_by_key else set()
+    effective: dict[tuple[str, int], bool] = {}
+    rules = ScopeRule.objects.filter(act_id__in=all_acts, jurisdiction__in=["", jurisdiction])
+    # The default ("") first, so the jurisdiction's override replaces it.
+    for code, act_id, allowed in rules.order_by("jurisdiction").values_list(
+        "discipline__code", "act_id", "allowed"
+    ):
+        effective[(code, act_id)] = allowed
+    allowed_acts: dict[str, set[int]] = defaultdict(set)
+    for (code, act_id), allowed in effective.items():
+        if allowed:
+            allowed_acts[code].add(act_id)
+    return {
+        key: sorted(code for code, act_ids in allowed_acts.items() if acts and acts <= act_ids)
+        for key, acts in act_ids_by_key.items()
+    }

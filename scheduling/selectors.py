@@ -1,6 +1,5 @@
 """Reads for scheduling: the public service list, the widget's availability, staff lists."""
 
-from collections import defaultdict
 from datetime import date, datetime
 from typing import NamedTuple
 
@@ -8,25 +7,18 @@ from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
 from clinic import roles
 from clinic.models import Location
-from providers.models import Act, Provider, ScopeRule
+from providers.models import Act, Provider
+from providers.scope import disciplines_for_acts
 from scheduling.availability import search
 from scheduling.models import Appointment, AppointmentEvent, Offering, Service
 
 
-def service_disciplines(services: list[Service]) -> dict[int, list[str]]:
-    """The disciplines each service belongs to: those whose default scope rules allow every act
-    the service requires. Derived from the rules, so a new discipline needs no code (one query)."""
-    acts_by_service = {s.pk: {a.pk for a in s.required_acts.all()} for s in services}
-    allowed: dict[str, set[int]] = defaultdict(set)
-    all_acts = set().union(*acts_by_service.values()) if acts_by_service else set()
-    for code, act_id in ScopeRule.objects.filter(
-        act_id__in=all_acts, allowed=True, jurisdiction=""
-    ).values_list("discipline__code", "act_id"):
-        allowed[code].add(act_id)
-    return {
-        pk: sorted(code for code, act_ids in allowed.items() if acts and acts <= act_ids)
-        for pk, acts in acts_by_service.items()
-    }
+def service_disciplines(services: list[Service], jurisdiction: str = "") -> dict[int, list[str]]:
+    """The disciplines each service belongs to, as the scope rules of ``jurisdiction`` say
+    (providers owns that rule; a new discipline needs no code)."""
+    return disciplines_for_acts(
+        {s.pk: {a.pk for a in s.required_acts.all()} for s in services}, jurisdiction
+    )
 
 
 def public_services(
@@ -45,7 +37,7 @@ def public_services(
         .prefetch_related(Prefetch("required_acts", queryset=Act.objects.only("id", "code")))
         .order_by("name")
     )
-    disciplines = service_disciplines(services)
+    disciplines = service_disciplines(services, location.jurisdiction if location else "")
     rows = [(s, disciplines[s.pk]) for s in services]
     if discipline:
         rows = [(s, codes) for s, codes in rows if discipline in codes]
