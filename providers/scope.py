@@ -30,7 +30,7 @@ give the same answer.
 from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from providers.errors import OutOfScope
@@ -152,6 +152,19 @@ class ScopeIndex:
         self._providers = providers
         self._rules = rules
         self._requirements = requirements
+
+    def change_days(self, provider_id: int, first: date, last: date) -> list[date]:
+        """The local days in (first, last] at whose 00:00 a decision for the provider may change.
+
+        Time enters scope only through credential dates: a credential starts counting on its
+        ``valid_from`` and stops the day after its ``valid_until``. A caller deciding many instants
+        (the availability search) asks once per span instead of once per slot.
+        """
+        days: set[date] = set()
+        for credential in self._providers[provider_id].credentials:
+            ends = credential.valid_until and credential.valid_until + timedelta(days=1)
+            days.update(d for d in (credential.valid_from, ends) if d and first < d <= last)
+        return sorted(days)
 
     def decide_acts(
         self, provider_id: int, act_codes: Iterable[str], location, at: datetime

@@ -26,7 +26,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from clinic.models import Location, Room
-from providers.models import Credential
 from providers.scope import load_scope_index
 from scheduling.models import (
     BLOCKING_STATUSES,
@@ -342,19 +341,11 @@ def _scope_spans(
 ) -> dict[int, list[tuple[datetime, bool]]]:
     """Per provider, from which instant on the range the scope decision holds, and its answer.
 
-    Scope depends on the time only through credential dates, which are local calendar days
-    (``providers.scope``): the answer can change only at 00:00 local on a ``valid_from`` or on
-    the day after a ``valid_until``. Asking at each such day (at noon, never skipped by a clock
+    The answer can change only at 00:00 local on the days ``providers.scope`` names
+    (``ScopeIndex.change_days``). Asking on each such day (at noon, never skipped by a clock
     change) gives the answer for every slot at a handful of decisions per provider.
     """
     index = load_scope_index(pids, act_codes, location.jurisdiction)
-    changes: dict[int, set[date]] = defaultdict(set)
-    for pid, valid_from, valid_until in Credential.objects.filter(provider_id__in=pids).values_list(
-        "provider_id", "valid_from", "valid_until"
-    ):
-        for day in (valid_from, valid_until and valid_until + timedelta(days=1)):
-            if day is not None and first < day <= last:
-                changes[pid].add(day)
     spans: dict[int, list[tuple[datetime, bool]]] = {}
     for pid in pids:
         spans[pid] = [
@@ -364,7 +355,7 @@ def _scope_spans(
                     pid, act_codes, location, local_instant(day, time(12), location)
                 ).allowed,
             )
-            for day in [first, *sorted(changes[pid])]
+            for day in [first, *index.change_days(pid, first, last)]
         ]
     return spans
 

@@ -95,3 +95,19 @@ def test_index_refuses_acts_it_was_not_loaded_with(toronto):
     at = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
     with pytest.raises(ValueError, match="diagnose"):
         index.decide_acts(provider.pk, ["diagnose"], toronto, at)
+
+
+def test_decisions_change_only_on_the_days_the_index_names():
+    """The availability search asks once per span between these days; a credential valid from
+    Dec 3 until Dec 10 makes Dec 3 and Dec 11 the only days its answer can change."""
+    provider = ProviderFactory(credentials=False)
+    CredentialFactory(
+        provider=provider,
+        valid_from=dt.date(2026, 12, 3),
+        valid_until=dt.date(2026, 12, 10),
+    )
+    index = load_scope_index([provider.pk], ["manual_therapy"], "CA-ON")
+    days = index.change_days(provider.pk, dt.date(2026, 12, 1), dt.date(2026, 12, 31))
+    assert days == [dt.date(2026, 12, 3), dt.date(2026, 12, 11)]
+    inside = index.change_days(provider.pk, dt.date(2026, 12, 4), dt.date(2026, 12, 9))
+    assert inside == []
