@@ -13,6 +13,11 @@ from tests.e2e.conftest import screenshot
 pytestmark = pytest.mark.browser
 
 EMAIL = "grace.hopper@example.org"
+# The first time shown is at least six days away: the widget is showing next week.
+NEXT_WEEK_SHOWN = """() => {
+    const slot = document.querySelector('#cw-days button.cw-slot');
+    return Boolean(slot) && new Date(slot.dataset.start) > Date.now() + 6 * 864e5;
+}"""
 
 
 def test_a_new_person_books_a_free_consult_and_becomes_a_lead(page):
@@ -72,12 +77,7 @@ def test_a_patient_books_a_follow_up_next_week_and_cancels_it_from_the_manage_li
         page.wait_for_load_state("networkidle")  # each choice reloads the next list
     page.get_by_role("button", name="Later").click()
     # Next week's times, well outside the late-cancellation window.
-    page.wait_for_function(
-        """() => {
-            const slot = document.querySelector('#cw-days button.cw-slot');
-            return slot && new Date(slot.dataset.start) > Date.now() + 6 * 864e5;
-        }"""
-    )
+    page.wait_for_function(NEXT_WEEK_SHOWN)
     page.locator("#cw-days button.cw-slot").first.click()
     page.fill("#cw-first-name", "Mary")
     page.fill("#cw-last-name", "Jackson")
@@ -97,6 +97,35 @@ def test_a_patient_books_a_follow_up_next_week_and_cancels_it_from_the_manage_li
     cancelled = Appointment.objects.get(reference=reference)
     assert cancelled.status == Appointment.Status.CANCELLED
     assert cancelled.cancelled_by == Appointment.CancelledBy.PATIENT
+
+
+def test_a_late_answer_for_an_earlier_choice_does_not_move_the_visitor_back_a_week(page):
+    """The visitor picks a service and clicks "Later" before the service's providers arrive;
+    when they do arrive, the widget keeps showing the week the visitor asked for."""
+    pickering = Location.objects.get(slug="pickering")
+    follow_up = Service.objects.get(code="physio-follow-up")
+    page.goto("/book/")
+    page.locator("#clinic-widget[data-ready=true]").wait_for()
+    at_pickering = f"location={pickering.pk}&"
+    with page.expect_response(lambda r: "/availability/" in r.url and at_pickering in r.url):
+        page.select_option("#cw-location", value=str(pickering.pk))
+
+    held = []
+
+    def hold(route) -> None:
+        held.append(route)
+
+    page.route("**/api/v1/public/providers/**", hold)
+    with page.expect_request("**/api/v1/public/providers/**"):
+        page.select_option("#cw-service", value=str(follow_up.pk))
+    page.get_by_role("button", name="Later").click()
+    page.wait_for_function(NEXT_WEEK_SHOWN)
+
+    with page.expect_response("**/api/v1/public/availability/**") as after_providers:
+        held[0].continue_()
+    after_providers.value.finished()
+    page.unroute("**/api/v1/public/providers/**")
+    assert page.evaluate(NEXT_WEEK_SHOWN)
 
 
 def test_a_manage_link_with_a_wrong_token_finds_nothing(page):

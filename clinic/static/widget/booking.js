@@ -21,6 +21,7 @@
     slot: null,
     pending: { key: null, body: null },
     manage: null,
+    slotsRequest: 0,
   };
 
   // --- API -------------------------------------------------------------------------------
@@ -170,20 +171,23 @@
     $("cw-reason").required = !consult;
     $("cw-submit").textContent = consult ? "Book my free consult" : "Book";
     hideDetails();
+    state.weekStart = startOfToday();
     await guarded(loadLocations);
   }
 
   /** Consults are offered only at locations with a free-consult service; appointments at every
    * location. */
   async function loadLocations() {
+    const mode = state.mode;
     let locations = state.locations;
-    if (state.mode === "consult") {
+    if (mode === "consult") {
       const offered = await Promise.all(
         locations.map(async (location) => {
           const services = asList(await api("services/", { params: { location: location.id } }));
           return services.some((s) => s.is_free_consult);
         }),
       );
+      if (state.mode !== mode) return; // the visitor switched tabs meanwhile
       locations = locations.filter((_, index) => offered[index]);
     }
     if (!locations.length) {
@@ -199,10 +203,13 @@
 
   async function loadServices() {
     const location = $("cw-location").value;
-    const consult = state.mode === "consult";
+    const mode = state.mode;
+    const consult = mode === "consult";
     const services = asList(await api("services/", { params: { location } })).filter(
       (s) => Boolean(s.is_free_consult) === consult,
     );
+    // An answer for a location or tab the visitor has since left is dropped.
+    if ($("cw-location").value !== location || state.mode !== mode) return;
     state.services = services;
     fillSelect($("cw-service"), services, (s) => [s.id, `${s.name} (${s.duration_minutes} min)`]);
     $("cw-service").closest(".cw-row").hidden = consult && services.length === 1;
@@ -221,12 +228,12 @@
     ]
       .filter(Boolean)
       .join(" ");
-    const providers = asList(
-      await api("providers/", { params: { location: $("cw-location").value, service: service.id } }),
-    );
+    const location = $("cw-location").value;
+    const providers = asList(await api("providers/", { params: { location, service: service.id } }));
+    // An answer for a service or location the visitor has since left is dropped.
+    if ($("cw-location").value !== location || $("cw-service").value !== String(service.id)) return;
     state.providers = providers;
     fillSelect($("cw-provider"), providers, (p) => [p.id, p.display_name], ["", "Any available provider"]);
-    state.weekStart = startOfToday();
     await loadSlots();
   }
 
@@ -312,7 +319,10 @@
     $("cw-earlier").disabled = start <= startOfToday();
     const provider = $("cw-provider").value;
     setStatus("Looking for free times…");
+    // Only the newest request is shown: an earlier week's answer arriving late must not replace it.
+    const request = ++state.slotsRequest;
     const slots = await fetchSlots({ service: service.id, location: $("cw-location").value, provider });
+    if (request !== state.slotsRequest) return;
     const tz = state.timezone;
     const shortDate = new Intl.DateTimeFormat("en-CA", { month: "short", day: "numeric" });
     $("cw-range").textContent =
@@ -585,8 +595,16 @@
     for (const tab of root.querySelectorAll("[role=tab]")) {
       tab.addEventListener("click", () => setMode(tab.dataset.mode));
     }
-    $("cw-location").addEventListener("change", () => guarded(loadServices));
-    $("cw-service").addEventListener("change", () => guarded(loadProviders));
+    // A new choice starts from this week at once, so a later click on "Later" is not undone
+    // when the answers for the choice arrive.
+    $("cw-location").addEventListener("change", () => {
+      state.weekStart = startOfToday();
+      guarded(loadServices);
+    });
+    $("cw-service").addEventListener("change", () => {
+      state.weekStart = startOfToday();
+      guarded(loadProviders);
+    });
     $("cw-provider").addEventListener("change", () => {
       state.weekStart = startOfToday();
       guarded(loadSlots);
