@@ -373,8 +373,10 @@ def record_care_relationship(patient: Patient, provider, source: str) -> None:
 
     ``source`` says what created it: ``appointment``, ``care_plan``, ``referral`` or ``staff``.
     """
-    CareRelationship.objects.get_or_create(
-        patient=patient, provider=provider, defaults={"source": source[:20]}
+    # One INSERT ... ON CONFLICT DO NOTHING: no read first, and no race between two bookings.
+    CareRelationship.objects.bulk_create(
+        [CareRelationship(patient=patient, provider=provider, source=source[:20])],
+        ignore_conflicts=True,
     )
 
 

@@ -24,6 +24,7 @@ from email.utils import parseaddr
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.db import transaction
 from django.dispatch import receiver
 
 from clinic.models import ClinicSettings
@@ -64,25 +65,51 @@ def reminder_times(appointment: Appointment, offsets_minutes: list[int]) -> dict
     return times
 
 
-def plan_reminders(appointment: Appointment, now: datetime) -> list[Notification]:
-    """Reminders at the offsets still ahead; reminders planned for another start are withdrawn."""
-    if appointment.status not in UPCOMING_STATUSES:
-        services.withdraw(appointment, [REMINDER], reason=f"appointment_{appointment.status}")
-        return []
-    configured = ClinicSettings.load().reminder_offsets_minutes or []
+def _reminders_ahead(
+    appointment: Appointment, clinic: ClinicSettings, now: datetime
+) -> dict[datetime, int]:
+    configured = clinic.reminder_offsets_minutes or []
     offsets = [o for o in configured if isinstance(o, int) and o > 0]
-    times = {at: offset for at, offset in reminder_times(appointment, offsets).items() if at > now}
-    services.withdraw(appointment, [REMINDER], reason="rescheduled", keep_planned_for=list(times))
+    return {at: offset for at, offset in reminder_times(appointment, offsets).items() if at > now}
+
+
+def _plan_reminder_rows(appointment: Appointment, times: dict[datetime, int]) -> list[Notification]:
     return [
         services.plan(
             appointment,
             REMINDER,
             at,
             appointment.patient.email,
-            context={"start": appointment.start.isoformat(), "offset_minutes": offset},
+            context={
+                "start": appointment.start.astimezone(UTC).isoformat(),
+                "offset_minutes": offset,
+            },
         )
         for at, offset in sorted(times.items())
     ]
+
+
+def plan_reminders(appointment: Appointment, now: datetime) -> list[Notification]:
+    """Reminders at the offsets still ahead; reminders planned for another start are withdrawn."""
+    if appointment.status not in UPCOMING_STATUSES:
+        services.withdraw(appointment, [REMINDER], reason=f"appointment_{appointment.status}")
+        return []
+    times = _reminders_ahead(appointment, ClinicSettings.load(), now)
+    services.withdraw(appointment, [REMINDER], reason="rescheduled", keep_planned_for=list(times))
+    return _plan_reminder_rows(appointment, times)
+
+
+def plan_new_booking(appointment: Appointment, now: datetime) -> list[Notification]:
+    """A new booking's confirmation and reminders. A new appointment has no rows to withdraw or
+    to have been confirmed by, so they are planned at once, in one transaction (one commit)."""
+    clinic = ClinicSettings.load()
+    grace = timedelta(minutes=clinic.notification_grace_minutes)
+    with transaction.atomic():
+        notice = services.plan(appointment, CONFIRMATION, now + grace, appointment.patient.email)
+        return [
+            notice,
+            *_plan_reminder_rows(appointment, _reminders_ahead(appointment, clinic, now)),
+        ]
 
 
 def plan_notice(appointment: Appointment, now: datetime) -> Notification:
@@ -108,18 +135,19 @@ def _reload(appointment: Appointment) -> Appointment:
     return Appointment.objects.select_related("patient", "location").get(pk=appointment.pk)
 
 
-def _safely(what: str, appointment: Appointment, plan_fn) -> None:
+def _safely(what: str, appointment: Appointment, plan_fn, *, reload: bool = True) -> None:
     """The booking change has committed; a planning error is logged, never turned into a 500.
     The sweep cannot invent rows, so this is logged loudly for staff to see."""
     try:
-        plan_fn(_reload(appointment), clock.now())
+        plan_fn(_reload(appointment) if reload else appointment, clock.now())
     except Exception:
         logger.exception("Planning %s e-mails for appointment %s failed", what, appointment.pk)
 
 
 @receiver(signals.appointment_booked, dispatch_uid="notifications.appointment_booked")
 def on_booked(sender, appointment: Appointment, **kwargs) -> None:
-    _safely("booking", appointment, lambda a, now: (plan_notice(a, now), plan_reminders(a, now)))
+    # The booking's own row, with its patient and location, has just committed: no reload.
+    _safely("booking", appointment, plan_new_booking, reload=False)
 
 
 @receiver(signals.appointment_rescheduled, dispatch_uid="notifications.appointment_rescheduled")
@@ -288,11 +316,17 @@ def render_notice(notification: Notification, now: datetime) -> Email:
     )
 
 
+def _planned_start(notification: Notification) -> datetime | None:
+    """The start a reminder was planned for, as an instant (compared as such, never as text)."""
+    planned = notification.context.get("start")
+    return datetime.fromisoformat(planned) if planned else None
+
+
 def render_reminder(notification: Notification, now: datetime) -> Email:
     appointment = _load(notification)
     if appointment.status not in UPCOMING_STATUSES:
         raise Skip(f"appointment_{appointment.status}")
-    if notification.context.get("start") != appointment.start.isoformat():
+    if _planned_start(notification) != appointment.start:
         raise Skip("rescheduled")
     if now >= appointment.start:
         raise Skip("too_late")

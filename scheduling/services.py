@@ -388,6 +388,8 @@ def book_appointment(
                 break
         else:
             raise slot_unavailable()
+        if provider is not None:
+            appointment.provider = provider
         _record(
             appointment,
             AppointmentEvent.Kind.BOOKED,

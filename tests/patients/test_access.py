@@ -4,8 +4,8 @@ import pytest
 
 from clinic import roles
 from patients.access import can_view_clinical, clinical_patient_ids_for
-from patients.models import Referral
-from patients.services import change_referral_status
+from patients.models import CareRelationship, Referral
+from patients.services import change_referral_status, record_care_relationship
 from tests.factories.patients import (
     PatientFactory,
     ReferralFactory,
@@ -78,3 +78,17 @@ def test_managers_see_every_patient():
     manager = staff_user("boss", roles.MANAGER)
     assert clinical_patient_ids_for(manager) is None
     assert can_view_clinical(manager, PatientFactory())
+
+
+def test_a_care_relationship_keeps_how_and_when_it_began():
+    """Seeing a provider again (a booking after a referral) adds nothing and rewrites nothing."""
+    patient, provider = PatientFactory(), massage_provider()
+    record_care_relationship(patient, provider, CareRelationship.Source.REFERRAL)
+    first = CareRelationship.objects.get(patient=patient, provider=provider)
+    record_care_relationship(patient, provider, CareRelationship.Source.APPOINTMENT)
+    again = CareRelationship.objects.get(patient=patient, provider=provider)
+    assert (again.pk, again.source, again.first_at) == (
+        first.pk,
+        CareRelationship.Source.REFERRAL,
+        first.first_at,
+    )
