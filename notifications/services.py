@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Model, Q, QuerySet
 
 from clinic.errors import ConflictProblem
-from notifications import clock, conf, registry
+from notifications import clock, conf, mailer, registry
 from notifications.models import Notification
 from notifications.registry import Skip
 from notifications.rendering import build_message
@@ -236,7 +236,7 @@ def send_claimed(claimed: Claim, now: datetime) -> str:
     except Exception as exc:
         return _failed_attempt(claimed, now, exc, f"Rendering failed: {exc!r}")
     try:
-        build_message(row, email).send(fail_silently=False)
+        mailer.send(build_message(row, email))
     except (smtplib.SMTPException, OSError) as exc:
         return _failed_attempt(claimed, now, exc, f"SMTP: {exc!r}")
     _finish(

@@ -4,9 +4,9 @@ Task messages are hints, not the source of truth: the ledger is. A lost message 
 beat sweep, a duplicate one finds its row already claimed or sent.
 """
 
-from celery import shared_task
+from celery import shared_task, signals
 
-from notifications import conf, services
+from notifications import conf, mailer, services
 
 
 @shared_task(name="notifications.send", ignore_result=True)
@@ -20,3 +20,12 @@ def sweep() -> int:
     if handled >= conf.sweep_limit():
         sweep.delay()
     return handled
+
+
+@signals.worker_process_shutdown.connect
+@signals.worker_shutdown.connect
+def close_mail_session(**kwargs) -> None:
+    """Say QUIT to the SMTP server rather than leave it a dropped connection: pool processes get
+    ``worker_process_shutdown``, a solo or threads worker (tasks in the main process)
+    ``worker_shutdown``."""
+    mailer.close()

@@ -1,0 +1,142 @@
+"""One SMTP session per worker process (per thread, where a pool uses threads), kept across sends.
+
+Opening a connection (TCP, greeting, EHLO, and STARTTLS and AUTH where configured) was a fifth of a
+send in the bench profile. The session is opened lazily by the first send, reused by later ones,
+and closed and forgotten on any error, so the next send starts afresh; the ledger's retries and
+back-off see the same failures as before.
+
+Only the SMTP backend is kept open. Console, file and locmem (development and tests) have no
+session worth keeping, and the file backend starts a new file per session, so they get a fresh
+backend per e-mail from ``get_connection()`` as before.
+"""
+
+import logging
+import os
+import smtplib
+import threading
+import time
+import traceback
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+
+logger = logging.getLogger(__name__)
+
+# A change to any of these (tests and the bench switch backends and ports) starts a new session.
+SESSION_SETTINGS = (
+    "EMAIL_BACKEND",
+    "EMAIL_HOST",
+    "EMAIL_PORT",
+    "EMAIL_HOST_USER",
+    "EMAIL_HOST_PASSWORD",
+    "EMAIL_USE_TLS",
+    "EMAIL_USE_SSL",
+    "EMAIL_TIMEOUT",
+    "EMAIL_SSL_CERTFILE",
+    "EMAIL_SSL_KEYFILE",
+)
+
+
+# A session idle longer than this is hung up before use rather than tried: servers drop idle
+# connections after a few minutes, and where a firewall drops one silently, MAIL FROM (or QUIT)
+# would wait EMAIL_TIMEOUT for an answer that never comes.
+MAX_IDLE_SECONDS = 60.0
+
+
+class _Local(threading.local):
+    backend: SMTPBackend | None = None
+    key: tuple = ()
+    used_at: float = 0.0
+
+
+_local = _Local()
+
+
+def _settings_key() -> tuple:
+    return tuple(getattr(settings, name, None) for name in SESSION_SETTINGS)
+
+
+def _backend() -> tuple[BaseEmailBackend, bool]:
+    """This thread's SMTP session, opened if need be, and whether it was open already; any other
+    backend fresh (never open already)."""
+    key = _settings_key()
+    now = time.monotonic()
+    if _local.backend is not None and now - _local.used_at > MAX_IDLE_SECONDS:
+        _hang_up()
+    if _local.backend is not None and _local.key != key:
+        close()
+    _local.used_at = now
+    if _local.backend is None:
+        backend = get_connection(fail_silently=False)
+        if not isinstance(backend, SMTPBackend):
+            return backend, False
+        _local.backend, _local.key = backend, key
+    # Opened here rather than by ``send_messages``, which closes a connection it opened itself.
+    opened = _local.backend.open()
+    return _local.backend, not opened
+
+
+def _dropped_before_data(exc: Exception) -> bool:
+    """Whether a kept session turned out closed before the message was handed over.
+
+    A server that drops an idle connection, or says 421 and closes it, makes the next MAIL FROM or
+    RCPT TO fail: the message was not sent and may be sent again at once. A failure anywhere inside
+    DATA is never taken for one, since the server may already hold the message.
+    """
+    dropped = isinstance(exc, smtplib.SMTPServerDisconnected) or (
+        isinstance(exc, smtplib.SMTPSenderRefused) and exc.smtp_code == 421
+    )
+    frames = traceback.walk_tb(exc.__traceback__)
+    return dropped and not any(frame.f_code.co_name == "data" for frame, _ in frames)
+
+
+def send(message: EmailMessage) -> None:
+    """Send ``message`` over this thread's session; on any error close it and raise.
+
+    A kept session the server had dropped is reopened and the message sent once more, within the
+    same attempt (see ``_dropped_before_data``); a fresh session that fails is not retried here.
+    """
+    kept = False
+    try:
+        message.connection, kept = _backend()
+        message.send(fail_silently=False)
+        return
+    except Exception as exc:
+        close()
+        if not (kept and _dropped_before_data(exc)):
+            raise
+        logger.info("The SMTP server had closed the session (%s); reopening.", type(exc).__name__)
+    try:
+        message.connection, _ = _backend()
+        message.send(fail_silently=False)
+    except Exception:
+        close()
+        raise
+
+
+def close() -> None:
+    """Close and forget this thread's session (at worker shutdown, after an error)."""
+    backend, _local.backend = _local.backend, None
+    if backend is None:
+        return
+    try:
+        backend.close()
+    except (smtplib.SMTPException, OSError):
+        logger.info("Closing the SMTP session failed; it is dropped anyway.")
+
+
+def _hang_up() -> None:
+    """Forget this thread's session, closing its socket without QUIT (the server may be gone)."""
+    backend, _local.backend = _local.backend, None
+    if backend is not None and backend.connection is not None:
+        backend.connection.close()
+
+
+def _forget_after_fork() -> None:
+    """A forked child must not talk on its parent's socket: drop the session unclosed."""
+    _local.backend = None
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
