@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from clinic import roles
@@ -215,30 +216,38 @@ def _check_patient(
     online: bool,
     ignore_id: int | None,
 ) -> None:
-    mine = Appointment.objects.filter(patient=patient).exclude(pk=ignore_id)
-    if (
-        service.is_free_consult
-        and policy.one_free_consult_per_patient
-        and mine.filter(is_free_consult=True, status__in=BLOCKING_STATUSES).exists()
-    ):
+    """The patient's own limits: one free consult, the online cap on upcoming bookings, and no
+    two appointments at once. One query counts all three."""
+    blocking = Q(status__in=BLOCKING_STATUSES)
+    counts = (
+        Appointment.objects.filter(patient=patient)
+        .exclude(pk=ignore_id)
+        .aggregate(
+            consults=Count("pk", filter=blocking & Q(is_free_consult=True)),
+            upcoming_online=Count(
+                "pk",
+                filter=Q(
+                    source=Appointment.Source.ONLINE, status__in=UPCOMING_STATUSES, start__gt=now
+                ),
+            ),
+            overlapping=Count("pk", filter=blocking & Q(start__lt=end, end__gt=start)),
+        )
+    )
+    if service.is_free_consult and policy.one_free_consult_per_patient and counts["consults"]:
         raise RuleProblem(
             "A free consult has already been booked for this person; one per patient.",
             "free-consult-used",
             "The free consult is used.",
             [FieldProblem("service", "free_consult_used", "One free consult per patient.")],
         )
-    if online:
-        upcoming = mine.filter(
-            source=Appointment.Source.ONLINE, status__in=UPCOMING_STATUSES, start__gt=now
-        ).count()
-        if upcoming >= policy.max_upcoming_online_bookings:
-            raise outside_policy(
-                f"At most {policy.max_upcoming_online_bookings} upcoming online bookings per "
-                "patient; please call the clinic for more.",
-                "max_upcoming_bookings",
-                field="patient",
-            )
-    if mine.filter(status__in=BLOCKING_STATUSES, start__lt=end, end__gt=start).exists():
+    if online and counts["upcoming_online"] >= policy.max_upcoming_online_bookings:
+        raise outside_policy(
+            f"At most {policy.max_upcoming_online_bookings} upcoming online bookings per "
+            "patient; please call the clinic for more.",
+            "max_upcoming_bookings",
+            field="patient",
+        )
+    if counts["overlapping"]:
         if online:  # anyone may type this e-mail: say no more than for any taken slot
             raise slot_unavailable()
         raise slot_unavailable(
