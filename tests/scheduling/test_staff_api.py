@@ -89,6 +89,28 @@ def test_staff_booking_uses_the_same_rules(front_desk_client, physio, assessment
     assert refused.json()["type"].endswith("/out-of-scope")
 
 
+def test_staff_cannot_book_a_patient_into_two_places_at_once(
+    front_desk_client, appointment, assessment, location
+):
+    """Staff are told plainly why (the widget only says the time is taken)."""
+    colleague = make_physio(location, assessment, "Colleague Physio")
+    overlapping = appointment.start + datetime.timedelta(minutes=30)
+    response = front_desk_client.post(
+        "/api/v1/appointments/",
+        {
+            "patient": appointment.patient_id,
+            "service": assessment.pk,
+            "location": location.pk,
+            "provider": colleague.pk,
+            "start": overlapping.isoformat(),
+        },
+        format="json",
+    )
+    assert response.status_code == 409, response.json()
+    assert response.json()["errors"][0]["code"] == "patient_busy"
+    assert not Appointment.objects.filter(provider=colleague).exists()
+
+
 def test_lifecycle_actions_follow_the_allowed_transitions(front_desk_client, appointment):
     url = f"/api/v1/appointments/{appointment.pk}"
     assert front_desk_client.post(f"{url}/confirm/").json()["status"] == "confirmed"
