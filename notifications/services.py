@@ -89,6 +89,49 @@ def plan(
     return row
 
 
+@dataclass(frozen=True)
+class Planned:
+    """One e-mail to plan: what ``plan`` takes, for ``plan_first``."""
+
+    kind: str
+    planned_for: datetime
+    recipient: str
+    context: dict | None = None
+
+
+def plan_first(subject: Model, items: list[Planned]) -> list[Notification] | None:
+    """Plan a new subject's first e-mails in one INSERT: a subject just created has no rows, so
+    the per-row read and lock of ``plan`` buy nothing. ``None``, with nothing written, when the
+    constraint finds a row already there (the subject was announced before): the caller then
+    plans as for any change."""
+    for item in items:
+        if registry.get(item.kind) is None:
+            raise ValueError(f"No renderer registered for notification kind {item.kind!r}.")
+    subject_type, subject_id = subject_key(subject)
+    rows = [
+        Notification(
+            subject_type=subject_type,
+            subject_id=subject_id,
+            kind=item.kind,
+            planned_for=item.planned_for,
+            recipient=item.recipient,
+            context=item.context or {},
+            next_attempt_at=item.planned_for,
+            status=Status.PENDING,
+            message_id=new_message_id(),
+        )
+        for item in items
+    ]
+    try:
+        with transaction.atomic():
+            Notification.objects.bulk_create(rows)
+    except IntegrityError:
+        return None
+    for row in rows:
+        enqueue_after_commit(row)
+    return rows
+
+
 def withdraw(
     subject: Model,
     kinds: list[str] | tuple[str, ...],

@@ -24,7 +24,6 @@ from email.utils import parseaddr
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db import transaction
 from django.dispatch import receiver
 
 from clinic.models import ClinicSettings
@@ -73,17 +72,13 @@ def _reminders_ahead(
     return {at: offset for at, offset in reminder_times(appointment, offsets).items() if at > now}
 
 
-def _plan_reminder_rows(appointment: Appointment, times: dict[datetime, int]) -> list[Notification]:
+def _reminder_items(appointment: Appointment, times: dict[datetime, int]) -> list[services.Planned]:
     return [
-        services.plan(
-            appointment,
+        services.Planned(
             REMINDER,
             at,
             appointment.patient.email,
-            context={
-                "start": appointment.start.astimezone(UTC).isoformat(),
-                "offset_minutes": offset,
-            },
+            {"start": appointment.start.astimezone(UTC).isoformat(), "offset_minutes": offset},
         )
         for at, offset in sorted(times.items())
     ]
@@ -96,20 +91,24 @@ def plan_reminders(appointment: Appointment, now: datetime) -> list[Notification
         return []
     times = _reminders_ahead(appointment, ClinicSettings.load(), now)
     services.withdraw(appointment, [REMINDER], reason="rescheduled", keep_planned_for=list(times))
-    return _plan_reminder_rows(appointment, times)
+    return [
+        services.plan(appointment, i.kind, i.planned_for, i.recipient, context=i.context)
+        for i in _reminder_items(appointment, times)
+    ]
 
 
 def plan_new_booking(appointment: Appointment, now: datetime) -> list[Notification]:
-    """A new booking's confirmation and reminders. A new appointment has no rows to withdraw or
-    to have been confirmed by, so they are planned at once, in one transaction (one commit)."""
+    """A new booking's confirmation and reminders. A new appointment has nothing to withdraw and
+    was never confirmed, so they are planned at once, in one INSERT; one announced before (the
+    signal sent twice) is planned as a change, which withdraws the first notice."""
     clinic = ClinicSettings.load()
     grace = timedelta(minutes=clinic.notification_grace_minutes)
-    with transaction.atomic():
-        notice = services.plan(appointment, CONFIRMATION, now + grace, appointment.patient.email)
-        return [
-            notice,
-            *_plan_reminder_rows(appointment, _reminders_ahead(appointment, clinic, now)),
-        ]
+    notice = services.Planned(CONFIRMATION, now + grace, appointment.patient.email)
+    reminders = _reminder_items(appointment, _reminders_ahead(appointment, clinic, now))
+    planned = services.plan_first(appointment, [notice, *reminders])
+    if planned is None:
+        return [plan_notice(appointment, now), *plan_reminders(appointment, now)]
+    return planned
 
 
 def plan_notice(appointment: Appointment, now: datetime) -> Notification:

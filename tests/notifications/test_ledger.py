@@ -80,6 +80,24 @@ def test_planning_again_finds_the_same_row_and_a_withdrawn_time_comes_back(world
     )
 
 
+def test_a_booking_announced_twice_still_has_one_pending_notice_and_the_same_reminders(
+    world, queued
+):
+    """A booking's first e-mails go in as one batch; a second delivery of the booking signal
+    meets the constraint and is planned as a change: the first notice is withdrawn for a new
+    one, the reminders are the same rows."""
+    from scheduling import signals
+
+    appointment = book(world, timezone.now() + timedelta(days=3))
+    reminders = set(Notification.objects.filter(kind=REMINDER).values_list("pk", "message_id"))
+    assert len(reminders) == 2
+    with world.commit():
+        signals.appointment_booked.send(sender=Appointment, appointment=appointment, actor=None)
+    pending = Notification.objects.filter(status=Status.PENDING)
+    assert pending.filter(kind=CONFIRMATION).count() == 1
+    assert set(pending.filter(kind=REMINDER).values_list("pk", "message_id")) == reminders
+
+
 def test_a_worker_whose_lease_was_taken_over_records_nothing(world, settings):
     settings.NOTIFICATIONS_LEASE_SECONDS = 60
     appointment = book(world, timezone.now() + timedelta(days=2))
