@@ -410,3 +410,51 @@ def test_sending_a_reminder_reads_its_appointment_once(world, settings):
         assert services.send_claimed(services.claim(now, reminder.pk), now) == Status.SENT
     appointment_reads = [q["sql"] for q in queries if 'FROM "scheduling_appointment"' in q["sql"]]
     assert len(appointment_reads) == 1, appointment_reads
+
+
+def test_a_reminder_consent_is_the_latest_record_as_has_consent_reads_it(world):
+    """The consent read along with the appointment decides as ``has_consent`` does: the latest
+    record wins (the higher id on a tie), none means no."""
+    from patients.models import Consent
+    from patients.selectors import has_consent
+    from scheduling.notifications import reminders_consented
+
+    appointment = book(world, timezone.now() + timedelta(days=3))
+    patient = appointment.patient
+    reminder = Notification.objects.filter(kind=REMINDER).earliest("planned_for")
+
+    def consented() -> bool:
+        return reminders_consented(Notification.objects.get(pk=reminder.pk))
+
+    at = timezone.now()
+    cases = [(None, False), (True, True), (False, False), (True, True)]
+    Consent.objects.filter(patient=patient).delete()
+    for granted, expected in cases:
+        if granted is not None:
+            Consent.objects.create(
+                patient=patient,
+                purpose="reminders",
+                granted=granted,
+                recorded_at=at,
+                source="staff",
+            )
+        assert consented() is has_consent(patient, "reminders") is expected
+
+
+def test_sending_a_reminder_is_one_read_and_one_write_after_the_claim(world):
+    """Consent and the clinic's name come with the appointment, read at send time (a renamed
+    clinic is named at once)."""
+    from clinic.models import ClinicSettings
+
+    appointment = book(world, timezone.now() + timedelta(days=3))
+    grant_consents(appointment.patient, "reminders")
+    clinic = ClinicSettings.load()
+    clinic.name = "Harbourfront Physio"
+    clinic.save()
+    reminder = Notification.objects.filter(kind=REMINDER).earliest("planned_for")
+    now = reminder.next_attempt_at
+    claimed = services.claim(now, reminder.pk)
+    with CaptureQueriesContext(connection) as queries:
+        assert services.send_claimed(claimed, now) == Status.SENT
+    assert [q["sql"].split()[0] for q in queries] == ["SELECT", "UPDATE"]
+    assert "Harbourfront Physio" in mail.outbox[0].body
