@@ -26,7 +26,7 @@ from django.db.models import FloatField, Func, Q
 from django.utils import timezone
 
 from clinic.models import Location, Room
-from providers.scope import load_scope_index
+from providers.scope import ScopeIndex, load_scope_index
 from scheduling.models import (
     BLOCKING_STATUSES,
     Appointment,
@@ -61,6 +61,28 @@ class SearchResult:
     slots: list[ProviderSlot]
     policy: BookingPolicy
     provider_load: dict[int, int]
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What a search judges by before it looks at calendars: the booking policy, the service's
+    acts and the scope index of the providers who may take it. The booking service loads them
+    once, checks a named provider with them, and hands them to the search inside its
+    transaction, so one booking reads the rules once."""
+
+    policy: BookingPolicy
+    act_codes: list[str]
+    scope: ScopeIndex
+
+
+def load_rules(service: Service, location: Location, provider_ids: Iterable[int]) -> Rules:
+    """The rules for ``service`` at ``location`` and these providers (eight queries)."""
+    act_codes = list(service.required_acts.values_list("code", flat=True))
+    return Rules(
+        policy=resolve_policy(service, location),
+        act_codes=act_codes,
+        scope=load_scope_index(provider_ids, act_codes, location.jurisdiction),
+    )
 
 
 def local_instant(day: date, at: time, location: Location) -> datetime:
@@ -158,16 +180,18 @@ def search(
     now: datetime | None = None,
     online: bool = True,
     ignore_appointment_id: int | None = None,
+    rules: Rules | None = None,
 ) -> SearchResult:
     """Every bookable (start, provider) for ``service`` at ``location`` on the local dates
     ``start_date``..``end_date`` (inclusive).
 
     ``online`` applies the booking policy's notice, same-day rule and horizon (staff bookings
     skip them but never book in the past). ``ignore_appointment_id`` leaves one appointment out
-    of the conflicts, for rescheduling it.
+    of the conflicts, for rescheduling it. ``rules``, when the caller has loaded them for these
+    providers (``load_rules``), are used instead of reading them again.
     """
     now = now or timezone.now()
-    policy = resolve_policy(service, location)
+    policy = rules.policy if rules is not None else resolve_policy(service, location)
     empty = SearchResult([], policy, {})
     if not online:
         earliest = now
@@ -188,7 +212,11 @@ def search(
     pids = sorted(set(offerings.values_list("provider_id", flat=True)))
     if not pids:
         return empty
-    act_codes = list(service.required_acts.values_list("code", flat=True))
+    if rules is not None:
+        act_codes, index = rules.act_codes, rules.scope
+    else:
+        act_codes = list(service.required_acts.values_list("code", flat=True))
+        index = load_scope_index(pids, act_codes, location.jurisdiction)
 
     duration = timedelta(minutes=service.duration_minutes)
     before = timedelta(minutes=service.buffer_before_minutes)
@@ -289,7 +317,7 @@ def search(
             busy[pid].append(blocked)
     room_use = [(room_id, _RoomUse(cap, room_intervals[room_id])) for room_id, cap in rooms]
 
-    scope = _scope_spans(pids, act_codes, location, start_date, end_date)
+    scope = _scope_spans(index, pids, act_codes, location, start_date, end_date)
     capacity = service.capacity
     slots: list[ProviderSlot] = []
     new_slot = tuple.__new__  # the named tuple without its Python-level constructor: hot loop
@@ -373,7 +401,12 @@ def _seconds(instant: datetime, up: bool = False) -> int:
 
 
 def _scope_spans(
-    pids: list[int], act_codes: list[str], location: Location, first: date, last: date
+    index: ScopeIndex,
+    pids: list[int],
+    act_codes: list[str],
+    location: Location,
+    first: date,
+    last: date,
 ) -> dict[int, list[tuple[datetime, bool]]]:
     """Per provider, from which instant on the range the scope decision holds, and its answer.
 
@@ -381,7 +414,6 @@ def _scope_spans(
     (``ScopeIndex.change_days``). Asking on each such day (at noon, never skipped by a clock
     change) gives the answer for every slot at a handful of decisions per provider.
     """
-    index = load_scope_index(pids, act_codes, location.jurisdiction)
     spans: dict[int, list[tuple[datetime, bool]]] = {}
     for pid in pids:
         spans[pid] = [

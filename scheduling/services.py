@@ -42,7 +42,7 @@ from patients.services import (
 from providers.models import Provider
 from providers.scope import decide_acts
 from scheduling import signals
-from scheduling.availability import ProviderSlot, search
+from scheduling.availability import ProviderSlot, Rules, load_rules, search
 from scheduling.models import (
     BLOCKING_STATUSES,
     UPCOMING_STATUSES,
@@ -273,26 +273,30 @@ def _lock(service: Service, location: Location, provider_ids: Iterable[int]) -> 
         )
 
 
+def _candidates(service: Service, location: Location, provider: Provider | None) -> list[int]:
+    """Who may take the booking: the named provider, or everyone offering the service there."""
+    if provider is not None:
+        return [provider.pk]
+    return list(
+        Offering.objects.filter(
+            service=service, location=location, is_active=True, provider__is_active=True
+        ).values_list("provider_id", flat=True)
+    )
+
+
 def _options(
     *,
     service: Service,
     location: Location,
     start: datetime,
-    provider: Provider | None,
+    candidates: list[int],
+    rules: Rules,
     now: datetime,
     online: bool,
     ignore_id: int | None = None,
 ) -> list[ProviderSlot]:
     """The providers who can take ``start``, best first (joining a group session, then the
     least busy), judged inside the caller's transaction after the locks."""
-    if provider is not None:
-        candidates = [provider.pk]
-    else:
-        candidates = list(
-            Offering.objects.filter(
-                service=service, location=location, is_active=True, provider__is_active=True
-            ).values_list("provider_id", flat=True)
-        )
     _lock(service, location, candidates)
     day = start.astimezone(location.zone).date()
     result = search(
@@ -304,6 +308,7 @@ def _options(
         now=now,
         online=online,
         ignore_appointment_id=ignore_id,
+        rules=rules,
     )
     options = [slot for slot in result.slots if slot.start == start]
     options.sort(
@@ -313,10 +318,12 @@ def _options(
 
 
 def _check_provider(
-    provider: Provider, service: Service, location: Location, start: datetime
+    provider: Provider, service: Service, location: Location, start: datetime, rules: Rules
 ) -> None:
-    acts = list(service.required_acts.values_list("code", flat=True))
-    decide_acts(provider, acts, location, start).raise_if_refused("provider")
+    """A named provider is refused with the scope decision's reasons, not a bare "taken"."""
+    rules.scope.decide_acts(provider.pk, rules.act_codes, location, start).raise_if_refused(
+        "provider"
+    )
     if not Offering.objects.filter(
         provider=provider, service=service, location=location, is_active=True
     ).exists():
@@ -378,16 +385,18 @@ def book_appointment(
     end, _, _ = _blocked(service, start)
     with transaction.atomic():
         patient = Patient.objects.select_for_update().get(pk=patient.pk)
-        policy = resolve_policy(service, location)
-        _check_policy(policy, location, start, now, online)
+        candidates = _candidates(service, location, provider)
+        rules = load_rules(service, location, candidates)
+        _check_policy(rules.policy, location, start, now, online)
         if provider is not None:
-            _check_provider(provider, service, location, start)
-        _check_patient(patient, service, policy, start, end, now, online, None)
+            _check_provider(provider, service, location, start, rules)
+        _check_patient(patient, service, rules.policy, start, end, now, online, None)
         options = _options(
             service=service,
             location=location,
             start=start,
-            provider=provider,
+            candidates=candidates,
+            rules=rules,
             now=now,
             online=online,
         )
@@ -608,16 +617,19 @@ def reschedule_appointment(
             )
         _check_service(service, location, online)
         target = provider or appointment.provider
-        policy = resolve_policy(service, location)
-        _check_policy(policy, location, start, now, online)
-        _check_provider(target, service, location, start)
+        rules = load_rules(service, location, [target.pk])
+        _check_policy(rules.policy, location, start, now, online)
+        _check_provider(target, service, location, start, rules)
         end, blocked_start, blocked_end = _blocked(service, start)
-        _check_patient(appointment.patient, service, policy, start, end, now, False, appointment.pk)
+        _check_patient(
+            appointment.patient, service, rules.policy, start, end, now, False, appointment.pk
+        )
         options = _options(
             service=service,
             location=location,
             start=start,
-            provider=target,
+            candidates=[target.pk],
+            rules=rules,
             now=now,
             online=online,
             ignore_id=appointment.pk,
