@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench            # the recorded run (about 6-8 minutes on 2 cores)
     .venv/bin/python -m bench --quick    # small sizes, to check the harness (about 2 minutes)
+    .venv/bin/python -m bench --only reminders   # one phase alone, figures on stdout
 
 Needs PostgreSQL (``BENCH_PG_URL``, default postgres://postgres@127.0.0.1:5432; the bench drops
 and re-creates its own databases ``clinic_bench``, ``clinic_bench_peer`` and ``clinic_bench_pg``),
@@ -273,6 +274,19 @@ def run_reminders(results: dict, sizes: Sizes) -> None:
     }
 
 
+def run_only_reminders(sizes: Sizes) -> int:
+    """The reminder phase alone against a fresh clinic, to measure a change to the pipeline
+    without the whole run; non-zero if an e-mail was sent twice or lost."""
+    results: dict = {"load_start": load()}
+    prepare()
+    log(f"reminder pipeline; load average {load()}")
+    run_reminders(results, sizes)
+    results["load_end"] = load()
+    print(json.dumps(results, indent=2, default=_plain))
+    outcome = results["reminders"]
+    return 0 if outcome["duplicates"] == outcome["lost"] == 0 else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (harness check)")
@@ -284,7 +298,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only re-write the report from bench/out/results.json (after editing FINDINGS.md)",
     )
+    parser.add_argument(
+        "--only",
+        choices=["reminders"],
+        help="build the clinic and run this phase alone; prints its figures, writes no report",
+    )
     args = parser.parse_args(argv)
+    if args.only:
+        return run_only_reminders(QUICK if args.quick else FULL)
     if args.render:
         from bench import report
 
