@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Model, Q, QuerySet
 
 from clinic.errors import ConflictProblem
@@ -215,9 +215,64 @@ def _worn_out(row: Notification) -> bool:
     return row.attempts >= conf.max_attempts()
 
 
+def _take(now: datetime, token: uuid.UUID, notification_id: int | None) -> Notification | None:
+    """The common claim in one statement, its own transaction: ``UPDATE ... WHERE id = (SELECT
+    ... FOR UPDATE SKIP LOCKED) RETURNING``. The ORM's lock, update and commit were four round
+    trips, a quarter of a send's time. Rows whose workers keep dying are left to ``claim``."""
+    table = connection.ops.quote_name(Notification._meta.db_table)
+    fields = Notification._meta.concrete_fields
+    column = {f.name: connection.ops.quote_name(f.column) for f in fields}
+
+    def value(name: str, python_value):
+        return Notification._meta.get_field(name).get_db_prep_value(python_value, connection)
+
+    params = [
+        value("status", Status.SENDING),
+        value("lease_token", token),
+        value("lease_expires_at", now + timedelta(seconds=conf.lease_seconds())),
+        value("updated_at", now),
+        value("status", Status.PENDING),
+        value("next_attempt_at", now),
+        value("status", Status.SENDING),
+        value("lease_expires_at", now),
+        conf.max_attempts(),
+    ]
+    only = ""
+    if notification_id is not None:
+        only = f"AND {column['id']} = %s"
+        params.append(notification_id)
+    lock = ""
+    if connection.features.has_select_for_update_skip_locked:
+        lock = connection.ops.for_update_sql(skip_locked=True)
+    # Names come from the model's meta and every value is a parameter.
+    sql = f"""
+        UPDATE {table} SET {column["status"]} = %s, {column["lease_token"]} = %s,
+            {column["lease_expires_at"]} = %s, {column["attempts"]} = {column["attempts"]} + 1,
+            {column["updated_at"]} = %s
+        WHERE {column["id"]} = (
+            SELECT {column["id"]} FROM {table}
+            WHERE (
+                ({column["status"]} = %s AND {column["next_attempt_at"]} <= %s)
+                OR ({column["status"]} = %s AND {column["lease_expires_at"]} <= %s
+                    AND {column["attempts"]} < %s)
+            ) {only}
+            ORDER BY {column["next_attempt_at"]}, {column["id"]} LIMIT 1 {lock}
+        )
+        RETURNING {", ".join(column.values())}
+    """  # noqa: S608
+    rows = list(Notification.objects.raw(sql, params))
+    return rows[0] if rows else None
+
+
 def claim(now: datetime, notification_id: int | None = None) -> Claim | None:
-    """Take one due row (or the given one, if due) under a fresh lease; ``None`` if none is free."""
+    """Take one due row (or the given one, if due) under a fresh lease; ``None`` if none is free.
+
+    ``_take`` claims in one statement; only when it finds nothing are rows whose workers keep
+    dying looked for (and failed) here, so a backlog's claims stay one round trip each."""
     token = uuid.uuid4()
+    taken = _take(now, token, notification_id)
+    if taken is not None:
+        return Claim(taken, token)
     with transaction.atomic():
         rows = Notification.objects.select_for_update(skip_locked=True).filter(_due(now))
         if notification_id is not None:

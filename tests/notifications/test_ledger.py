@@ -458,3 +458,31 @@ def test_sending_a_reminder_is_one_read_and_one_write_after_the_claim(world):
         assert services.send_claimed(claimed, now) == Status.SENT
     assert [q["sql"].split()[0] for q in queries] == ["SELECT", "UPDATE"]
     assert "Harbourfront Physio" in mail.outbox[0].body
+
+
+def test_claiming_a_due_row_is_one_statement_and_takes_the_earliest_due(world, settings):
+    """The claim is one UPDATE ... RETURNING (its own transaction), earliest due row first."""
+    book(world, timezone.now() + timedelta(days=2))
+    now = timezone.now() + timedelta(days=3)
+    earliest = Notification.objects.order_by("next_attempt_at", "id").first()
+    with CaptureQueriesContext(connection) as queries:
+        claimed = services.claim(now)
+    assert [q["sql"].split()[0] for q in queries] == ["UPDATE"]
+    row = claimed.notification
+    assert (row.pk, row.status, row.attempts) == (earliest.pk, Status.SENDING, 1)
+    assert row.lease_token == claimed.token
+    assert row.lease_expires_at == now + timedelta(seconds=services.conf.lease_seconds())
+    assert (row.message_id, row.context) == (earliest.message_id, earliest.context)
+    assert Notification.objects.get(pk=row.pk).lease_token == claimed.token
+
+
+def test_a_row_whose_workers_keep_dying_ends_failed_even_while_others_are_due(world, settings):
+    """Claims pass over it while other rows are due; once none is left it is failed, not sent."""
+    settings.NOTIFICATIONS_LEASE_SECONDS = 60
+    settings.NOTIFICATIONS_MAX_ATTEMPTS = 1
+    book(world, timezone.now() + timedelta(days=2))
+    now = timezone.now() + timedelta(minutes=4)
+    dying = services.claim(now).notification
+    now += timedelta(seconds=61)
+    assert services.claim(now, dying.pk) is None
+    assert Notification.objects.get(pk=dying.pk).status == Status.FAILED
