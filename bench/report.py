@@ -202,19 +202,31 @@ def render(r: dict) -> str:
         "",
         f"{b['clients']} parallel HTTP clients, each booking a new person into a distinct free "
         "slot of the 50-provider location; latency in ms. client CPU: share of the machine's "
-        "CPU the load generator itself used.",
+        "CPU the load generator itself used. CPU per booking: CPU time of the gunicorn workers "
+        "(API) and of the PostgreSQL backends serving the bench database (DB) during the round, "
+        "divided by the bookings made (from `/proc`, `bench/cpu.py`).",
         "",
         "| round | bookings | 201 | other | bookings/s | latency p50 | p99 | max | rows created "
-        "| client CPU |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| client CPU | CPU per booking: API / DB ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for n, round_ in enumerate(b["rounds"], 1):
         lat = round_["latency"]
         out.append(
             f"| {n} | {round_['bookings']} | {round_['statuses'].get('201', 0)} "
             f"| {round_['errors']} | {round_['rate']:.1f} | {lat['p50']:.1f} | {lat['p99']:.1f} "
-            f"| {lat['max']:.1f} | {round_['created']} | {round_['client_cpu_share']:.0%} |"
+            f"| {lat['max']:.1f} | {round_['created']} | {round_['client_cpu_share']:.0%} "
+            f"| {round_.get('api_cpu_ms', 0):.1f} / {round_.get('db_cpu_ms', 0):.1f} |"
         )
+    per_booking = _med([x.get("api_cpu_ms", 0) + x.get("db_cpu_ms", 0) for x in b["rounds"]])
+    if per_booking:
+        cores = r["machine"].get("nproc") or 1
+        out += [
+            "",
+            f"At {per_booking:.1f} ms of API and database CPU per booking (median round), "
+            f"{cores} cores can serve at most {1000 * cores / per_booking:.0f} bookings/s with "
+            "nothing else running: that, not waiting, is what bounds the rate.",
+        ]
     failures = [f for round_ in b["rounds"] for f in round_["failures"]]
     if failures:
         out += ["", "First failures:", "", *[f"- `{f}`" for f in failures[:5]]]

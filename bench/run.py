@@ -189,7 +189,9 @@ def asdict_summary(seconds: list[float]) -> dict:
 
 
 def run_booking(results: dict, clinic, sizes: Sizes, client) -> None:
-    from bench import booking
+    from bench import booking, cpu
+
+    backends = cpu.database_backends(env.DB_NAME)
 
     slots = booking.bookable_slots(clinic, 50, 8)
     need = sizes.booking_rounds * sizes.bookings_per_round
@@ -200,10 +202,13 @@ def run_booking(results: dict, clinic, sizes: Sizes, client) -> None:
         chunk = slots[n * sizes.bookings_per_round : (n + 1) * sizes.bookings_per_round]
         before_rows = booking.online_bookings()
         cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+        api_before, db_before = cpu.cpu_seconds(cpu.api_workers), cpu.cpu_seconds(backends)
         outcome = booking.throughput(
             client, clinic, chunk, 50, sizes.booking_clients, tag=f"r{n}-{time.time_ns()}"
         )
         cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+        api_cpu = cpu.cpu_seconds(cpu.api_workers) - api_before
+        db_cpu = cpu.cpu_seconds(backends) - db_before
         client_cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (
             cpu_after.ru_stime - cpu_before.ru_stime
         )
@@ -219,6 +224,8 @@ def run_booking(results: dict, clinic, sizes: Sizes, client) -> None:
                 "failures": outcome.failures,
                 "latency": outcome.latency.as_dict(),
                 "client_cpu_share": client_cpu / outcome.seconds / (os.cpu_count() or 1),
+                "api_cpu_ms": 1000 * api_cpu / max(outcome.statuses[201], 1),
+                "db_cpu_ms": 1000 * db_cpu / max(outcome.statuses[201], 1),
             }
         )
     results["booking"] = {
