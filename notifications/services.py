@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Model, Q, QuerySet
+from django.utils import timezone
 
 from clinic.errors import ConflictProblem
 from notifications import clock, conf, mailer, registry
@@ -230,7 +231,7 @@ def _take(now: datetime, token: uuid.UUID, notification_id: int | None) -> Notif
         value("status", Status.SENDING),
         value("lease_token", token),
         value("lease_expires_at", now + timedelta(seconds=conf.lease_seconds())),
-        value("updated_at", now),
+        value("updated_at", timezone.now()),  # as auto_now would, not the ledger clock
         value("status", Status.PENDING),
         value("next_attempt_at", now),
         value("status", Status.SENDING),
