@@ -2,10 +2,19 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
+from django.db import close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
 
 app = Celery("clinic")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def retire_old_database_connections(**kwargs) -> None:
+    """Between tasks a worker treats its connection as Django treats one between requests: kept
+    (``CELERY_DB_REUSE_MAX``), unless it is older than ``CONN_MAX_AGE``, broken or in error."""
+    close_old_connections()

@@ -234,6 +234,10 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fix-up closes the database connection around every task unless told to reuse
+# it: a reconnect per e-mail halved the reminder pipeline. Workers keep it instead, and Django's
+# own rules (CONN_MAX_AGE, health checks, errors) retire it between tasks (clinic/celery.py).
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"

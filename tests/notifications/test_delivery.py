@@ -15,7 +15,7 @@ from notifications.tasks import send_notification, sweep
 from patients.services import record_consents
 from scheduling.notifications import CANCELLATION, CHANGE, CONFIRMATION, REMINDER
 from tests.notifications.conftest import run_sweep
-from tests.services import WORKER_SETTINGS, wait_until
+from tests.services import WORKER_SETTINGS, WorkerPool, wait_until
 
 pytestmark = [
     pytest.mark.services,
@@ -226,6 +226,43 @@ def test_duplicate_task_deliveries_and_two_racing_workers_send_each_email_once(
         Notification.objects.filter(kind=CONFIRMATION).values_list("message_id", flat=True)
     )
     assert sorted(m["To"] for m in messages) == sorted([a.patient.email for a in appointments])
+
+
+def test_a_worker_keeps_one_database_connection_across_tasks(
+    world, celery_workers, smtp_server, service_clock, tmp_path
+):
+    """Reconnecting to the database for every e-mail halved the pipeline: where connections may
+    live (``CONN_MAX_AGE``), a worker sends one e-mail after another on the same connection."""
+    celery_workers.stop_all()  # the next test's fixture starts the usual worker again
+    keeping = WorkerPool({**celery_workers.env, "DB_CONN_MAX_AGE": "60"}, tmp_path)
+    keeping.start()
+    try:
+        base = next_start(days=3)
+        for hours in range(3):
+            world.book(base + timedelta(hours=hours))
+        service_clock.advance(GRACE)
+        seen = []
+        for pk in Notification.objects.filter(kind=CONFIRMATION).values_list("pk", flat=True):
+            send_notification.delay(pk)
+            wait_until(lambda pk=pk: Notification.objects.get(pk=pk).status == Status.SENT, 30)
+            seen.append(other_database_sessions())
+        assert len(seen) == 3
+        assert len(seen[0]) == 1
+        assert seen == [seen[0]] * 3
+    finally:
+        keeping.stop_all()
+
+
+def other_database_sessions() -> set[int]:
+    """Backend pids of the other sessions open on the test database."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return {pid for (pid,) in cursor.fetchall()}
 
 
 def test_smtp_down_then_back_is_retried_and_sent_once(
