@@ -15,19 +15,21 @@ from bench.dataset import CELL_MINUTES, DAY_END, DAY_START, Clinic
 PEER_PACKAGE = "django-appointment==3.12.0"
 VENV = env.OUT_DIR / "peer-venv"
 PYTHON = VENV / "bin" / "python"
+# `python3 dev.py setup` installs uv into the project's venv; it need not be on PATH.
+UV = str(env.VENV_BIN / "uv") if (env.VENV_BIN / "uv").exists() else "uv"
 
 
 def install() -> str:
     """Create the peer's venv if missing; returns its django-appointment version."""
     if not PYTHON.exists():
         subprocess.run(
-            ["uv", "venv", "-q", "--python", f"{sys.version_info[0]}.{sys.version_info[1]}", VENV],
+            [UV, "venv", "-q", "--python", f"{sys.version_info[0]}.{sys.version_info[1]}", VENV],
             check=True,
             capture_output=True,
             text=True,
         )
     subprocess.run(
-        ["uv", "pip", "install", "-q", "--python", PYTHON, PEER_PACKAGE, "psycopg[binary]"],
+        [UV, "pip", "install", "-q", "--python", PYTHON, PEER_PACKAGE, "psycopg[binary]"],
         check=True,
         capture_output=True,
         text=True,
