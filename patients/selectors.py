@@ -1,6 +1,6 @@
 """Reads about patients: the current consent state and its history."""
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from patients.models import Consent, Patient
 
@@ -30,12 +30,19 @@ def current_consents_from(records) -> dict[str, bool]:
     return state
 
 
+def _latest(purpose: str) -> QuerySet:
+    """The consent records for ``purpose``, the one that decides first."""
+    return Consent.objects.filter(purpose=purpose).order_by("-recorded_at", "-id")
+
+
 def has_consent(patient: Patient, purpose: str) -> bool:
     """Is ``purpose`` granted now? The latest record decides; none means no."""
-    latest = (
-        Consent.objects.filter(patient=patient, purpose=purpose)
-        .order_by("-recorded_at", "-id")
-        .values_list("granted", flat=True)
-        .first()
-    )
-    return bool(latest)
+    return bool(_latest(purpose).filter(patient=patient).values_list("granted", flat=True).first())
+
+
+def consent_column(purpose: str, patient_field: str = "patient") -> Subquery:
+    """``has_consent`` as a column of another query whose rows have a patient (``patient_field``
+    of the outer row): NULL, read as no, when there is no record. Lets a sender read its subject
+    and the consent in one round trip, decided by the same rule."""
+    latest = _latest(purpose).filter(patient=OuterRef(patient_field))
+    return Subquery(latest.values("granted")[:1])

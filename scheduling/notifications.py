@@ -24,7 +24,7 @@ from email.utils import parseaddr
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import OuterRef, Subquery
+from django.db.models import Subquery
 from django.dispatch import receiver
 
 from clinic.models import ClinicSettings
@@ -33,6 +33,7 @@ from notifications.models import Notification
 from notifications.registry import Email, Skip
 from notifications.rendering import render_templates
 from patients.models import Consent
+from patients.selectors import consent_column
 from patients.tokens import unsubscribe_url as patient_unsubscribe_url
 from scheduling import signals
 from scheduling.models import UPCOMING_STATUSES, Appointment, Modality
@@ -181,16 +182,6 @@ def facts(appointment: Appointment) -> dict:
     }
 
 
-def consent_now(purpose: str) -> Subquery:
-    """The patient's consent to ``purpose`` as ``patients.selectors.has_consent`` decides it (the
-    latest record wins; none is NULL, read as no), as a column of the appointment's own query: a
-    reminder's consent check was a round trip of its own."""
-    latest = Consent.objects.filter(patient=OuterRef("patient"), purpose=purpose).order_by(
-        "-recorded_at", "-id"
-    )
-    return Subquery(latest.values("granted")[:1])
-
-
 def _load(notification: Notification) -> Appointment:
     """The appointment behind a row, read once per send in one query that also brings the
     patient's reminder consent and the clinic's name: the consent check and the renderer get the
@@ -201,7 +192,7 @@ def _load(notification: Notification) -> Appointment:
     appointment = (
         Appointment.objects.select_related("patient", "provider", "service", "location")
         .annotate(
-            reminders_consent=consent_now(Consent.Purpose.REMINDERS),
+            reminders_consent=consent_column(Consent.Purpose.REMINDERS),
             clinic_name=Subquery(ClinicSettings.objects.filter(pk=1).values("name")),
         )
         .filter(pk=notification.subject_id)
@@ -375,7 +366,7 @@ def render_cancellation(notification: Notification, now: datetime) -> Email:
 
 
 def reminders_consented(notification: Notification) -> bool:
-    """Asked at send time, from the same read as the appointment (see ``consent_now``)."""
+    """Asked at send time, from the same read as the appointment (``consent_column``)."""
     return bool(_load(notification).reminders_consent)
 
 
