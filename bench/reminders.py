@@ -177,6 +177,7 @@ class PipelineResult:
     lost: int
     foreign: int
     statuses: dict
+    cpu_ms: dict
 
     @property
     def rate(self) -> float:
@@ -201,13 +202,18 @@ def run(count: int, processes: int, concurrency: int, timeout: float = 600) -> P
         workers = start_workers(processes, concurrency, sink.port)
         try:
             deadline = time.monotonic() + timeout
+            first = None  # CPU counters at the first e-mail: worker start-up is not counted
             while time.monotonic() < deadline:
                 if any(w.poll() is not None for w in workers):
                     raise RuntimeError("a Celery worker exited; see bench/out/worker-*.log")
                 with sink.lock:
-                    if len(sink.ids) >= len(message_ids):
-                        break
+                    received = len(sink.ids)
+                if first is None and received:
+                    first = (received, _cpu())
+                if received >= len(message_ids):
+                    break
                 time.sleep(0.05)
+            cpu_ms = _cpu_per_email(first, received, _cpu())
             time.sleep(2)  # anything sent twice would arrive now
         finally:
             stop_workers(workers)
@@ -226,4 +232,29 @@ def run(count: int, processes: int, concurrency: int, timeout: float = 600) -> P
         lost=len(expected - set(ids)),
         foreign=len(set(ids) - expected),
         statuses=statuses,
+        cpu_ms=cpu_ms,
     )
+
+
+def _cpu() -> dict[str, float]:
+    """CPU seconds so far of the bench's Celery workers, the database backends serving them and
+    this process (the SMTP server runs in it)."""
+    import resource
+
+    from bench import cpu
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "workers": cpu.cpu_seconds(
+            lambda command: "celery" in command and "--hostname=bench" in command
+        ),
+        "database": cpu.cpu_seconds(cpu.database_backends(env.DB_NAME)),
+        "smtp server and bench": own.ru_utime + own.ru_stime,
+    }
+
+
+def _cpu_per_email(first, received: int, last: dict[str, float]) -> dict[str, float]:
+    if first is None or received <= first[0]:
+        return {}
+    emails = received - first[0]
+    return {name: 1000 * (last[name] - first[1][name]) / emails for name in last}

@@ -296,8 +296,17 @@ def render(r: dict) -> str:
         f"- received {rem['received']}, duplicates **{rem['duplicates']}**, lost "
         f"**{rem['lost']}**, unknown Message-IDs {rem['foreign']}; ledger afterwards: "
         f"{rem['statuses']}",
-        "",
     ]
+    if rem.get("cpu_ms"):
+        total = sum(rem["cpu_ms"].values())
+        cores = r["machine"].get("nproc") or 1
+        parts = ", ".join(f"{name} {ms:.2f}" for name, ms in rem["cpu_ms"].items())
+        out.append(
+            f"- CPU per e-mail from the first to the last one (`/proc`, `bench/cpu.py`): {parts}; "
+            f"{total:.2f} ms in all, so {cores} cores can send at most "
+            f"{1000 * cores / total:.0f} e-mails/s"
+        )
+    out.append("")
     findings = env.BENCH_DIR / "FINDINGS.md"
     if findings.exists():
         out += [findings.read_text().rstrip(), ""]
