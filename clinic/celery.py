@@ -14,7 +14,11 @@ app.autodiscover_tasks()
 
 @signals.task_prerun.connect
 @signals.task_postrun.connect
-def retire_old_database_connections(**kwargs) -> None:
+def retire_old_database_connections(sender=None, **kwargs) -> None:
     """Between tasks a worker treats its connection as Django treats one between requests: kept
-    (``CELERY_DB_REUSE_MAX``), unless it is older than ``CONN_MAX_AGE``, broken or in error."""
+    (``CELERY_DB_REUSE_MAX``), unless it is older than ``CONN_MAX_AGE``, broken or in error.
+    A task run inline (eager) shares its caller's connection, perhaps inside a transaction, and
+    is left alone, as Celery's own fix-up does."""
+    if sender is not None and getattr(sender.request, "is_eager", False):
+        return
     close_old_connections()

@@ -486,3 +486,19 @@ def test_a_row_whose_workers_keep_dying_ends_failed_even_while_others_are_due(wo
     now += timedelta(seconds=61)
     assert services.claim(now, dying.pk) is None
     assert Notification.objects.get(pk=dying.pk).status == Status.FAILED
+
+
+def test_a_task_run_inline_inside_a_transaction_leaves_its_callers_connection_open(
+    world, monkeypatch
+):
+    """With eager tasks (``CELERY_TASK_ALWAYS_EAGER``) a task shares the caller's connection;
+    retiring connections between tasks must not close it under the caller's transaction."""
+    from clinic.celery import app
+    from notifications.tasks import send_notification
+
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    appointment = book(world, timezone.now() + timedelta(days=3))
+    row = Notification.objects.filter(kind=REMINDER).earliest("planned_for")
+    with transaction.atomic():
+        send_notification.delay(row.pk)  # not due yet: nothing to send
+        assert Notification.objects.filter(subject_id=appointment.pk).count() == 3
