@@ -271,9 +271,12 @@ def claim(now: datetime, notification_id: int | None = None) -> Claim | None:
     ``_take`` claims in one statement; only when it finds nothing are rows whose workers keep
     dying looked for (and failed) here, so a backlog's claims stay one round trip each."""
     token = uuid.uuid4()
-    taken = _take(now, token, notification_id)
-    if taken is not None:
-        return Claim(taken, token)
+    # RETURNING needs PostgreSQL or SQLite 3.35+ (Django's flag for it); older SQLite takes the
+    # ORM path below for every claim.
+    if connection.features.can_return_columns_from_insert:
+        taken = _take(now, token, notification_id)
+        if taken is not None:
+            return Claim(taken, token)
     with transaction.atomic():
         rows = Notification.objects.select_for_update(skip_locked=True).filter(_due(now))
         if notification_id is not None:

@@ -502,3 +502,20 @@ def test_a_task_run_inline_inside_a_transaction_leaves_its_callers_connection_op
     with transaction.atomic():
         send_notification.delay(row.pk)  # not due yet: nothing to send
         assert Notification.objects.filter(subject_id=appointment.pk).count() == 3
+
+
+def test_a_database_without_returning_still_claims_each_row_once(world, monkeypatch):
+    """SQLite before 3.35 has no RETURNING: claims go through the locking ORM path."""
+    book(world, timezone.now() + timedelta(days=3))
+    row = Notification.objects.filter(kind=REMINDER).earliest("planned_for")
+    monkeypatch.setattr(connection.features, "can_return_columns_from_insert", False)
+
+    def no_returning(*args, **kwargs):
+        raise AssertionError("UPDATE ... RETURNING used where the database has no RETURNING")
+
+    monkeypatch.setattr(services, "_take", no_returning)
+    claimed = services.claim(row.next_attempt_at, row.pk)
+    assert claimed is not None
+    assert claimed.notification.pk == row.pk
+    assert services.claim(row.next_attempt_at, row.pk) is None
+    assert Notification.objects.get(pk=row.pk).status == Status.SENDING
