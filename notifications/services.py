@@ -85,6 +85,14 @@ def plan(
             for name, value in fresh.items():
                 setattr(row, name, value)
             row.save(update_fields=[*fresh, "updated_at"])
+        elif row.status == Status.PENDING and (row.context, row.recipient) != (
+            fresh["context"],
+            recipient,
+        ):
+            # The same time planned for another reason (a reminder offset of the moved
+            # appointment now falls where another offset's reminder was): the row says why now.
+            row.context, row.recipient = fresh["context"], recipient
+            row.save(update_fields=["context", "recipient", "updated_at"])
     if row.status == Status.PENDING:
         enqueue_after_commit(row)
     return row

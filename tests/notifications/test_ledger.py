@@ -519,3 +519,33 @@ def test_a_database_without_returning_still_claims_each_row_once(world, monkeypa
     assert claimed.notification.pk == row.pk
     assert services.claim(row.next_attempt_at, row.pk) is None
     assert Notification.objects.get(pk=row.pk).status == Status.SENDING
+
+
+def test_a_moved_booking_whose_day_before_reminder_falls_on_an_old_reminder_time_still_gets_it(
+    world, queued
+):
+    """Offsets of a day and an hour; 10:00 on one day moves to 09:00 the next. The new day-before
+    reminder (09:00 on the first day) is the time of the old hour-before one: the pending row is
+    kept and now speaks for the new start, so it is sent rather than skipped as rescheduled."""
+    from clinic.models import ClinicSettings
+    from scheduling.notifications import render_reminder
+
+    settings_row = ClinicSettings.load()
+    settings_row.reminder_offsets_minutes = [1440, 60]
+    settings_row.save()
+    first_10am = (
+        (timezone.now() + timedelta(days=7))
+        .astimezone(TORONTO)
+        .replace(hour=10, minute=0, second=0, microsecond=0)
+    )
+    appointment = book(world, first_10am)
+    next_9am = (first_10am + timedelta(days=1)).replace(hour=9)  # local wall time
+    with world.commit():
+        world.reschedule(appointment, next_9am)
+    shared_time = first_10am.replace(hour=9)
+    row = Notification.objects.get(kind=REMINDER, planned_for=shared_time)
+    assert row.status == Status.PENDING
+    assert row.context["offset_minutes"] == 1440
+    assert datetime.fromisoformat(row.context["start"]) == next_9am
+    email = render_reminder(row, shared_time)
+    assert email.subject
