@@ -128,6 +128,39 @@ def test_a_late_answer_for_an_earlier_choice_does_not_move_the_visitor_back_a_we
     assert page.evaluate(NEXT_WEEK_SHOWN)
 
 
+def test_a_late_error_for_a_week_the_visitor_left_is_not_shown(page):
+    """The visitor clicks "Later" while this week's times are still loading; this week's request
+    then fails. The visitor is looking at next week, so no error appears over it."""
+    pickering = Location.objects.get(slug="pickering")
+    follow_up = Service.objects.get(code="physio-follow-up")
+    page.goto("/book/")
+    page.locator("#clinic-widget[data-ready=true]").wait_for()
+    with page.expect_response("**/api/v1/public/availability/**"):
+        page.select_option("#cw-location", value=str(pickering.pk))
+    held = []
+
+    def hold_first(route) -> None:
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/api/v1/public/availability/**", hold_first)
+    with page.expect_request("**/api/v1/public/availability/**"):
+        page.select_option("#cw-service", value=str(follow_up.pk))
+    page.get_by_role("button", name="Later").click()
+    page.wait_for_function(NEXT_WEEK_SHOWN)
+    held[0].fulfill(
+        status=429,
+        content_type="application/problem+json",
+        body='{"title": "Too many requests.", "status": 429}',
+    )
+    page.wait_for_timeout(500)  # let the page handle the late answer
+    page.unroute("**/api/v1/public/availability/**")
+    assert "Too many requests" not in page.locator("#cw-status").inner_text()
+    assert page.evaluate(NEXT_WEEK_SHOWN)
+
+
 def test_a_manage_link_with_a_wrong_token_finds_nothing(page):
     appointment = Appointment.objects.exclude(status="cancelled").first()
     page.goto(f"/book/?reference={appointment.reference}&token=not-the-token")

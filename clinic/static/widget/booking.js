@@ -69,6 +69,18 @@
     return data;
   }
 
+  /** The answer to ``request`` if the visitor still wants it when it arrives, else undefined:
+   * an answer, or an error, for a choice they have since left is dropped. */
+  async function ifStillWanted(request, stillWanted) {
+    try {
+      const answer = await request;
+      return stillWanted() ? answer : undefined;
+    } catch (error) {
+      if (stillWanted()) throw error;
+      return undefined;
+    }
+  }
+
   const asList = (data) => (Array.isArray(data) ? data : (data && data.results) || []);
   const idOf = (value) => (value && typeof value === "object" ? value.id : value);
 
@@ -205,11 +217,12 @@
     const location = $("cw-location").value;
     const mode = state.mode;
     const consult = mode === "consult";
-    const services = asList(await api("services/", { params: { location } })).filter(
-      (s) => Boolean(s.is_free_consult) === consult,
+    const answer = await ifStillWanted(
+      api("services/", { params: { location } }),
+      () => $("cw-location").value === location && state.mode === mode,
     );
-    // An answer for a location or tab the visitor has since left is dropped.
-    if ($("cw-location").value !== location || state.mode !== mode) return;
+    if (answer === undefined) return;
+    const services = asList(answer).filter((s) => Boolean(s.is_free_consult) === consult);
     state.services = services;
     fillSelect($("cw-service"), services, (s) => [s.id, `${s.name} (${s.duration_minutes} min)`]);
     $("cw-service").closest(".cw-row").hidden = consult && services.length === 1;
@@ -229,9 +242,12 @@
       .filter(Boolean)
       .join(" ");
     const location = $("cw-location").value;
-    const providers = asList(await api("providers/", { params: { location, service: service.id } }));
-    // An answer for a service or location the visitor has since left is dropped.
-    if ($("cw-location").value !== location || $("cw-service").value !== String(service.id)) return;
+    const answer = await ifStillWanted(
+      api("providers/", { params: { location, service: service.id } }),
+      () => $("cw-location").value === location && $("cw-service").value === String(service.id),
+    );
+    if (answer === undefined) return;
+    const providers = asList(answer);
     state.providers = providers;
     fillSelect($("cw-provider"), providers, (p) => [p.id, p.display_name], ["", "Any available provider"]);
     await loadSlots();
@@ -254,18 +270,19 @@
   // --- Slots ---------------------------------------------------------------------------------
 
   /** Fetch a week of free times and render them grouped by day in the location's time zone. */
+  /** A week of free times and the zone they are shown in; the caller decides whether the
+   * answer is still wanted before it touches the page. */
   async function fetchSlots(query) {
     const start = state.weekStart;
     const data = await api("availability/", {
       params: { ...query, start: isoDate(start), end: isoDate(addDays(start, DAYS_SHOWN - 1)) },
     });
-    state.timezone = data.timezone || state.timezone;
     let slots = data.slots || [];
     if (!query.provider) {
       const seen = new Set();
       slots = slots.filter((slot) => !seen.has(slot.start) && seen.add(slot.start));
     }
-    return slots;
+    return { slots, timezone: data.timezone || state.timezone };
   }
 
   function renderSlots(container, slots, onPick) {
@@ -319,11 +336,16 @@
     $("cw-earlier").disabled = start <= startOfToday();
     const provider = $("cw-provider").value;
     setStatus("Looking for free times…");
-    // Only the newest request is shown: an earlier week's answer arriving late must not replace it.
+    // Only the newest request is shown: an earlier answer (or error) arriving late must not
+    // replace it, nor change the zone times are shown in.
     const request = ++state.slotsRequest;
-    const slots = await fetchSlots({ service: service.id, location: $("cw-location").value, provider });
-    if (request !== state.slotsRequest) return;
-    const tz = state.timezone;
+    const answer = await ifStillWanted(
+      fetchSlots({ service: service.id, location: $("cw-location").value, provider }),
+      () => request === state.slotsRequest,
+    );
+    if (answer === undefined) return;
+    const { slots } = answer;
+    const tz = (state.timezone = answer.timezone);
     const shortDate = new Intl.DateTimeFormat("en-CA", { month: "short", day: "numeric" });
     $("cw-range").textContent =
       `${shortDate.format(start)} – ${shortDate.format(addDays(start, DAYS_SHOWN - 1))}`;
@@ -533,11 +555,12 @@
     state.weekStart = startOfToday();
     const container = $("cw-reschedule-slots");
     container.hidden = false;
-    const slots = await fetchSlots({
+    const { slots, timezone } = await fetchSlots({
       service: idOf(booking.service),
       location: idOf(booking.location),
       provider: idOf(booking.provider),
     });
+    state.timezone = timezone;
     renderSlots(container, slots, rescheduleTo);
   }
 
