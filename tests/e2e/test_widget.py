@@ -13,6 +13,8 @@ from tests.e2e.conftest import screenshot
 pytestmark = pytest.mark.browser
 
 EMAIL = "grace.hopper@example.org"
+PROVIDERS = "**/api/v1/public/providers/**"
+AVAILABILITY = "**/api/v1/public/availability/**"
 # The first time shown is at least six days away: the widget is showing next week.
 NEXT_WEEK_SHOWN = """() => {
     const slot = document.querySelector('#cw-days button.cw-slot');
@@ -99,54 +101,55 @@ def test_a_patient_books_a_follow_up_next_week_and_cancels_it_from_the_manage_li
     assert cancelled.cancelled_by == Appointment.CancelledBy.PATIENT
 
 
-def test_a_late_answer_for_an_earlier_choice_does_not_move_the_visitor_back_a_week(page):
-    """The visitor picks a service and clicks "Later" before the service's providers arrive;
-    when they do arrive, the widget keeps showing the week the visitor asked for."""
+def _widget_at_pickering(page) -> Service:
+    """The widget open on Pickering with its first week of times shown; returns the follow-up
+    service the tests choose next."""
     pickering = Location.objects.get(slug="pickering")
-    follow_up = Service.objects.get(code="physio-follow-up")
     page.goto("/book/")
     page.locator("#clinic-widget[data-ready=true]").wait_for()
     at_pickering = f"location={pickering.pk}&"
     with page.expect_response(lambda r: "/availability/" in r.url and at_pickering in r.url):
         page.select_option("#cw-location", value=str(pickering.pk))
+    return Service.objects.get(code="physio-follow-up")
 
+
+def _hold_first(page, pattern: str) -> list:
+    """Hold the next request matching ``pattern`` (the test answers it later); let the rest go."""
     held = []
 
-    def hold(route) -> None:
-        held.append(route)
+    def route(request_route) -> None:
+        if held:
+            request_route.continue_()
+        else:
+            held.append(request_route)
 
-    page.route("**/api/v1/public/providers/**", hold)
-    with page.expect_request("**/api/v1/public/providers/**"):
+    page.route(pattern, route)
+    return held
+
+
+def test_a_late_answer_for_an_earlier_choice_does_not_move_the_visitor_back_a_week(page):
+    """The visitor picks a service and clicks "Later" before the service's providers arrive;
+    when they do arrive, the widget keeps showing the week the visitor asked for."""
+    follow_up = _widget_at_pickering(page)
+    held = _hold_first(page, PROVIDERS)
+    with page.expect_request(PROVIDERS):
         page.select_option("#cw-service", value=str(follow_up.pk))
     page.get_by_role("button", name="Later").click()
     page.wait_for_function(NEXT_WEEK_SHOWN)
 
-    with page.expect_response("**/api/v1/public/availability/**") as after_providers:
+    with page.expect_response(AVAILABILITY) as after_providers:
         held[0].continue_()
     after_providers.value.finished()
-    page.unroute("**/api/v1/public/providers/**")
+    page.unroute(PROVIDERS)
     assert page.evaluate(NEXT_WEEK_SHOWN)
 
 
 def test_a_late_error_for_a_week_the_visitor_left_is_not_shown(page):
     """The visitor clicks "Later" while this week's times are still loading; this week's request
     then fails. The visitor is looking at next week, so no error appears over it."""
-    pickering = Location.objects.get(slug="pickering")
-    follow_up = Service.objects.get(code="physio-follow-up")
-    page.goto("/book/")
-    page.locator("#clinic-widget[data-ready=true]").wait_for()
-    with page.expect_response("**/api/v1/public/availability/**"):
-        page.select_option("#cw-location", value=str(pickering.pk))
-    held = []
-
-    def hold_first(route) -> None:
-        if held:
-            route.continue_()
-        else:
-            held.append(route)
-
-    page.route("**/api/v1/public/availability/**", hold_first)
-    with page.expect_request("**/api/v1/public/availability/**"):
+    follow_up = _widget_at_pickering(page)
+    held = _hold_first(page, AVAILABILITY)
+    with page.expect_request(AVAILABILITY):
         page.select_option("#cw-service", value=str(follow_up.pk))
     page.get_by_role("button", name="Later").click()
     page.wait_for_function(NEXT_WEEK_SHOWN)
@@ -156,7 +159,7 @@ def test_a_late_error_for_a_week_the_visitor_left_is_not_shown(page):
         body='{"title": "Too many requests.", "status": 429}',
     )
     page.wait_for_timeout(500)  # let the page handle the late answer
-    page.unroute("**/api/v1/public/availability/**")
+    page.unroute(AVAILABILITY)
     assert "Too many requests" not in page.locator("#cw-status").inner_text()
     assert page.evaluate(NEXT_WEEK_SHOWN)
 
