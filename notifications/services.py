@@ -273,6 +273,28 @@ def _take(now: datetime, token: uuid.UUID, notification_id: int | None) -> Notif
     return rows[0] if rows else None
 
 
+def _fail_lost(row: Notification) -> None:
+    """Its workers keep dying while sending it: stop, and let staff look at it."""
+    row.status = Status.FAILED
+    row.lease_token = row.lease_expires_at = None
+    row.last_error = f"The worker was lost while sending, {row.attempts} times."
+    row.save(update_fields=[*LEASE_FIELDS, "last_error", "updated_at"])
+
+
+def fail_worn_out(now: datetime) -> int:
+    """Fail every row whose lease ran out on its last attempt. The one-statement claim passes
+    over such rows, so under a steady backlog only this (run by each sweep) fails them promptly."""
+    with transaction.atomic():
+        rows = list(
+            Notification.objects.select_for_update(skip_locked=True).filter(
+                status=Status.SENDING, lease_expires_at__lte=now, attempts__gte=conf.max_attempts()
+            )
+        )
+        for row in rows:
+            _fail_lost(row)
+    return len(rows)
+
+
 def claim(now: datetime, notification_id: int | None = None) -> Claim | None:
     """Take one due row (or the given one, if due) under a fresh lease; ``None`` if none is free.
 
@@ -291,11 +313,7 @@ def claim(now: datetime, notification_id: int | None = None) -> Claim | None:
             rows = rows.filter(pk=notification_id)
         row = rows.order_by("next_attempt_at", "id").first()
         while row is not None and row.status == Status.SENDING and _worn_out(row):
-            # Its workers keep dying while sending it: stop, and let staff look at it.
-            row.status = Status.FAILED
-            row.lease_token = row.lease_expires_at = None
-            row.last_error = f"The worker was lost while sending, {row.attempts} times."
-            row.save(update_fields=[*LEASE_FIELDS, "last_error", "updated_at"])
+            _fail_lost(row)
             row = rows.order_by("next_attempt_at", "id").first()
         if row is None:
             return None
@@ -391,7 +409,7 @@ def deliver(notification_id: int) -> str:
 def sweep(limit: int | None = None) -> int:
     """Send whatever is due, including rows whose lease expired. Returns how many were handled."""
     limit = limit or conf.sweep_limit()
-    handled = 0
+    handled = fail_worn_out(clock.now())
     while handled < limit:
         now = clock.now()
         claimed = claim(now)

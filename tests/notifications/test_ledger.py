@@ -549,3 +549,23 @@ def test_a_moved_booking_whose_day_before_reminder_falls_on_an_old_reminder_time
     assert datetime.fromisoformat(row.context["start"]) == next_9am
     email = render_reminder(row, shared_time)
     assert email.subject
+
+
+def test_the_sweep_fails_a_row_whose_workers_keep_dying_even_with_a_backlog(world, monkeypatch):
+    """The claim passes over such a row while others are due; the sweep fails it first, every
+    minute, so staff see it as failed however long the backlog lasts."""
+    from notifications import clock, conf
+
+    monkeypatch.setattr(conf, "max_attempts", lambda: 1)
+    monkeypatch.setattr(conf, "lease_seconds", lambda: 60)
+    base = timezone.now() + timedelta(days=2)
+    book(world, base)
+    dying = services.claim(timezone.now() + timedelta(minutes=4)).notification
+    for hours in range(1, 4):  # a backlog of other due confirmations
+        book(world, base + timedelta(hours=hours))
+    later = timezone.now() + timedelta(minutes=6)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    assert services.sweep(limit=1) == 1  # no room to send anything: failing it comes first
+    row = Notification.objects.get(pk=dying.pk)
+    assert (row.status, row.attempts) == (Status.FAILED, 1)
+    assert Notification.objects.filter(kind=CONFIRMATION, status=Status.PENDING).count() == 3
