@@ -164,6 +164,21 @@ def test_a_late_error_for_a_week_the_visitor_left_is_not_shown(page):
     assert page.evaluate(NEXT_WEEK_SHOWN)
 
 
+def test_a_tab_chosen_while_the_page_loads_is_the_one_shown(page):
+    """A visitor who clicks "Free 15-minute consult" before the clinic's locations have loaded
+    gets the consult, not the default tab the page opens with once they arrive."""
+    held = _hold_first(page, "**/api/v1/public/locations/**")
+    with page.expect_request("**/api/v1/public/locations/**"):
+        page.goto("/book/", wait_until="commit")
+    consult_tab = page.get_by_role("tab", name="Free 15-minute consult")
+    consult_tab.click()
+    held[0].continue_()
+    page.locator("#clinic-widget[data-ready=true]").wait_for()
+    page.locator("#cw-days button.cw-slot").first.wait_for()
+    assert consult_tab.get_attribute("aria-selected") == "true"
+    assert page.locator("#cw-submit").inner_text() == "Book my free consult"
+
+
 def test_a_manage_link_with_a_wrong_token_finds_nothing(page):
     appointment = Appointment.objects.exclude(status="cancelled").first()
     page.goto(f"/book/?reference={appointment.reference}&token=not-the-token")

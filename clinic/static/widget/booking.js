@@ -22,6 +22,9 @@
     pending: { key: null, body: null },
     manage: null,
     slotsRequest: 0,
+    // The clinic's locations, loading from the start; a tab chosen before they arrive waits.
+    locationsLoaded: Promise.resolve(),
+    modeChosen: false,
   };
 
   // --- API -------------------------------------------------------------------------------
@@ -184,6 +187,8 @@
     $("cw-submit").textContent = consult ? "Book my free consult" : "Book";
     hideDetails();
     state.weekStart = startOfToday();
+    await state.locationsLoaded;
+    if (state.mode !== mode) return; // another tab was chosen while the locations loaded
     await guarded(loadLocations);
   }
 
@@ -616,7 +621,10 @@
 
   function bind() {
     for (const tab of root.querySelectorAll("[role=tab]")) {
-      tab.addEventListener("click", () => setMode(tab.dataset.mode));
+      tab.addEventListener("click", () => {
+        state.modeChosen = true;
+        setMode(tab.dataset.mode);
+      });
     }
     // A new choice starts from this week at once, so a later click on "Later" is not undone
     // when the answers for the choice arrive.
@@ -649,18 +657,21 @@
   }
 
   async function start() {
-    bind();
     const params = new URLSearchParams(window.location.search);
     if (params.get("reference") && params.get("token")) {
+      bind();
       await openManage(params.get("reference"), params.get("token"));
     } else {
-      await guarded(async () => {
+      state.locationsLoaded = guarded(async () => {
         state.locations = asList(await api("locations/"));
       });
+      bind();
       const mode = ["appointment", "consult", "callback"].includes(params.get("mode"))
         ? params.get("mode")
         : "appointment";
-      await setMode(mode);
+      await state.locationsLoaded;
+      // A tab the visitor chose while the page was loading stands; otherwise open the default.
+      if (!state.modeChosen) await setMode(mode);
     }
     root.dataset.ready = "true";
   }
