@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple, TypeVar
 
-from django.db.models import FloatField, Func, Q
+from django.db.models import FloatField, Func, Q, QuerySet
 from django.utils import timezone
 
 from clinic.models import Location, Room
@@ -73,6 +73,14 @@ class Rules:
     policy: BookingPolicy
     act_codes: list[str]
     scope: ScopeIndex
+
+
+def offering_providers(service: Service, location: Location) -> QuerySet:
+    """Ids of the active providers actively offering ``service`` at ``location``: who a search
+    looks at and who an "any provider" booking may get."""
+    return Offering.objects.filter(
+        service=service, location=location, is_active=True, provider__is_active=True
+    ).values_list("provider_id", flat=True)
 
 
 def load_rules(service: Service, location: Location, provider_ids: Iterable[int]) -> Rules:
@@ -204,12 +212,10 @@ def search(
     range_end = local_instant(end_date + timedelta(days=1), time(0), location)
     earliest = max(earliest, range_start)
 
-    offerings = Offering.objects.filter(
-        service=service, location=location, is_active=True, provider__is_active=True
-    )
+    offering = offering_providers(service, location)
     if provider_ids is not None:
-        offerings = offerings.filter(provider_id__in=list(provider_ids))
-    pids = sorted(set(offerings.values_list("provider_id", flat=True)))
+        offering = offering.filter(provider_id__in=list(provider_ids))
+    pids = sorted(set(offering))
     if not pids:
         return empty
     if rules is not None:

@@ -42,7 +42,13 @@ from patients.services import (
 from providers.models import Provider
 from providers.scope import decide_acts
 from scheduling import signals
-from scheduling.availability import ProviderSlot, Rules, load_rules, search
+from scheduling.availability import (
+    ProviderSlot,
+    Rules,
+    load_rules,
+    offering_providers,
+    search,
+)
 from scheduling.models import (
     BLOCKING_STATUSES,
     UPCOMING_STATUSES,
@@ -277,11 +283,7 @@ def _candidates(service: Service, location: Location, provider: Provider | None)
     """Who may take the booking: the named provider, or everyone offering the service there."""
     if provider is not None:
         return [provider.pk]
-    return list(
-        Offering.objects.filter(
-            service=service, location=location, is_active=True, provider__is_active=True
-        ).values_list("provider_id", flat=True)
-    )
+    return list(offering_providers(service, location))
 
 
 def _options(
