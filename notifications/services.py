@@ -43,6 +43,30 @@ def new_message_id() -> str:
     return f"<notification.{uuid.uuid4().hex}@{domain}>"
 
 
+def _key(subject: Model, kind: str, planned_for: datetime) -> dict:
+    """What makes a row unique (the database's constraint), for a kind that has a renderer."""
+    if registry.get(kind) is None:
+        raise ValueError(f"No renderer registered for notification kind {kind!r}.")
+    subject_type, subject_id = subject_key(subject)
+    return {
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "kind": kind,
+        "planned_for": planned_for,
+    }
+
+
+def _fresh(planned_for: datetime, recipient: str, context: dict | None) -> dict:
+    """A row's state when it is planned (or planned again): pending, due at its planned time."""
+    return {
+        "recipient": recipient,
+        "context": context or {},
+        "next_attempt_at": planned_for,
+        "status": Status.PENDING,
+        "reason": "",
+    }
+
+
 def plan(
     subject: Model,
     kind: str,
@@ -57,22 +81,8 @@ def plan(
     appointment moved away and back); a row already sent, skipped or failed is left as it is, so
     nothing is sent twice for one planned time. Sending is queued after the caller's commit.
     """
-    if registry.get(kind) is None:
-        raise ValueError(f"No renderer registered for notification kind {kind!r}.")
-    subject_type, subject_id = subject_key(subject)
-    key = {
-        "subject_type": subject_type,
-        "subject_id": subject_id,
-        "kind": kind,
-        "planned_for": planned_for,
-    }
-    fresh = {
-        "recipient": recipient,
-        "context": context or {},
-        "next_attempt_at": planned_for,
-        "status": Status.PENDING,
-        "reason": "",
-    }
+    key = _key(subject, kind, planned_for)
+    fresh = _fresh(planned_for, recipient, context)
     with transaction.atomic():
         row = Notification.objects.select_for_update().filter(**key).first()
         if row is None:
@@ -113,20 +123,10 @@ def plan_first(subject: Model, items: list[Planned]) -> list[Notification] | Non
     the per-row read and lock of ``plan`` buy nothing. ``None``, with nothing written, when the
     constraint finds a row already there (the subject was announced before): the caller then
     plans as for any change."""
-    for item in items:
-        if registry.get(item.kind) is None:
-            raise ValueError(f"No renderer registered for notification kind {item.kind!r}.")
-    subject_type, subject_id = subject_key(subject)
     rows = [
         Notification(
-            subject_type=subject_type,
-            subject_id=subject_id,
-            kind=item.kind,
-            planned_for=item.planned_for,
-            recipient=item.recipient,
-            context=item.context or {},
-            next_attempt_at=item.planned_for,
-            status=Status.PENDING,
+            **_key(subject, item.kind, item.planned_for),
+            **_fresh(item.planned_for, item.recipient, item.context),
             message_id=new_message_id(),
         )
         for item in items
