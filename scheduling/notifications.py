@@ -99,13 +99,17 @@ def plan_reminders(appointment: Appointment, now: datetime) -> list[Notification
     ]
 
 
+def _after_grace(clinic: ClinicSettings, now: datetime) -> datetime:
+    """When a notice planned ``now`` goes out: edits inside the grace period share one notice."""
+    return now + timedelta(minutes=clinic.notification_grace_minutes)
+
+
 def plan_new_booking(appointment: Appointment, now: datetime) -> list[Notification]:
     """A new booking's confirmation and reminders. A new appointment has nothing to withdraw and
     was never confirmed, so they are planned at once, in one INSERT; one announced before (the
     signal sent twice) is planned as a change, which withdraws the first notice."""
     clinic = ClinicSettings.load()
-    grace = timedelta(minutes=clinic.notification_grace_minutes)
-    notice = services.Planned(CONFIRMATION, now + grace, appointment.patient.email)
+    notice = services.Planned(CONFIRMATION, _after_grace(clinic, now), appointment.patient.email)
     reminders = _reminder_items(appointment, _reminders_ahead(appointment, clinic, now))
     planned = services.plan_first(appointment, [notice, *reminders])
     if planned is None:
@@ -115,7 +119,7 @@ def plan_new_booking(appointment: Appointment, now: datetime) -> list[Notificati
 
 def plan_notice(appointment: Appointment, now: datetime) -> Notification:
     """One confirmation (or change notice, once confirmed) after the grace period."""
-    grace = timedelta(minutes=ClinicSettings.load().notification_grace_minutes)
+    at = _after_grace(ClinicSettings.load(), now)
     services.withdraw(appointment, NOTICE_KINDS, reason="superseded")
     confirmed = (
         services.rows_for(appointment, [CONFIRMATION])
@@ -123,7 +127,7 @@ def plan_notice(appointment: Appointment, now: datetime) -> Notification:
         .exists()
     )
     return services.plan(
-        appointment, CHANGE if confirmed else CONFIRMATION, now + grace, appointment.patient.email
+        appointment, CHANGE if confirmed else CONFIRMATION, at, appointment.patient.email
     )
 
 

@@ -274,7 +274,6 @@
 
   // --- Slots ---------------------------------------------------------------------------------
 
-  /** Fetch a week of free times and render them grouped by day in the location's time zone. */
   /** A week of free times and the zone they are shown in; the caller decides whether the
    * answer is still wanted before it touches the page. */
   async function fetchSlots(query) {
