@@ -127,16 +127,22 @@ def _hold_first(page, pattern: str) -> list:
     return held
 
 
-def test_a_late_answer_for_an_earlier_choice_does_not_move_the_visitor_back_a_week(page):
-    """The visitor picks a service and clicks "Later" before the service's providers arrive;
-    when they do arrive, the widget keeps showing the week the visitor asked for."""
+def _later_while_loading(page, pattern: str) -> list:
+    """At Pickering, choose the follow-up service and, while its first request matching
+    ``pattern`` is held, click "Later" and wait for next week; returns the held request."""
     follow_up = _widget_at_pickering(page)
-    held = _hold_first(page, PROVIDERS)
-    with page.expect_request(PROVIDERS):
+    held = _hold_first(page, pattern)
+    with page.expect_request(pattern):
         page.select_option("#cw-service", value=str(follow_up.pk))
     page.get_by_role("button", name="Later").click()
     page.wait_for_function(NEXT_WEEK_SHOWN)
+    return held
 
+
+def test_a_late_answer_for_an_earlier_choice_does_not_move_the_visitor_back_a_week(page):
+    """The visitor picks a service and clicks "Later" before the service's providers arrive;
+    when they do arrive, the widget keeps showing the week the visitor asked for."""
+    held = _later_while_loading(page, PROVIDERS)
     with page.expect_response(AVAILABILITY) as after_providers:
         held[0].continue_()
     after_providers.value.finished()
@@ -147,12 +153,7 @@ def test_a_late_answer_for_an_earlier_choice_does_not_move_the_visitor_back_a_we
 def test_a_late_error_for_a_week_the_visitor_left_is_not_shown(page):
     """The visitor clicks "Later" while this week's times are still loading; this week's request
     then fails. The visitor is looking at next week, so no error appears over it."""
-    follow_up = _widget_at_pickering(page)
-    held = _hold_first(page, AVAILABILITY)
-    with page.expect_request(AVAILABILITY):
-        page.select_option("#cw-service", value=str(follow_up.pk))
-    page.get_by_role("button", name="Later").click()
-    page.wait_for_function(NEXT_WEEK_SHOWN)
+    held = _later_while_loading(page, AVAILABILITY)
     held[0].fulfill(
         status=429,
         content_type="application/problem+json",
