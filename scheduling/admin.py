@@ -172,9 +172,7 @@ class BookingForm(forms.ModelForm):
                 location=data["location"],
                 start=_local(data["start_local"], data["location"]),
                 patient=data["patient"],
-                provider=services.schedule_provider_for(
-                    self.request.user if self.request else None, data.get("provider")
-                ),
+                provider=data.get("provider"),
                 source=Appointment.Source.STAFF,
                 actor=self.request.user if self.request else None,
                 reason=data.get("reason", ""),
@@ -218,10 +216,7 @@ class RescheduleForm(forms.ModelForm):
             self.instance = services.reschedule_appointment(
                 appointment,
                 start=start,
-                provider=services.schedule_provider_for(
-                    self.request.user if self.request else None,
-                    provider or appointment.provider,
-                ),
+                provider=provider,
                 actor=self.request.user if self.request else None,
             )
         except DomainError as exc:

@@ -31,12 +31,11 @@ from scheduling.models import (
     BLOCKING_STATUSES,
     Appointment,
     AvailabilityException,
-    Closure,
     Offering,
     Service,
     WeeklyAvailability,
 )
-from scheduling.policy import BookingPolicy, resolve_policy
+from scheduling.policy import BookingPolicy, closures_between, resolve_policy
 
 Interval = tuple[datetime, datetime]
 Span = tuple[int, int]  # whole seconds since the epoch, half-open
@@ -201,11 +200,10 @@ def search(
     now = now or timezone.now()
     policy = rules.policy if rules is not None else resolve_policy(service, location)
     empty = SearchResult([], policy, {})
-    if not online:
-        earliest = now
-    else:
-        earliest = policy.earliest_start(now, location)
-        end_date = min(end_date, policy.last_bookable_date(now, location))
+    window = policy.window(now, location, online)
+    earliest = window.earliest
+    if window.last_date is not None:
+        end_date = min(end_date, window.last_date)
     if end_date < start_date:
         return empty
     range_start = local_instant(start_date, time(0), location)
@@ -258,9 +256,7 @@ def search(
             local_instant(max(first, start_date), time(0), location),
             local_instant(min(last, end_date) + timedelta(days=1), time(0), location),
         )
-        for first, last in Closure.objects.filter(
-            location=location, start_date__lte=end_date, end_date__gte=start_date
-        ).values_list("start_date", "end_date")
+        for first, last in closures_between(location, start_date, end_date)
     ]
     time_off: dict[int, list[Interval]] = defaultdict(list)
     for pid, kind, exc_location, exc_start, exc_end in (

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from django.db.models import Q
 
 from clinic.models import ClinicSettings, Location
-from scheduling.models import BookingPolicyOverride, Service
+from scheduling.models import BookingPolicyOverride, Closure, Service
 
 POLICY_FIELDS = (
     "slot_step_minutes",
@@ -34,21 +34,64 @@ class BookingPolicy:
     max_upcoming_online_bookings: int
     one_free_consult_per_patient: bool
 
-    def earliest_start(self, now: datetime, location: Location) -> datetime:
-        """The first instant an online booking may start: minimum notice, and tomorrow's local
-        midnight when same-day booking is off."""
+    def window(self, now: datetime, location: Location, online: bool) -> "BookingWindow":
+        """The instants a booking made ``now`` may start in: the one answer the availability
+        search and the booking check both ask, so they can never disagree."""
+        today = now.astimezone(location.zone).date()
+        if not online:
+            return BookingWindow(self, location, now, now, None)
         earliest = now + timedelta(minutes=self.minimum_notice_minutes)
         if not self.same_day_booking:
-            tomorrow = now.astimezone(location.zone).date() + timedelta(days=1)
-            earliest = max(earliest, local_midnight(tomorrow, location))
-        return earliest
-
-    def last_bookable_date(self, now: datetime, location: Location) -> date:
-        """Online bookings may start up to the end of this local date (the horizon)."""
-        return now.astimezone(location.zone).date() + timedelta(days=self.booking_horizon_days)
+            earliest = max(earliest, local_midnight(today + timedelta(days=1), location))
+        last_date = today + timedelta(days=self.booking_horizon_days)
+        return BookingWindow(self, location, now, earliest, last_date)
 
     def late_cancellation_starts(self, start: datetime) -> datetime:
         return start - timedelta(hours=self.late_cancellation_hours)
+
+
+@dataclass(frozen=True)
+class BookingWindow:
+    """When a booking made at ``now`` may start. ``earliest`` applies the minimum notice and the
+    same-day rule (online only); ``last_date`` is the last local date of the horizon (online
+    only, else None). Closures are not part of it: they are dates, read with the calendar."""
+
+    policy: BookingPolicy
+    location: Location
+    now: datetime
+    earliest: datetime
+    last_date: date | None
+
+    def refusal(self, start: datetime) -> tuple[str, str] | None:
+        """Why ``start`` cannot be booked, as ``(code, message)``, or None when it may."""
+        policy, local = self.policy, start.astimezone(self.location.zone)
+        if start <= self.now:
+            return "in_past", "The start time has passed."
+        if start < self.earliest:
+            today = self.now.astimezone(self.location.zone).date()
+            if not policy.same_day_booking and local.date() <= today:
+                return "same_day", "Same-day bookings are not taken online; please call the clinic."
+            return (
+                "minimum_notice",
+                f"Online bookings need at least {policy.minimum_notice_minutes} minutes' notice.",
+            )
+        if self.last_date is not None and local.date() > self.last_date:
+            return "horizon", f"Online bookings open {policy.booking_horizon_days} days ahead."
+        return None
+
+
+def closure_on(location: Location, day: date) -> Closure | None:
+    """The closure covering a local date at a location, if any."""
+    return Closure.objects.filter(location=location, start_date__lte=day, end_date__gte=day).first()
+
+
+def closures_between(location: Location, first: date, last: date) -> list[tuple[date, date]]:
+    """The closed date ranges overlapping ``first``..``last`` (inclusive), for the search."""
+    return list(
+        Closure.objects.filter(
+            location=location, start_date__lte=last, end_date__gte=first
+        ).values_list("start_date", "end_date")
+    )
 
 
 def local_midnight(day: date, location: Location) -> datetime:

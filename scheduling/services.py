@@ -55,12 +55,11 @@ from scheduling.models import (
     Appointment,
     AppointmentEvent,
     CallbackRequest,
-    Closure,
     FreeConsultOutcome,
     Offering,
     Service,
 )
-from scheduling.policy import BookingPolicy, resolve_policy
+from scheduling.policy import BookingPolicy, closure_on, resolve_policy
 
 Status = Appointment.Status
 
@@ -186,28 +185,12 @@ def _check_service(service: Service, location: Location, online: bool) -> None:
 def _check_policy(
     policy: BookingPolicy, location: Location, start: datetime, now: datetime, online: bool
 ) -> None:
-    """Notice, same-day rule and horizon bind online bookings; nobody books in the past, and a
-    closed location is closed for everyone."""
-    local = start.astimezone(location.zone)
-    if start <= now:
-        raise outside_policy("The start time has passed.", "in_past")
-    if online:
-        if not policy.same_day_booking and local.date() <= now.astimezone(location.zone).date():
-            raise outside_policy(
-                "Same-day bookings are not taken online; please call the clinic.", "same_day"
-            )
-        if start < now + timedelta(minutes=policy.minimum_notice_minutes):
-            raise outside_policy(
-                f"Online bookings need at least {policy.minimum_notice_minutes} minutes' notice.",
-                "minimum_notice",
-            )
-        if local.date() > policy.last_bookable_date(now, location):
-            raise outside_policy(
-                f"Online bookings open {policy.booking_horizon_days} days ahead.", "horizon"
-            )
-    closure = Closure.objects.filter(
-        location=location, start_date__lte=local.date(), end_date__gte=local.date()
-    ).first()
+    """Refuse a start the booking window or a closure rules out, with the window's reason."""
+    refusal = policy.window(now, location, online).refusal(start)
+    if refusal is not None:
+        code, message = refusal
+        raise outside_policy(message, code)
+    closure = closure_on(location, start.astimezone(location.zone).date())
     if closure is not None:
         raise outside_policy(f"{location.name} is closed that day: {closure.reason}.", "closed")
 
@@ -379,8 +362,10 @@ def book_appointment(
     now: datetime | None = None,
 ) -> Appointment:
     """Book ``patient`` for ``service`` at ``location`` at ``start``; ``provider=None`` picks a
-    free, in-scope provider. Refuses with a problem naming the field and the rule."""
+    free, in-scope provider. Refuses with a problem naming the field and the rule. A clinician
+    ``actor`` books only their own calendar (``schedule_provider_for``), whatever the caller."""
     now = now or timezone.now()
+    provider = schedule_provider_for(actor, provider)
     start = _aware_utc(start)
     online = source == Appointment.Source.ONLINE
     _check_service(service, location, online)
@@ -598,8 +583,10 @@ def reschedule_appointment(
     now: datetime | None = None,
 ) -> Appointment:
     """Move an appointment, keeping its reference, manage token and calendar UID; the calendar
-    sequence goes up and the history keeps the old time. ``provider=None`` keeps the provider."""
+    sequence goes up and the history keeps the old time. ``provider=None`` keeps the provider.
+    A clinician ``actor`` moves appointments on their own calendar only."""
     now = now or timezone.now()
+    provider = schedule_provider_for(actor, provider or appointment.provider)
     start = _aware_utc(start)
     online = source == Appointment.Source.ONLINE
     with transaction.atomic():

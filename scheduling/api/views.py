@@ -209,7 +209,7 @@ class AppointmentViewSet(
             location=data["location"],
             start=data["start"],
             patient=data["patient"],
-            provider=services.schedule_provider_for(request.user, data["provider"]),
+            provider=data["provider"],
             source=Appointment.Source.STAFF,
             actor=request.user,
             reason=data["reason"],
@@ -258,12 +258,10 @@ class AppointmentViewSet(
     def reschedule(self, request: Request, pk=None) -> Response:
         body = s.StaffRescheduleSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        appointment = self.get_object()
-        provider = body.validated_data["provider"] or appointment.provider
         appointment = services.reschedule_appointment(
-            appointment,
+            self.get_object(),
             start=body.validated_data["start"],
-            provider=services.schedule_provider_for(request.user, provider),
+            provider=body.validated_data["provider"],
             actor=request.user,
         )
         return self._render(appointment)
