@@ -1,0 +1,179 @@
+"""Rules with one owner, driven through every entry point that uses them.
+
+- The booking window (notice, same-day rule, horizon) and closures: the availability search
+  lists a start exactly when the booking service accepts it, so the widget can never offer a
+  time the booking then refuses, nor hide one it would accept.
+- "Clinicians book only their own calendar": the booking service decides it from its actor, so
+  the staff API, the admin and the consult-outcome booking refuse a colleague's calendar alike.
+"""
+
+import datetime
+
+import pytest
+from django.db import transaction
+from django.db.models import F
+from django.urls import reverse
+
+from clinic import roles
+from clinic.errors import DomainError
+from clinic.models import ClinicSettings
+from scheduling.availability import search
+from scheduling.models import Appointment, Closure, FreeConsultOutcome
+from scheduling.services import book_appointment
+from tests.conftest import client_for, make_staff_user
+from tests.factories.patients import PatientFactory
+from tests.factories.scheduling import ServiceFactory, offer
+from tests.scheduling.conftest import TORONTO, local, make_physio
+from tests.scheduling.test_admin import add_form
+
+pytestmark = pytest.mark.django_db
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def _accepted(service, location, start, now) -> str | None:
+    """Book online at ``start`` and roll it back; None when accepted, else the refusal's slug."""
+    try:
+        with transaction.atomic():
+            book_appointment(
+                service=service,
+                location=location,
+                start=start,
+                patient=PatientFactory(),
+                source=Appointment.Source.ONLINE,
+                now=now,
+            )
+            raise _RolledBack
+    except _RolledBack:
+        return None
+    except DomainError as refusal:
+        return refusal.slug
+
+
+def test_search_lists_a_start_exactly_when_the_booking_accepts_it(physio, assessment, location):
+    settings = ClinicSettings.load()
+    settings.same_day_booking = False
+    settings.minimum_notice_minutes = 18 * 60
+    settings.booking_horizon_days = 3
+    settings.save()
+    today = datetime.date(2027, 3, 12)  # Friday; Sunday the 14th is the spring-forward day
+    now = local(today, "16:40")
+    Closure.objects.create(
+        location=location,
+        start_date=today + datetime.timedelta(days=2),
+        end_date=today + datetime.timedelta(days=2),
+        reason="Staff training",
+    )
+    first, last = today, today + datetime.timedelta(days=4)
+    listed = {
+        slot.start
+        for slot in search(
+            service=assessment, location=location, start_date=first, end_date=last, now=now
+        ).slots
+    }
+    assert listed, "the fixture leaves bookable times to compare"
+    refusals = set()
+    day = first
+    while day <= last:
+        for minute in range(8 * 60, 17 * 60, 30):
+            start = local(day, f"{minute // 60:02}:{minute % 60:02}").astimezone(datetime.UTC)
+            refused = _accepted(assessment, location, start, now)
+            assert (refused is None) == (start in listed), (start.astimezone(TORONTO), refused)
+            refusals.add(refused)
+        day += datetime.timedelta(days=1)
+    # every reason a policy or a closure gives was met, not only "outside hours"
+    assert {"outside-booking-policy", "slot-unavailable", None} <= refusals
+
+
+@pytest.fixture
+def clinician_and_colleague(physio, assessment, location):
+    clinician = make_staff_user("own-physio", roles.CLINICIAN)
+    physio.user = clinician
+    physio.save()
+    return clinician, make_physio(location, assessment, "Colleague Physio")
+
+
+def test_api_refuses_a_clinician_booking_a_colleagues_calendar(
+    clinician_and_colleague, assessment, location
+):
+    clinician, colleague = clinician_and_colleague
+    response = client_for(clinician).post(
+        "/api/v1/appointments/",
+        {
+            "patient": PatientFactory().pk,
+            "service": assessment.pk,
+            "location": location.pk,
+            "provider": colleague.pk,
+            "start": local(datetime.date.today() + datetime.timedelta(days=7), "10:00").isoformat(),
+        },
+        format="json",
+    )
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["code"] == "not_own_schedule"
+    assert not Appointment.objects.exists()
+
+
+def test_admin_refuses_a_clinician_booking_a_colleagues_calendar(
+    client, clinician_and_colleague, assessment, location
+):
+    clinician, colleague = clinician_and_colleague
+    client.force_login(clinician)
+    start = local(datetime.date.today() + datetime.timedelta(days=7), "10:00")
+    refused = client.post(
+        reverse("admin:scheduling_appointment_add"),
+        add_form(PatientFactory(), assessment, location, colleague, start),
+    )
+    assert "own schedule" in str(refused.context["adminform"].form.errors)
+    assert not Appointment.objects.exists()
+
+
+def test_consult_outcome_refuses_booking_the_first_visit_in_a_colleagues_calendar(
+    clinician_and_colleague, assessment, location
+):
+    """The outcome's first appointment goes through the same rule: a clinician recording their
+    consult's outcome cannot place the patient in a colleague's calendar."""
+    clinician, colleague = clinician_and_colleague
+    consult_service = ServiceFactory(
+        code="free-consult",
+        acts=["free_consult"],
+        duration_minutes=15,
+        modality="phone",
+        price="0.00",
+        is_free_consult=True,
+    )
+    own = clinician.provider
+    offer(own, consult_service, location)
+    consult = book_appointment(
+        service=consult_service,
+        location=location,
+        start=local(datetime.date.today() + datetime.timedelta(days=7), "09:00"),
+        patient=PatientFactory(status="lead"),
+        provider=own,
+    )
+    week = datetime.timedelta(days=14)
+    Appointment.objects.filter(pk=consult.pk).update(
+        start=F("start") - week,
+        end=F("end") - week,
+        blocked_start=F("blocked_start") - week,
+        blocked_end=F("blocked_end") - week,
+    )
+    start = local(datetime.date.today() + datetime.timedelta(days=8), "10:00")
+    response = client_for(clinician).post(
+        f"/api/v1/appointments/{consult.pk}/outcome/",
+        {
+            "recommended_path": "physiotherapy",
+            "first_appointment": {
+                "service": assessment.pk,
+                "location": location.pk,
+                "provider": colleague.pk,
+                "start": start.isoformat(),
+            },
+        },
+        format="json",
+    )
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["code"] == "not_own_schedule"
+    assert not FreeConsultOutcome.objects.exists()
+    assert Appointment.objects.filter(provider=colleague).count() == 0
