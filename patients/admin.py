@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from clinic import roles
 from clinic.audit import AuditedAdminMixin
 from clinic.errors import DomainError
+from clinic.forms import add_domain_error, add_problems
 from clinic.models import AuditEvent
 from patients import services
 from patients.access import clinical_patient_ids_for
@@ -126,25 +127,28 @@ class ReferralAdminForm(forms.ModelForm):
         instance = self.instance
         status = data.get("status")
         if instance.pk and status and status != instance.status:
-            if status not in services.REFERRAL_TRANSITIONS[instance.status]:
-                self.add_error("status", f"A {instance.status} referral cannot become {status}.")
-            elif not services.may_handle_referral(self.request.user, instance):
-                self.add_error("status", "Only the receiving provider or a manager may do this.")
+            try:
+                services.check_referral_status_change(
+                    Referral.objects.get(pk=instance.pk), status=status, actor=self.request.user
+                )
+            except DomainError as exc:
+                add_domain_error(self, exc)
         if not instance.pk:
             try:
                 services.referrer_for(self.request.user, data.get("from_provider"))
             except DomainError as exc:
-                self.add_error("from_provider", exc.detail)
+                add_domain_error(self, exc)
         if not instance.pk and not self.errors:
-            for problem in services.referral_problems(
-                patient=data["patient"],
-                from_provider=data["from_provider"],
-                to_discipline=data["to_discipline"],
-                to_provider=data.get("to_provider"),
-                reason=data.get("reason", ""),
-            ):
-                field = problem.field if problem.field in self.fields else None
-                self.add_error(field, problem.message)
+            add_problems(
+                self,
+                services.referral_problems(
+                    patient=data["patient"],
+                    from_provider=data["from_provider"],
+                    to_discipline=data["to_discipline"],
+                    to_provider=data.get("to_provider"),
+                    reason=data.get("reason", ""),
+                ),
+            )
         return data
 
 
@@ -218,6 +222,10 @@ class ReferralAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change) -> None:
         """History rows are written by the service, never from the form."""
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        """The history inline is never saved from the form, so it has nothing to report."""
+        return super().construct_change_message(request, form, [], add)
 
 
 @admin.register(AuditEvent)

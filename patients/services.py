@@ -507,6 +507,32 @@ def may_handle_referral(user, referral: Referral) -> bool:
     return referral.to_discipline_id == provider.discipline_id
 
 
+def check_referral_status_change(referral: Referral, *, status: str, actor) -> None:
+    """Refuse a status change the actor may not make or the transitions do not allow: the
+    receiving provider or a manager moves a referral, and the referring provider may withdraw
+    (decline) their own open referral. ``actor=None`` is the system. The API and the admin both
+    ask here, before anything is written."""
+    is_referrer_withdrawing = (
+        status == Referral.Status.DECLINED
+        and referral.status == Referral.Status.OPEN
+        and (provider := provider_for(actor)) is not None
+        and provider.pk == referral.from_provider_id
+    )
+    is_system = actor is None
+    if not (is_system or may_handle_referral(actor, referral) or is_referrer_withdrawing):
+        raise PermissionProblem(
+            "Only the receiving provider or a manager may do this.",
+            [FieldProblem("status", "not_handler", "Only the receiving provider or a manager.")],
+        )
+    if status not in REFERRAL_TRANSITIONS[referral.status]:
+        raise ConflictProblem(
+            f"A referral that is {referral.status} cannot become {status}.",
+            slug="invalid-transition",
+            title="Invalid status change.",
+            errors=[FieldProblem("status", "invalid_transition", "Not allowed from here.")],
+        )
+
+
 def change_referral_status(
     referral: Referral,
     *,
@@ -529,22 +555,7 @@ def change_referral_status(
         )
     with transaction.atomic():
         referral = Referral.objects.select_for_update().get(pk=referral.pk)
-        is_referrer_withdrawing = (
-            status == Referral.Status.DECLINED
-            and referral.status == Referral.Status.OPEN
-            and (provider := provider_for(actor)) is not None
-            and provider.pk == referral.from_provider_id
-        )
-        is_system = actor is None
-        if not (is_system or may_handle_referral(actor, referral) or is_referrer_withdrawing):
-            raise PermissionProblem("Only the receiving provider or a manager may do this.")
-        if status not in REFERRAL_TRANSITIONS[referral.status]:
-            raise ConflictProblem(
-                f"A referral that is {referral.status} cannot become {status}.",
-                slug="invalid-transition",
-                title="Invalid status change.",
-                errors=[FieldProblem("status", "invalid_transition", "Not allowed from here.")],
-            )
+        check_referral_status_change(referral, status=status, actor=actor)
         previous = referral.status
         now = timezone.now()
         referral.status = status

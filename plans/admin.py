@@ -17,6 +17,7 @@ from django.utils.html import format_html
 
 from clinic.audit import AuditedAdminMixin, record_event
 from clinic.errors import DomainError
+from clinic.forms import add_domain_error
 from clinic.models import AuditEvent
 from patients.access import sees_clinical_content
 from plans import selectors, services
@@ -280,18 +281,11 @@ def run_action(plan: CarePlan, actor: services.Actor, data: dict) -> str:
     return dict(ACTIONS)[name]
 
 
-def add_domain_error(form: forms.Form, error: DomainError, action: str = "") -> None:
-    """Show a refusal in the service's words, and on each form field it names."""
-    aliases = {
-        "close": {"reason": "closed_reason"},
-        "add_goal": {"kind": "measure_kind", "measure": "goal_measure"},
-        "measure": {"kind": "measure_kind", "label": "measure_label"},
-    }.get(action, {})
-    form.add_error(None, error.detail)
-    for problem in error.errors:
-        field = aliases.get(problem.field, problem.field)
-        if field in form.fields and field != "action":
-            form.add_error(field, problem.message or error.detail)
+ACTION_ALIASES = {
+    "close": {"reason": "closed_reason"},
+    "add_goal": {"kind": "measure_kind", "measure": "goal_measure"},
+    "measure": {"kind": "measure_kind", "label": "measure_label"},
+}
 
 
 @admin.register(CarePlan)
@@ -388,7 +382,8 @@ class CarePlanAdmin(AuditedAdminMixin, admin.ModelAdmin):
                         channel="admin",
                     )
             except DomainError as error:
-                add_domain_error(form, error, form.cleaned_data.get("action", ""))
+                action = form.cleaned_data.get("action", "")
+                add_domain_error(form, error, {"action": "", **ACTION_ALIASES.get(action, {})})
             except forms.ValidationError as error:
                 for field, problems in error.message_dict.items():
                     for message in problems:

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from clinic import roles
-from clinic.errors import FieldProblem
+from clinic.forms import add_problems
 from providers import selectors, services
 from providers.models import (
     Act,
@@ -47,12 +47,6 @@ class ManagerEditsMixin:
         return roles.is_manager(request.user)
 
 
-def _add_problems(form: forms.Form, problems: list[FieldProblem]) -> None:
-    for problem in problems:
-        field = problem.field if problem.field in form.fields else None
-        form.add_error(field, forms.ValidationError(problem.message, code=problem.code))
-
-
 class CredentialForm(forms.ModelForm):
     class Meta:
         model = Credential
@@ -72,7 +66,7 @@ class CredentialForm(forms.ModelForm):
         provider = data.get("provider") or getattr(self.instance, "provider", None)
         discipline = getattr(provider, "discipline", None)
         if discipline is not None:
-            _add_problems(
+            add_problems(
                 self,
                 services.credential_problems(
                     discipline=discipline,
@@ -177,7 +171,7 @@ class ScopeRuleForm(forms.ModelForm):
         data = super().clean()
         if not self.errors:
             candidate = ScopeRule(pk=self.instance.pk, **data)
-            _add_problems(self, services.rule_problems(candidate))
+            add_problems(self, services.rule_problems(candidate))
         return data
 
 

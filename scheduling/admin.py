@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -20,6 +20,7 @@ from django.utils.html import format_html
 from clinic import roles
 from clinic.audit import AuditedAdminMixin
 from clinic.errors import DomainError
+from clinic.forms import add_domain_error
 from clinic.models import AuditEvent, Location
 from patients.access import clinical_patient_ids_for, sees_clinical_content
 from providers.models import Provider
@@ -37,18 +38,7 @@ from scheduling.models import (
     WeeklyAvailability,
 )
 
-
-def _errors(exc: DomainError, form: forms.Form) -> ValidationError:
-    """A domain refusal as form errors on the named fields (or the form as a whole)."""
-    aliases = {"start": "start_local"}
-    by_field: dict[str, list[str]] = {}
-    for problem in exc.errors:
-        name = aliases.get(problem.field, problem.field)
-        by_field.setdefault(name if name in form.fields else "__all__", []).append(problem.message)
-    general = by_field.setdefault("__all__", [])
-    if exc.detail not in general:
-        general.insert(0, exc.detail)
-    return ValidationError(by_field)
+START_ALIAS = {"start": "start_local"}
 
 
 def _with_request(form: type[forms.ModelForm], request: HttpRequest) -> type[forms.ModelForm]:
@@ -106,7 +96,7 @@ class OfferingForm(forms.ModelForm):
             try:
                 services.check_offering_scope(provider, service, location)
             except DomainError as exc:
-                raise _errors(exc, self) from exc
+                add_domain_error(self, exc, START_ALIAS)
         return data
 
 
@@ -178,7 +168,7 @@ class BookingForm(forms.ModelForm):
                 reason=data.get("reason", ""),
             )
         except DomainError as exc:
-            raise _errors(exc, self) from None
+            add_domain_error(self, exc, START_ALIAS)
         return data
 
     def _post_clean(self) -> None:
@@ -220,7 +210,7 @@ class RescheduleForm(forms.ModelForm):
                 actor=self.request.user if self.request else None,
             )
         except DomainError as exc:
-            raise _errors(exc, self) from None
+            add_domain_error(self, exc, START_ALIAS)
         return data
 
     def _post_clean(self) -> None:
@@ -496,7 +486,7 @@ class OutcomeForm(forms.ModelForm):
                 actor=self.request.user,
             )
         except DomainError as exc:
-            raise _errors(exc, self) from None
+            add_domain_error(self, exc, START_ALIAS)
         return data
 
     def _post_clean(self) -> None:

@@ -157,3 +157,46 @@ def test_a_manager_names_the_referring_provider(manager_client, trainer):
     assert response.json()["errors"][0]["field"] == "from_provider"
     body["from_provider"] = trainer.provider.pk
     assert manager_client.post("/api/v1/referrals/", body, format="json").status_code == 201
+
+
+def _decline_through(entry: str, user, referral: Referral, client) -> None:
+    if entry == "api":
+        client_for(user).post(
+            f"/api/v1/referrals/{referral.pk}/status/", {"status": "declined"}, format="json"
+        )
+        return
+    client.force_login(user)
+    client.post(
+        f"/admin/patients/referral/{referral.pk}/change/",
+        {
+            "status": "declined",
+            "history-TOTAL_FORMS": "0",
+            "history-INITIAL_FORMS": "0",
+        },
+    )
+
+
+@pytest.mark.parametrize("entry", ["api", "admin"])
+def test_status_changes_follow_one_rule_through_the_api_and_the_admin(
+    entry, client, physio, trainer
+):
+    """The referrer may withdraw (decline) their own open referral and an unrelated clinician
+    may not, whichever way they ask: the admin asks the service, it does not restate the rule."""
+    patient = PatientFactory()
+    link_patient(patient, trainer.provider)
+    referral = create_referral(
+        patient=patient,
+        from_provider=trainer.provider,
+        to_discipline=physio.provider.discipline,
+        reason="Knee pain",
+        actor=trainer,
+    )
+    outsider = clinician_user(
+        "outsider", provider=ProviderFactory(discipline=DisciplineFactory(code="massage_therapist"))
+    )
+    link_patient(patient, outsider.provider)
+    _decline_through(entry, outsider, referral, client)
+    assert Referral.objects.get(pk=referral.pk).status == "open"
+    _decline_through(entry, trainer, referral, client)
+    assert Referral.objects.get(pk=referral.pk).status == "declined"
+    assert [c.changed_by for c in Referral.objects.get(pk=referral.pk).history.all()][-1] == trainer
