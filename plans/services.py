@@ -17,9 +17,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from clinic import roles
 from clinic.errors import FieldProblem, PermissionProblem, RuleProblem, ValidationProblem
 from clinic.models import ClinicSettings
-from patients.access import provider_for
+from patients.access import can_view_clinical, provider_for
 from patients.services import create_referral, record_care_relationship
 from plans import selectors
 from plans.models import (
@@ -226,8 +227,16 @@ def create_plan(
     lead: Provider | None = None,
     at: datetime | None = None,
 ) -> CarePlan:
-    """Open a plan in assessment. Its lead assesses, so the lead must be able to diagnose."""
+    """Open a plan in assessment. Its lead assesses, so the lead must be able to diagnose. A
+    staff user opens plans only for patients whose clinical record they may see (managers for
+    anyone); ``actor.user=None`` is the system (demo data)."""
     at = _now(at)
+    user = actor.user
+    if user is not None and not (roles.is_manager(user) or can_view_clinical(user, patient)):
+        raise PermissionProblem(
+            "You may open plans only for patients you treat or were referred.",
+            [FieldProblem("patient", "not_your_patient", "You do not treat this patient.")],
+        )
     lead = lead or _provider(actor)
     if not title.strip():
         raise ValidationProblem("Give the plan a title.", [FieldProblem("title", "required", "")])

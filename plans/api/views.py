@@ -17,9 +17,9 @@ from rest_framework.response import Response
 
 from clinic import roles
 from clinic.audit import AuditedViewMixin
-from clinic.errors import NotFoundProblem, PermissionProblem
+from clinic.errors import NotFoundProblem
 from clinic.models import AuditEvent, Location
-from patients.access import can_view_clinical, sees_clinical_content
+from patients.access import sees_clinical_content
 from patients.models import Patient
 from plans import selectors, services
 from plans.api import serializers as s
@@ -165,10 +165,6 @@ class CarePlanViewSet(
         data = _input(s.CreatePlanInput, request)
         patient = get_object_or_404(Patient, pk=data["patient"])
         location = get_object_or_404(Location, pk=data["location"])
-        if not can_view_clinical(request.user, patient) and not roles.is_manager(request.user):
-            raise PermissionProblem(
-                "You may open plans only for patients you treat or were referred."
-            )
         lead = None
         if data.get("lead"):
             lead = get_object_or_404(Provider, pk=data["lead"])

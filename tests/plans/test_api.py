@@ -7,11 +7,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from clinic.errors import PermissionProblem
 from clinic.models import AuditEvent
 from plans import services
 from plans.models import CarePlan
 from tests.conftest import client_for
-from tests.factories.patients import clinician_user, link_patient
+from tests.factories.clinic import LocationFactory
+from tests.factories.patients import PatientFactory, clinician_user, link_patient
 from tests.factories.plans import (
     CarePlanFactory,
     ExerciseFactory,
@@ -246,3 +248,24 @@ def test_plans_say_when_they_are_ready_for_handover_or_need_referral(manager_cli
     )
     program = manager_client.get(f"{URL}{ready.pk}/program/").json()
     assert [e["name"] for e in program["content"]["exercises"]] == ["Seated calf raise"]
+
+
+def test_a_clinician_opens_plans_only_for_patients_they_treat_whichever_way_they_ask():
+    """The rule lives in ``create_plan``: the API and a direct service call refuse alike, and
+    nothing is written."""
+    location = LocationFactory(slug="pickering", name="Pickering")
+    lead = physio(locations=[location])
+    user = clinician_user("opening-physio", provider=lead)
+    stranger = PatientFactory()
+    body = {"patient": stranger.pk, "location": location.pk, "title": "Knee"}
+    refused = client_for(user).post(URL, body, format="json")
+    assert refused.status_code == 403
+    assert problem(refused)["errors"][0]["code"] == "not_your_patient"
+    with pytest.raises(PermissionProblem):
+        services.create_plan(
+            actor=as_actor(lead), patient=stranger, location=location, title="Knee"
+        )
+    assert not CarePlan.objects.exists()
+    link_patient(stranger, lead)
+    created = client_for(user).post(URL, body, format="json")
+    assert created.status_code == 201, created.json()
