@@ -44,6 +44,12 @@ def is_front_desk(user: User) -> bool:
     return FRONT_DESK in _group_names(user)
 
 
+def runs_the_desk(user: User) -> bool:
+    """Managers and front desk: who runs every calendar, the call-back queue and contact
+    details (but not, for front desk, clinical content)."""
+    return is_manager(user) or is_front_desk(user)
+
+
 def has_staff_role(user: User) -> bool:
     """Any of the three roles; an authenticated user with none of them sees nothing."""
     return is_manager(user) or bool(_group_names(user) & set(ROLES))

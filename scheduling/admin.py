@@ -17,7 +17,6 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from clinic import roles
 from clinic.audit import AuditedAdminMixin
 from clinic.errors import DomainError
 from clinic.forms import add_domain_error
@@ -311,10 +310,7 @@ class AppointmentAdmin(AuditedAdminMixin, admin.ModelAdmin):
         return sees_clinical_content(request.user)
 
     def get_queryset(self, request: HttpRequest):
-        qs = super().get_queryset(request)
-        if roles.is_manager(request.user) or roles.is_front_desk(request.user):
-            return qs
-        return qs.filter(provider__user=request.user)
+        return selectors.appointments_for(request.user, super().get_queryset(request))
 
     def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
         kwargs["form"] = RescheduleForm if obj is not None else BookingForm
@@ -389,9 +385,9 @@ class AppointmentAdmin(AuditedAdminMixin, admin.ModelAdmin):
             day = date.fromisoformat(request.GET.get("date", ""))
         except ValueError:
             day = timezone.localdate(timezone=location.zone) if location else timezone.localdate()
-        providers, appointments = selectors.day_schedule(location, day) if location else ([], [])
-        if not (roles.is_manager(request.user) or roles.is_front_desk(request.user)):
-            appointments = [a for a in appointments if a.provider.user_id == request.user.pk]
+        providers, appointments = (
+            selectors.day_schedule(location, day, request.user) if location else ([], [])
+        )
         rows = _grid(location, day, providers, appointments) if location else []
         context = {
             **self.admin_site.each_context(request),

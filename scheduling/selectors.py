@@ -103,13 +103,15 @@ def _merged(best, spots: int) -> PublicSlot:
     return PublicSlot(best.start, best.end, best.provider_id, spots)
 
 
-def appointments_for(user) -> QuerySet[Appointment]:
+def appointments_for(user, queryset: QuerySet[Appointment] | None = None) -> QuerySet[Appointment]:
     """Appointments a staff user may list: managers and front desk all, clinicians their own
-    schedule."""
-    qs = Appointment.objects.select_related(
-        "patient", "provider", "service", "location", "room"
-    ).order_by("start", "id")
-    if roles.is_manager(user) or roles.is_front_desk(user):
+    schedule. ``queryset`` narrows a caller's own query (the admin's) by the same rule."""
+    qs = queryset
+    if qs is None:
+        qs = Appointment.objects.select_related(
+            "patient", "provider", "service", "location", "room"
+        ).order_by("start", "id")
+    if roles.runs_the_desk(user):
         return qs
     if roles.is_clinician(user):
         return qs.filter(provider__user=user)
@@ -124,16 +126,14 @@ def event_data_for(event: AppointmentEvent, clinical: bool) -> dict:
     return {key: value for key, value in event.data.items() if key != "recommended_path"}
 
 
-def day_schedule(location: Location, day: date) -> tuple[list[Provider], list[Appointment]]:
+def day_schedule(location: Location, day: date, user) -> tuple[list[Provider], list[Appointment]]:
     """Providers working or booked at a location on a local day, and that day's appointments
-    (for the front-desk day view)."""
+    ``user`` may see (``appointments_for``), for the front-desk day view."""
     zone = location.zone
     start = datetime.combine(day, datetime.min.time(), tzinfo=zone)
     end = datetime.combine(day, datetime.max.time(), tzinfo=zone)
     appointments = list(
-        Appointment.objects.filter(location=location, start__gte=start, start__lte=end)
-        .select_related("patient", "provider", "service", "room")
-        .order_by("start")
+        appointments_for(user).filter(location=location, start__gte=start, start__lte=end)
     )
     provider_ids = {a.provider_id for a in appointments}
     provider_ids |= set(

@@ -37,7 +37,7 @@ class PatientAccess(BasePermission):
     def has_permission(self, request, view) -> bool:
         if request.method in SAFE_METHODS:
             return roles.has_staff_role(request.user)
-        return roles.is_manager(request.user) or roles.is_front_desk(request.user)
+        return roles.runs_the_desk(request.user)
 
 
 class ClinicalStaff(BasePermission):

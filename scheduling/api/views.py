@@ -39,7 +39,7 @@ class IsFrontDeskOrManager(BasePermission):
     message = "Only front desk and managers work the call-back queue."
 
     def has_permission(self, request, view) -> bool:
-        return roles.is_manager(request.user) or roles.is_front_desk(request.user)
+        return roles.runs_the_desk(request.user)
 
 
 @extend_schema(tags=["scheduling"])

@@ -8,6 +8,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from clinic.models import Location
@@ -69,7 +70,8 @@ def test_manager_opens_todays_day_view_for_pickering(page):
     heading = page.locator("#content h1")
     screenshot(page, "admin-day-view-pickering")
     assert f"Pickering {today:%A %Y-%m-%d}" in heading.inner_text()
-    working, appointments = selectors.day_schedule(pickering, today)
+    manager = get_user_model().objects.get(username=MANAGER[0])
+    working, appointments = selectors.day_schedule(pickering, today, manager)
     columns = page.locator("table.dayview thead th").all_inner_texts()[1:]
     assert [c.lower() for c in columns] == [p.display_name.lower() for p in working]
     booked = [a for a in appointments if a.status != Appointment.Status.CANCELLED]
