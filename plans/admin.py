@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from clinic.audit import AuditedAdminMixin, record_event
+from clinic.audit import AuditedAdminMixin
 from clinic.errors import DomainError
 from clinic.forms import add_domain_error
 from clinic.models import AuditEvent
@@ -370,16 +370,8 @@ class CarePlanAdmin(AuditedAdminMixin, admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 with transaction.atomic():
-                    done = run_action(plan, services.actor_for(request.user), form.cleaned_data)
-                    record_event(
-                        actor=request.user,
-                        action=AuditEvent.Action.UPDATE,
-                        object_type="plans.careplan",
-                        object_id=plan.pk,
-                        patient_id=plan.patient_id,
-                        request=request,
-                        summary=done,
-                        channel="admin",
+                    done = run_action(
+                        plan, services.actor_for(request.user, request, "admin"), form.cleaned_data
                     )
             except DomainError as error:
                 action = form.cleaned_data.get("action", "")

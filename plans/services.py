@@ -18,8 +18,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinic import roles
+from clinic.audit import object_label, record_event
 from clinic.errors import FieldProblem, PermissionProblem, RuleProblem, ValidationProblem
-from clinic.models import ClinicSettings
+from clinic.models import AuditEvent, ClinicSettings
 from patients.access import can_view_clinical, provider_for
 from patients.services import create_referral, record_care_relationship
 from plans import selectors
@@ -56,6 +57,8 @@ class Actor:
 
     provider: Provider | None
     user: Any = None
+    request: Any = None  # for the audit row: the client's address and user agent
+    channel: str = "api"
 
     @property
     def label(self) -> str:
@@ -64,9 +67,10 @@ class Actor:
         return getattr(self.user, "username", "") or "system"
 
 
-def actor_for(user) -> Actor:
-    """The acting provider of a staff user; clinical changes need one."""
-    return Actor(provider_for(user), user)
+def actor_for(user, request=None, channel: str = "api") -> Actor:
+    """The acting provider of a staff user; clinical changes need one. ``request`` and
+    ``channel`` go into the audit row each change writes."""
+    return Actor(provider_for(user), user, request, channel)
 
 
 # --- checks -----------------------------------------------------------------------------------
@@ -157,10 +161,24 @@ def _event(
     after: Any = None,
     reason: str = "",
 ) -> PlanEvent:
+    """The plan's history row and the audit row of the same change, in its transaction: every
+    plan write goes through here, so no entry point can change a plan unaudited."""
+    user = actor.user if getattr(actor.user, "pk", None) else None
+    record_event(
+        actor=user,
+        action=AuditEvent.Action.CREATE if kind == "created" else AuditEvent.Action.UPDATE,
+        object_type=object_label(CarePlan),
+        object_id=plan.pk,
+        patient_id=plan.patient_id,
+        request=actor.request,
+        changes={"kind": kind, "before": before, "after": after},
+        summary=summary[:300],
+        channel=actor.channel,
+    )
     return PlanEvent.objects.create(
         plan=plan,
         at=at,
-        actor=actor.user if getattr(actor.user, "pk", None) else None,
+        actor=user,
         provider=actor.provider,
         actor_label=actor.label,
         kind=kind,

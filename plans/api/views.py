@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from clinic import roles
 from clinic.audit import AuditedViewMixin
 from clinic.errors import NotFoundProblem
-from clinic.models import AuditEvent, Location
+from clinic.models import Location
 from patients.access import sees_clinical_content
 from patients.models import Patient
 from plans import selectors, services
@@ -140,14 +140,13 @@ class CarePlanViewSet(
     # --- helpers ------------------------------------------------------------------------------
 
     def _actor(self) -> services.Actor:
-        return services.actor_for(self.request.user)
+        return services.actor_for(self.request.user, self.request, "api")
 
     def _plan(self) -> CarePlan:
         return self.get_object()
 
-    def _changed(self, plan: CarePlan, what: str, changes: dict, code=status.HTTP_200_OK):
-        """Audit the change, then answer with the plan as it is now."""
-        self.audit(AuditEvent.Action.UPDATE, plan, changes=changes, summary=what)
+    def _changed(self, plan: CarePlan, code: int = status.HTTP_200_OK) -> Response:
+        """Answer with the plan as it is now (the service wrote the history and audit rows)."""
         fresh = selectors.plans_with_details().get(pk=plan.pk)
         return Response(s.CarePlanSerializer(fresh).data, status=code)
 
@@ -171,7 +170,6 @@ class CarePlanViewSet(
         plan = services.create_plan(
             actor=self._actor(), patient=patient, location=location, title=data["title"], lead=lead
         )
-        self.audit(AuditEvent.Action.CREATE, plan, changes=data, summary="care plan opened")
         fresh = selectors.plans_with_details().get(pk=plan.pk)
         return Response(s.CarePlanSerializer(fresh).data, status=status.HTTP_201_CREATED)
 
@@ -224,7 +222,7 @@ class CarePlanViewSet(
     def diagnoses(self, request: Request, pk=None) -> Response:
         plan, data = self._plan(), _input(s.DiagnosisInput, request)
         services.record_diagnosis(plan, actor=self._actor(), **data)
-        return self._changed(plan, "diagnosis recorded", data, status.HTTP_201_CREATED)
+        return self._changed(plan, status.HTTP_201_CREATED)
 
     @_detail("Record a precaution (movement tags to avoid)", s.PrecautionInput, created=True)
     @action(detail=True, methods=["post"])
@@ -232,7 +230,7 @@ class CarePlanViewSet(
     def precautions(self, request: Request, pk=None) -> Response:
         plan, data = self._plan(), _input(s.PrecautionInput, request)
         services.add_precaution(plan, actor=self._actor(), **data)
-        return self._changed(plan, "precaution added", data, status.HTTP_201_CREATED)
+        return self._changed(plan, status.HTTP_201_CREATED)
 
     @_detail("Lift a precaution", s.ReasonInput)
     @action(detail=True, methods=["post"], url_path=r"precautions/(?P<precaution_id>[0-9]+)/lift")
@@ -241,7 +239,7 @@ class CarePlanViewSet(
         plan, data = self._plan(), _input(s.ReasonInput, request)
         precaution = self._part(Precaution, plan, precaution_id)
         services.remove_precaution(precaution, actor=self._actor(), reason=data["reason"])
-        return self._changed(plan, f"precaution {precaution.pk} lifted", data)
+        return self._changed(plan)
 
     # --- rehabilitation -----------------------------------------------------------------------
 
@@ -251,7 +249,7 @@ class CarePlanViewSet(
     def goals(self, request: Request, pk=None) -> Response:
         plan, data = self._plan(), _input(s.GoalInput, request)
         services.add_goal(plan, actor=self._actor(), **data)
-        return self._changed(plan, "goal added", data, status.HTTP_201_CREATED)
+        return self._changed(plan, status.HTTP_201_CREATED)
 
     @_detail(
         "Plan an intervention (an act the lead may perform)", s.InterventionInput, created=True
@@ -261,7 +259,7 @@ class CarePlanViewSet(
     def interventions(self, request: Request, pk=None) -> Response:
         plan, data = self._plan(), _input(s.InterventionInput, request)
         services.add_intervention(plan, actor=self._actor(), **data)
-        return self._changed(plan, "intervention planned", data, status.HTTP_201_CREATED)
+        return self._changed(plan, status.HTTP_201_CREATED)
 
     @_detail("Remove a planned intervention")
     @action(
@@ -274,7 +272,7 @@ class CarePlanViewSet(
         plan = self._plan()
         intervention = self._part(PlannedIntervention, plan, intervention_id)
         services.remove_intervention(intervention, actor=self._actor())
-        return self._changed(plan, f"intervention {intervention.pk} removed", {})
+        return self._changed(plan)
 
     @_detail("Set the session frequency", s.FrequencyInput)
     @action(detail=True, methods=["post"])
@@ -282,7 +280,7 @@ class CarePlanViewSet(
     def frequency(self, request: Request, pk=None) -> Response:
         plan, data = self._plan(), _input(s.FrequencyInput, request)
         services.set_session_frequency(plan, actor=self._actor(), **data)
-        return self._changed(plan, "session frequency set", data)
+        return self._changed(plan)
 
     # --- the exercise program -----------------------------------------------------------------
 
@@ -295,8 +293,7 @@ class CarePlanViewSet(
         plan, data = self._plan(), _input(s.PrescriptionInput, request)
         exercise = data.pop("exercise")
         services.prescribe_exercise(plan, actor=self._actor(), exercise=exercise, **data)
-        changes = data | {"exercise": exercise.pk}
-        return self._changed(plan, "exercise prescribed", changes, status.HTTP_201_CREATED)
+        return self._changed(plan, status.HTTP_201_CREATED)
 
     @_detail("Change a prescription's dosage (a new version)", s.PrescriptionChangeInput)
     @action(
@@ -309,7 +306,7 @@ class CarePlanViewSet(
         plan, data = self._plan(), _input(s.PrescriptionChangeInput, request)
         prescription = self._part(ExercisePrescription, plan, prescription_id)
         services.change_prescription(prescription, actor=self._actor(), **data)
-        return self._changed(plan, f"prescription {prescription.pk} changed", data)
+        return self._changed(plan)
 
     @_detail("Stop a prescription", s.OptionalReasonInput)
     @action(
@@ -322,7 +319,7 @@ class CarePlanViewSet(
         plan, data = self._plan(), _input(s.OptionalReasonInput, request)
         prescription = self._part(ExercisePrescription, plan, prescription_id)
         services.stop_prescription(prescription, actor=self._actor(), **data)
-        return self._changed(plan, f"prescription {prescription.pk} stopped", data)
+        return self._changed(plan)
 
     # --- outcome measures ---------------------------------------------------------------------
 
@@ -333,7 +330,7 @@ class CarePlanViewSet(
         plan, data = self._plan(), _input(s.MeasureInput, request)
         at = data.pop("recorded_at")
         services.record_outcome(plan, actor=self._actor(), at=at, **data)
-        return self._changed(plan, "outcome measure recorded", data, status.HTTP_201_CREATED)
+        return self._changed(plan, status.HTTP_201_CREATED)
 
     # --- phase transitions --------------------------------------------------------------------
 
@@ -343,7 +340,7 @@ class CarePlanViewSet(
     def start_rehabilitation(self, request: Request, pk=None) -> Response:
         plan = self._plan()
         services.start_rehabilitation(plan, actor=self._actor())
-        return self._changed(plan, "rehabilitation started", {"phase": "rehabilitation"})
+        return self._changed(plan)
 
     @_detail(
         "Rehabilitation -> maintenance (criteria met, or an override reason)", s.MaintenanceInput
@@ -356,8 +353,7 @@ class CarePlanViewSet(
         services.move_to_maintenance(
             plan, actor=self._actor(), owner=owner, override_reason=data["override_reason"]
         )
-        changes = {"maintenance_owner": owner.pk, "override_reason": data["override_reason"]}
-        return self._changed(plan, "moved to maintenance", changes)
+        return self._changed(plan)
 
     @_detail("Maintenance -> rehabilitation (pain above threshold or a red flag)", s.ReferBackInput)
     @action(detail=True, methods=["post"], url_path="refer-back")
@@ -366,8 +362,7 @@ class CarePlanViewSet(
         plan, data = self._plan(), _input(s.ReferBackInput, request)
         physio = data.pop("physiotherapist", None)
         services.refer_back(plan, actor=self._actor(), physiotherapist=physio, **data)
-        changes = data | {"physiotherapist": physio.pk if physio else None}
-        return self._changed(plan, "referred back", changes)
+        return self._changed(plan)
 
     @_detail("Close the plan (discharged or abandoned)", s.CloseInput)
     @action(detail=True, methods=["post"])
@@ -375,4 +370,4 @@ class CarePlanViewSet(
     def close(self, request: Request, pk=None) -> Response:
         plan, data = self._plan(), _input(s.CloseInput, request)
         services.close_plan(plan, actor=self._actor(), **data)
-        return self._changed(plan, "closed", data)
+        return self._changed(plan)

@@ -269,3 +269,15 @@ def test_a_clinician_opens_plans_only_for_patients_they_treat_whichever_way_they
     link_patient(stranger, lead)
     created = client_for(user).post(URL, body, format="json")
     assert created.status_code == 201, created.json()
+
+
+def test_every_plan_change_is_audited_by_the_service_whichever_entry_point_calls_it():
+    """A task, the demo or a new view calling the service directly leaves the same audit row
+    as the API: the service writes it with the plan's history."""
+    plan = CarePlanFactory()
+    lead = as_actor(plan.lead)
+    services.set_session_frequency(plan, actor=lead, sessions_per_week=2, planned_weeks=6)
+    [opened, changed] = AuditEvent.objects.filter(object_id=str(plan.pk)).order_by("id")
+    assert (opened.action, changed.action) == ("create", "update")
+    assert changed.patient_id == plan.patient_id
+    assert changed.summary == plan.events.order_by("id").last().summary
