@@ -35,7 +35,7 @@ from scheduling.models import (
     Service,
     WeeklyAvailability,
 )
-from scheduling.policy import BookingPolicy, closures_between, resolve_policy
+from scheduling.policy import BookingPolicy, BookingWindow, closures_between, resolve_policy
 
 Interval = tuple[datetime, datetime]
 Span = tuple[int, int]  # whole seconds since the epoch, half-open
@@ -177,6 +177,26 @@ class _RoomUse:
         return self.capacity - used
 
 
+@dataclass
+class Calendar:
+    """What one search reads, for one service at one location over a range of local dates:
+    per provider the open windows, time off, busy spans (epoch seconds), group sessions and
+    scope answers; the location's closures and its rooms of the needed kind. ``load_calendar``
+    fills it in a fixed number of queries; ``sweep`` turns it into slots without any."""
+
+    pids: list[int]
+    earliest: datetime
+    range_end: datetime
+    windows: dict[int, list[Interval]]
+    closed: list[Interval]
+    time_off: dict[int, list[Interval]]
+    busy: dict[int, list[Span]]
+    sessions: dict[tuple[int, float], list]  # (provider, start) -> [participants, room, blocked]
+    room_use: list[tuple[int, "_RoomUse"]]
+    load: dict[int, int]
+    scope: dict[int, list[tuple[datetime, bool]]]
+
+
 def search(
     *,
     service: Service,
@@ -199,13 +219,41 @@ def search(
     """
     now = now or timezone.now()
     policy = rules.policy if rules is not None else resolve_policy(service, location)
-    empty = SearchResult([], policy, {})
-    window = policy.window(now, location, online)
+    calendar = load_calendar(
+        service=service,
+        location=location,
+        start_date=start_date,
+        end_date=end_date,
+        window=policy.window(now, location, online),
+        provider_ids=provider_ids,
+        ignore_appointment_id=ignore_appointment_id,
+        rules=rules,
+    )
+    if calendar is None:
+        return SearchResult([], policy, {})
+    return SearchResult(
+        sweep(calendar, service, policy.slot_step_minutes), policy, dict(calendar.load)
+    )
+
+
+def load_calendar(
+    *,
+    service: Service,
+    location: Location,
+    start_date: date,
+    end_date: date,
+    window: BookingWindow,
+    provider_ids: Iterable[int] | None,
+    ignore_appointment_id: int | None,
+    rules: Rules | None,
+) -> Calendar | None:
+    """Read the calendar a search sweeps (a fixed number of queries), or None when nothing
+    can be booked in the range (past the horizon, nobody offers it, no room of the kind)."""
     earliest = window.earliest
     if window.last_date is not None:
         end_date = min(end_date, window.last_date)
     if end_date < start_date:
-        return empty
+        return None
     range_start = local_instant(start_date, time(0), location)
     range_end = local_instant(end_date + timedelta(days=1), time(0), location)
     earliest = max(earliest, range_start)
@@ -215,17 +263,19 @@ def search(
         offering = offering.filter(provider_id__in=list(provider_ids))
     pids = sorted(set(offering))
     if not pids:
-        return empty
+        return None
     if rules is not None:
         act_codes, index = rules.act_codes, rules.scope
     else:
         act_codes = list(service.required_acts.values_list("code", flat=True))
         index = load_scope_index(pids, act_codes, location.jurisdiction)
 
-    duration = timedelta(minutes=service.duration_minutes)
-    before = timedelta(minutes=service.buffer_before_minutes)
-    after = timedelta(minutes=service.buffer_after_minutes)
-    margin = duration + before + after + timedelta(days=1)
+    margin = timedelta(
+        minutes=service.duration_minutes
+        + service.buffer_before_minutes
+        + service.buffer_after_minutes,
+        days=1,
+    )
     query_start, query_end = range_start - margin, range_end + margin
 
     hours = WeeklyAvailability.objects.filter(
@@ -280,7 +330,7 @@ def search(
             .values_list("id", "capacity")
         )
         if not rooms:
-            return empty
+            return None
     room_ids = [room_id for room_id, _ in rooms]
 
     # Appointment times are read as epoch seconds (see _Epoch) and kept as whole seconds,
@@ -289,7 +339,6 @@ def search(
     group = service.is_group
     times = [_Epoch("blocked_start"), _Epoch("blocked_end")] + ([_Epoch("start")] if group else [])
     busy: dict[int, list[Span]] = defaultdict(list)
-    # Group sessions of this service: (provider, exact start) -> [participants, room, blocked].
     sessions: dict[tuple[int, float], list] = {}
     room_intervals: dict[int, list[Span]] = defaultdict(list)
     load: dict[int, int] = defaultdict(int)
@@ -317,18 +366,35 @@ def search(
             session[0] += 1
         else:
             busy[pid].append(blocked)
-    room_use = [(room_id, _RoomUse(cap, room_intervals[room_id])) for room_id, cap in rooms]
+    return Calendar(
+        pids=pids,
+        earliest=earliest,
+        range_end=range_end,
+        windows=windows,
+        closed=closed,
+        time_off=time_off,
+        busy=busy,
+        sessions=sessions,
+        room_use=[(room_id, _RoomUse(cap, room_intervals[room_id])) for room_id, cap in rooms],
+        load=load,
+        scope=_scope_spans(index, pids, act_codes, location, start_date, end_date),
+    )
 
-    scope = _scope_spans(index, pids, act_codes, location, start_date, end_date)
+
+def sweep(calendar: Calendar, service: Service, step_minutes: int) -> list[ProviderSlot]:
+    """The bookable slots of a loaded calendar, sorted: pure computation, no queries.
+
+    The sweep runs on whole seconds since the epoch (integer maths is several times faster
+    than datetime maths); instants become datetimes once per distinct value."""
     capacity = service.capacity
     slots: list[ProviderSlot] = []
     new_slot = tuple.__new__  # the named tuple without its Python-level constructor: hot loop
     plain = (capacity, None, None)
-    # The sweep runs on whole seconds since the epoch (integer maths is several times faster
-    # than datetime maths); instants become datetimes once per distinct value.
-    step_s = policy.slot_step_minutes * 60
-    duration_s, before_s, after_s = (int(d.total_seconds()) for d in (duration, before, after))
-    earliest_s, range_end_s = _seconds(earliest, up=True), _seconds(range_end)
+    room_use, sessions = calendar.room_use, calendar.sessions
+    step_s = step_minutes * 60
+    duration_s = service.duration_minutes * 60
+    before_s, after_s = service.buffer_before_minutes * 60, service.buffer_after_minutes * 60
+    earliest_s, range_end_s = _seconds(calendar.earliest, up=True), _seconds(calendar.range_end)
     instants_at: dict[int, datetime] = {}
 
     def at(seconds: int) -> datetime:
@@ -337,13 +403,13 @@ def search(
             found = instants_at[seconds] = EPOCH + timedelta(seconds=seconds)
         return found
 
-    for pid in pids:
-        spans = [(_seconds(when), allowed) for when, allowed in scope[pid]]
+    for pid in calendar.pids:
+        spans = [(_seconds(when), allowed) for when, allowed in calendar.scope[pid]]
         if not any(allowed for _, allowed in spans):
             continue
-        holes = merge(time_off[pid] + closed)
-        open_windows = subtract(merge(windows[pid]), holes)
-        busy_intervals = merge(busy[pid])
+        holes = merge(calendar.time_off[pid] + calendar.closed)
+        open_windows = subtract(merge(calendar.windows[pid]), holes)
+        busy_intervals = merge(calendar.busy[pid])
         provider_sessions = {s: v for (p, s), v in sessions.items() if p == pid}
         session_ranges = [(s, v[2]) for s, v in provider_sessions.items()]
         detailed = bool(room_use or provider_sessions)
@@ -389,7 +455,7 @@ def search(
                     )
                 start += step_s
     slots.sort()
-    return SearchResult(slots, policy, dict(load))
+    return slots
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
