@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError
+from django.db import DataError, IntegrityError
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
@@ -103,6 +103,18 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
                 400,
                 "A value in the request cannot be stored or searched for (for example a NUL "
                 "character, or a time-zone offset beyond 15:59).",
+            )
+        )
+    if isinstance(exc, IntegrityError) and type(exc.__cause__).__name__ == "CheckViolation":
+        # A CHECK constraint caught a value no validator refused: still the client's input.
+        constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "")
+        logger.warning("Database CHECK %s refused a request value", constraint)
+        return problem_response(
+            problem_body(
+                "validation-error",
+                "Invalid input.",
+                400,
+                "A value in the request is outside what the clinic's records can hold.",
             )
         )
     if isinstance(exc, ProtectedError | RestrictedError):
