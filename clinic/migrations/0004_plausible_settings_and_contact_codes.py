@@ -7,87 +7,170 @@ import clinic.validators
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clinic', '0003_auditevent_append_only'),
+        ("clinic", "0003_auditevent_append_only"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='clinicsettings',
-            name='booking_horizon_days',
-            field=models.PositiveSmallIntegerField(default=60, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(730)]),
+            model_name="clinicsettings",
+            name="booking_horizon_days",
+            field=models.PositiveSmallIntegerField(
+                default=60,
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(730),
+                ],
+            ),
         ),
         migrations.AlterField(
-            model_name='clinicsettings',
-            name='currency',
-            field=models.CharField(default='CAD', max_length=3, validators=[clinic.validators.validate_currency]),
+            model_name="clinicsettings",
+            name="currency",
+            field=models.CharField(
+                default="CAD", max_length=3, validators=[clinic.validators.validate_currency]
+            ),
         ),
         migrations.AlterField(
-            model_name='clinicsettings',
-            name='discharge_pain_consecutive',
-            field=models.PositiveSmallIntegerField(default=2, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(20)]),
+            model_name="clinicsettings",
+            name="discharge_pain_consecutive",
+            field=models.PositiveSmallIntegerField(
+                default=2,
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(20),
+                ],
+            ),
         ),
         migrations.AlterField(
-            model_name='clinicsettings',
-            name='discharge_pain_max',
-            field=models.PositiveSmallIntegerField(default=2, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(10)]),
+            model_name="clinicsettings",
+            name="discharge_pain_max",
+            field=models.PositiveSmallIntegerField(
+                default=2,
+                validators=[
+                    django.core.validators.MinValueValidator(0),
+                    django.core.validators.MaxValueValidator(10),
+                ],
+            ),
         ),
         migrations.AlterField(
-            model_name='clinicsettings',
-            name='late_cancellation_hours',
-            field=models.PositiveSmallIntegerField(default=24, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(336)]),
+            model_name="clinicsettings",
+            name="late_cancellation_hours",
+            field=models.PositiveSmallIntegerField(
+                default=24,
+                validators=[
+                    django.core.validators.MinValueValidator(0),
+                    django.core.validators.MaxValueValidator(336),
+                ],
+            ),
         ),
         migrations.AlterField(
-            model_name='clinicsettings',
-            name='max_upcoming_online_bookings',
-            field=models.PositiveSmallIntegerField(default=3, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(100)]),
+            model_name="clinicsettings",
+            name="max_upcoming_online_bookings",
+            field=models.PositiveSmallIntegerField(
+                default=3,
+                validators=[
+                    django.core.validators.MinValueValidator(0),
+                    django.core.validators.MaxValueValidator(100),
+                ],
+            ),
         ),
         migrations.AlterField(
-            model_name='clinicsettings',
-            name='minimum_notice_minutes',
-            field=models.PositiveIntegerField(default=120, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(43200)]),
+            model_name="clinicsettings",
+            name="minimum_notice_minutes",
+            field=models.PositiveIntegerField(
+                default=120,
+                validators=[
+                    django.core.validators.MinValueValidator(0),
+                    django.core.validators.MaxValueValidator(43200),
+                ],
+            ),
         ),
         migrations.AlterField(
-            model_name='clinicsettings',
-            name='notification_grace_minutes',
-            field=models.PositiveSmallIntegerField(default=3, help_text='Confirmations and change notices wait this long; an undone edit sends nothing.', validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(60)]),
+            model_name="clinicsettings",
+            name="notification_grace_minutes",
+            field=models.PositiveSmallIntegerField(
+                default=3,
+                help_text="Confirmations and change notices wait this long; an undone edit sends nothing.",
+                validators=[
+                    django.core.validators.MinValueValidator(0),
+                    django.core.validators.MaxValueValidator(60),
+                ],
+            ),
         ),
         migrations.AlterField(
-            model_name='clinicsettings',
-            name='refer_back_pain_threshold',
-            field=models.PositiveSmallIntegerField(default=6, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(10)]),
+            model_name="clinicsettings",
+            name="refer_back_pain_threshold",
+            field=models.PositiveSmallIntegerField(
+                default=6,
+                validators=[
+                    django.core.validators.MinValueValidator(0),
+                    django.core.validators.MaxValueValidator(10),
+                ],
+            ),
         ),
         migrations.AlterField(
-            model_name='clinicsettings',
-            name='slot_step_minutes',
-            field=models.PositiveSmallIntegerField(default=15, validators=[django.core.validators.MinValueValidator(5), django.core.validators.MaxValueValidator(240)]),
+            model_name="clinicsettings",
+            name="slot_step_minutes",
+            field=models.PositiveSmallIntegerField(
+                default=15,
+                validators=[
+                    django.core.validators.MinValueValidator(5),
+                    django.core.validators.MaxValueValidator(240),
+                ],
+            ),
         ),
         migrations.AlterField(
-            model_name='location',
-            name='country',
-            field=models.CharField(default='CA', max_length=2, validators=[django.core.validators.RegexValidator('^[A-Z]{2}\\Z', 'An ISO 3166 country code such as CA.')]),
+            model_name="location",
+            name="country",
+            field=models.CharField(
+                default="CA",
+                max_length=2,
+                validators=[
+                    django.core.validators.RegexValidator(
+                        "^[A-Z]{2}\\Z", "An ISO 3166 country code such as CA."
+                    )
+                ],
+            ),
         ),
         migrations.AlterField(
-            model_name='location',
-            name='phone',
-            field=models.CharField(blank=True, max_length=40, validators=[clinic.validators.validate_phone]),
+            model_name="location",
+            name="phone",
+            field=models.CharField(
+                blank=True, max_length=40, validators=[clinic.validators.validate_phone]
+            ),
         ),
         migrations.AlterField(
-            model_name='room',
-            name='capacity',
-            field=models.PositiveSmallIntegerField(default=1, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(500)]),
+            model_name="room",
+            name="capacity",
+            field=models.PositiveSmallIntegerField(
+                default=1,
+                validators=[
+                    django.core.validators.MinValueValidator(1),
+                    django.core.validators.MaxValueValidator(500),
+                ],
+            ),
         ),
         migrations.AddConstraint(
-            model_name='clinicsettings',
-            constraint=models.CheckConstraint(condition=models.Q(('discharge_pain_max__lte', 10), ('refer_back_pain_threshold__lte', 10)), name='clinic_settings_pain_on_the_scale'),
+            model_name="clinicsettings",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("discharge_pain_max__lte", 10), ("refer_back_pain_threshold__lte", 10)
+                ),
+                name="clinic_settings_pain_on_the_scale",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='clinicsettings',
-            constraint=models.CheckConstraint(condition=models.Q(('currency__regex', '^[A-Z]{3}$')), name='clinic_settings_currency_code'),
+            model_name="clinicsettings",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("currency__regex", "^[A-Z]{3}$")),
+                name="clinic_settings_currency_code",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='clinicsettings',
-            constraint=models.CheckConstraint(condition=models.Q(('slot_step_minutes__gte', 5), ('booking_horizon_days__gte', 1)), name='clinic_settings_policy_positive'),
+            model_name="clinicsettings",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("slot_step_minutes__gte", 5), ("booking_horizon_days__gte", 1)),
+                name="clinic_settings_policy_positive",
+            ),
         ),
     ]
