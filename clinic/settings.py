@@ -72,8 +72,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "clinic.middleware.RequestIdMiddleware",
-    "clinic.api.guard.InputGuardMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    # After CORS, so a widget can read the refusal.
+    "clinic.api.guard.InputGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -21,6 +21,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from clinic.api.limits import MAX_JSON_DEPTH
+from clinic.api.renderers import JSONRenderer
 from patients.models import Patient
 from patients.tokens import make_unsubscribe_token
 from scheduling.models import Appointment
@@ -559,3 +560,10 @@ def test_a_nul_in_an_admin_search_is_a_400_not_a_500(world, manager_user, client
     browser.force_login(manager_user)
     response = browser.get("/admin/patients/patient/", {"q": "Ada\x00"})
     assert response.status_code == 400
+
+
+def test_the_json_renderer_answers_even_for_text_utf8_cannot_encode():
+    """Defence in depth: if such text reaches a response anyway, it is escaped, not a 500."""
+    rendered = JSONRenderer().render({"name": "Ada \ud800", "city": "Montréal"})
+    assert json.loads(rendered) == {"name": "Ada \ud800", "city": "Montréal"}
+    assert JSONRenderer().render({"city": "Montréal"}) == '{"city":"Montréal"}'.encode()

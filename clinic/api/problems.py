@@ -284,11 +284,12 @@ def document_problem_responses(result: dict[str, Any], generator, request, publi
         for method, operation in operations.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
-            query = [p for p in operation.get("parameters", []) if p.get("in") == "query"]
+            # Path and query values are checked for NUL characters (clinic.api.guard).
+            parameters = [p for p in operation.get("parameters", []) if p.get("in") != "header"]
             has_body = "requestBody" in operation
             anonymous = operation.get("security") in ([{}], [])
             codes = []
-            if has_body or query:
+            if has_body or parameters:
                 codes.append("400")
             if not anonymous:
                 codes += ["401", "403"]
