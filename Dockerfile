@@ -22,4 +22,5 @@ RUN DJANGO_ENV=production SECRET_KEY=collectstatic-only-not-a-real-key-000000000
 USER clinic
 ENV STATIC_ROOT=/app/static
 EXPOSE 8000
-CMD ["gunicorn", "clinic.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# Request limits and the worker class are in gunicorn.conf.py (docs/LIMITS.md).
+CMD ["gunicorn", "--config", "gunicorn.conf.py", "clinic.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]

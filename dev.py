@@ -73,6 +73,8 @@ def up() -> int:
     processes = {
         "web": [
             BIN / "gunicorn",
+            "--config",
+            "gunicorn.conf.py",
             "clinic.wsgi:application",
             "--bind",
             f"127.0.0.1:{port}",

@@ -6,9 +6,11 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+
+from clinic.validators import validate_currency, validate_phone
 
 JURISDICTION_PATTERN = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
 
@@ -51,6 +53,15 @@ def validate_reminder_offsets(value: object) -> None:
         )
 
 
+# The pain scale the care-plan rules read is the 0-10 numeric rating scale.
+PAIN_SCALE_MAX = 10
+
+
+def between(low: int, high: int) -> list:
+    """Validators for a number that only makes sense from ``low`` to ``high``."""
+    return [MinValueValidator(low), MaxValueValidator(high)]
+
+
 def default_reminder_offsets() -> list[int]:
     return [24 * 60, 2 * 60]
 
@@ -63,18 +74,20 @@ class ClinicSettings(models.Model):
     """
 
     name = models.CharField(max_length=200, default="Clinic")
-    currency = models.CharField(max_length=3, default="CAD")
+    currency = models.CharField(max_length=3, default="CAD", validators=[validate_currency])
     # Booking policy defaults (DOMAIN.md section 4).
-    slot_step_minutes = models.PositiveSmallIntegerField(
-        default=15, validators=[MinValueValidator(5)]
+    slot_step_minutes = models.PositiveSmallIntegerField(default=15, validators=between(5, 240))
+    minimum_notice_minutes = models.PositiveIntegerField(
+        default=120, validators=between(0, 60 * 24 * 30)
     )
-    minimum_notice_minutes = models.PositiveIntegerField(default=120)
     same_day_booking = models.BooleanField(default=True)
-    booking_horizon_days = models.PositiveSmallIntegerField(
-        default=60, validators=[MinValueValidator(1)]
+    booking_horizon_days = models.PositiveSmallIntegerField(default=60, validators=between(1, 730))
+    late_cancellation_hours = models.PositiveSmallIntegerField(
+        default=24, validators=between(0, 24 * 14)
     )
-    late_cancellation_hours = models.PositiveSmallIntegerField(default=24)
-    max_upcoming_online_bookings = models.PositiveSmallIntegerField(default=3)
+    max_upcoming_online_bookings = models.PositiveSmallIntegerField(
+        default=3, validators=between(0, 100)
+    )
     one_free_consult_per_patient = models.BooleanField(default=True)
     # Notifications (DOMAIN.md section 7).
     reminder_offsets_minutes = models.JSONField(
@@ -83,12 +96,19 @@ class ClinicSettings(models.Model):
     )
     notification_grace_minutes = models.PositiveSmallIntegerField(
         default=3,
+        validators=between(0, 60),
         help_text="Confirmations and change notices wait this long; an undone edit sends nothing.",
     )
     # Care plans (DOMAIN.md section 6).
-    discharge_pain_max = models.PositiveSmallIntegerField(default=2)
-    discharge_pain_consecutive = models.PositiveSmallIntegerField(default=2)
-    refer_back_pain_threshold = models.PositiveSmallIntegerField(default=6)
+    discharge_pain_max = models.PositiveSmallIntegerField(
+        default=2, validators=between(0, PAIN_SCALE_MAX)
+    )
+    discharge_pain_consecutive = models.PositiveSmallIntegerField(
+        default=2, validators=between(1, 20)
+    )
+    refer_back_pain_threshold = models.PositiveSmallIntegerField(
+        default=6, validators=between(0, PAIN_SCALE_MAX)
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -96,6 +116,18 @@ class ClinicSettings(models.Model):
         verbose_name_plural = "clinic settings"
         constraints = [
             models.CheckConstraint(condition=Q(pk=1), name="clinic_settings_singleton"),
+            models.CheckConstraint(
+                condition=Q(discharge_pain_max__lte=PAIN_SCALE_MAX)
+                & Q(refer_back_pain_threshold__lte=PAIN_SCALE_MAX),
+                name="clinic_settings_pain_on_the_scale",
+            ),
+            models.CheckConstraint(
+                condition=Q(currency__regex=r"^[A-Z]{3}$"), name="clinic_settings_currency_code"
+            ),
+            models.CheckConstraint(
+                condition=Q(slot_step_minutes__gte=5) & Q(booking_horizon_days__gte=1),
+                name="clinic_settings_policy_positive",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -127,8 +159,12 @@ class Location(models.Model):
     city = models.CharField(max_length=100, blank=True)
     region = models.CharField(max_length=100, blank=True)
     postal_code = models.CharField(max_length=20, blank=True)
-    country = models.CharField(max_length=2, default="CA")
-    phone = models.CharField(max_length=40, blank=True)
+    country = models.CharField(
+        max_length=2,
+        default="CA",
+        validators=[RegexValidator(r"^[A-Z]{2}\Z", "An ISO 3166 country code such as CA.")],
+    )
+    phone = models.CharField(max_length=40, blank=True, validators=[validate_phone])
     email = models.EmailField(blank=True)
     timezone = models.CharField(max_length=64, validators=[validate_timezone])
     jurisdiction = models.CharField(max_length=10, validators=[validate_jurisdiction])
@@ -168,7 +204,7 @@ class Room(models.Model):
     location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="rooms")
     name = models.CharField(max_length=80)
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    capacity = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
+    capacity = models.PositiveSmallIntegerField(default=1, validators=between(1, 500))
     is_active = models.BooleanField(default=True)
 
     class Meta:

@@ -73,6 +73,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "clinic.middleware.RequestIdMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    # After CORS, so a widget can read the refusal.
+    "clinic.api.guard.InputGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -200,6 +202,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429
 
+# The largest request body held in memory (admin forms and the API's JSON alike): far above any
+# real request, far below what would hurt a worker. Over it the API answers 413 (docs/LIMITS.md).
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(1024 * 1024)))
+
 # --- E-mail ---------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = VAR_DIR / "mail"
@@ -270,6 +276,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "clinic.api.problems.problem_exception_handler",
+    # JSON only (API.md), with the size, nesting and text rules of clinic/api/limits.py.
+    "DEFAULT_PARSER_CLASSES": ["clinic.api.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "clinic.api.renderers.JSONRenderer",
+        "clinic.api.renderers.BrowsableAPIRenderer",
+    ],
     "DEFAULT_THROTTLE_RATES": {
         "public_read": os.environ.get("THROTTLE_PUBLIC_READ", "300/min"),
         "public_write": os.environ.get("THROTTLE_PUBLIC_WRITE", "20/min"),
@@ -332,7 +344,12 @@ SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
 # Tests get a per-process memory cache, so throttle counts never leak between runs or tests.
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Fail fast when Redis is away: the throttles then count in memory (throttling.py).
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
         if REDIS_URL
         else {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",

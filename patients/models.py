@@ -1,6 +1,8 @@
 """Patients. Consent, referrals and the care relationships that gate clinical access live here
 too; this app knows nothing of scheduling or care plans."""
 
+import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -8,6 +10,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from clinic.models import Location
+from clinic.validators import validate_date_of_birth, validate_phone
 
 
 class Patient(models.Model):
@@ -20,8 +23,8 @@ class Patient(models.Model):
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
     email = models.EmailField()
-    phone = models.CharField(max_length=40, blank=True)
-    date_of_birth = models.DateField(null=True, blank=True)
+    phone = models.CharField(max_length=40, blank=True, validators=[validate_phone])
+    date_of_birth = models.DateField(null=True, blank=True, validators=[validate_date_of_birth])
     preferred_location = models.ForeignKey(
         Location, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -38,6 +41,12 @@ class Patient(models.Model):
                 Lower("email"),
                 condition=~Q(status="archived"),
                 name="patient_unique_email_not_archived",
+            ),
+            # A fixed floor under the 130-year rule (validate_date_of_birth) for any write that
+            # skips the validators.
+            models.CheckConstraint(
+                condition=Q(date_of_birth__gte=datetime.date(1850, 1, 1)),
+                name="patient_born_after_1850",
             ),
         ]
         indexes = [models.Index(Lower("last_name"), name="patient_last_name_ci")]

@@ -11,11 +11,11 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
-from clinic.models import Location, Room
+from clinic.models import Location, Room, between
+from clinic.validators import validate_currency, validate_phone
 from patients.models import Patient
 from providers.models import Act, Provider
 
@@ -49,16 +49,20 @@ class Service(models.Model):
     code = models.SlugField(max_length=60, unique=True)
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True)
-    required_acts = models.ManyToManyField(Act, related_name="services", blank=True)
-    duration_minutes = models.PositiveSmallIntegerField(validators=[MinValueValidator(5)])
-    buffer_before_minutes = models.PositiveSmallIntegerField(default=0)
-    buffer_after_minutes = models.PositiveSmallIntegerField(default=0)
+    # At least one: a service that requires no act is outside every scope of practice, so
+    # anyone could offer it (the admin form and the API refuse an empty list).
+    required_acts = models.ManyToManyField(Act, related_name="services")
+    duration_minutes = models.PositiveSmallIntegerField(validators=between(5, 8 * 60))
+    buffer_before_minutes = models.PositiveSmallIntegerField(default=0, validators=between(0, 120))
+    buffer_after_minutes = models.PositiveSmallIntegerField(default=0, validators=between(0, 120))
     modality = models.CharField(max_length=10, choices=Modality.choices, default=Modality.IN_PERSON)
-    price = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0.00"))
-    currency = models.CharField(max_length=3, default="CAD")
+    price = models.DecimalField(
+        max_digits=8, decimal_places=2, default=Decimal("0.00"), validators=between(0, 100_000)
+    )
+    currency = models.CharField(max_length=3, default="CAD", validators=[validate_currency])
     online_bookable = models.BooleanField(default=True)
     capacity = models.PositiveSmallIntegerField(
-        default=1, validators=[MinValueValidator(1)], help_text="1, or N for a group class."
+        default=1, validators=between(1, 100), help_text="1, or N for a group class."
     )
     room_kind = models.CharField(
         max_length=20,
@@ -224,16 +228,23 @@ class BookingPolicyOverride(models.Model):
     service = models.OneToOneField(
         Service, null=True, blank=True, on_delete=models.CASCADE, related_name="booking_policy"
     )
+    # The same bounds as the clinic-wide defaults (clinic.models.ClinicSettings).
     slot_step_minutes = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(5)]
+        null=True, blank=True, validators=between(5, 240)
     )
-    minimum_notice_minutes = models.PositiveIntegerField(null=True, blank=True)
+    minimum_notice_minutes = models.PositiveIntegerField(
+        null=True, blank=True, validators=between(0, 60 * 24 * 30)
+    )
     same_day_booking = models.BooleanField(null=True, blank=True)
     booking_horizon_days = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1)]
+        null=True, blank=True, validators=between(1, 730)
     )
-    late_cancellation_hours = models.PositiveSmallIntegerField(null=True, blank=True)
-    max_upcoming_online_bookings = models.PositiveSmallIntegerField(null=True, blank=True)
+    late_cancellation_hours = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=between(0, 24 * 14)
+    )
+    max_upcoming_online_bookings = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=between(0, 100)
+    )
     one_free_consult_per_patient = models.BooleanField(null=True, blank=True)
 
     class Meta:
@@ -434,7 +445,7 @@ class CallbackRequest(models.Model):
         CLOSED = "closed", "Closed"
 
     name = models.CharField(max_length=200)
-    phone = models.CharField(max_length=40)
+    phone = models.CharField(max_length=40, validators=[validate_phone])
     email = models.EmailField(blank=True)
     preferred_time = models.CharField(max_length=200, blank=True)
     message = models.TextField(blank=True)

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError
+from django.db import DataError, IntegrityError
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
@@ -19,6 +19,7 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from clinic.api.limits import PayloadTooLarge
 from clinic.errors import DomainError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -26,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 _DRF_SLUGS: dict[type[exceptions.APIException], tuple[str, str]] = {
     exceptions.ParseError: ("malformed-request", "The request body could not be parsed."),
+    PayloadTooLarge: ("payload-too-large", "Payload too large."),
     exceptions.AuthenticationFailed: ("not-authenticated", "Authentication failed."),
     exceptions.NotAuthenticated: ("not-authenticated", "Authentication required."),
     exceptions.PermissionDenied: ("permission-denied", "Permission denied."),
@@ -103,6 +105,18 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
                 "character, or a time-zone offset beyond 15:59).",
             )
         )
+    if isinstance(exc, IntegrityError) and type(exc.__cause__).__name__ == "CheckViolation":
+        # A CHECK constraint caught a value no validator refused: still the client's input.
+        constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "")
+        logger.warning("Database CHECK %s refused a request value", constraint)
+        return problem_response(
+            problem_body(
+                "validation-error",
+                "Invalid input.",
+                400,
+                "A value in the request is outside what the clinic's records can hold.",
+            )
+        )
     if isinstance(exc, ProtectedError | RestrictedError):
         # Deleting a row other records still point at (a location with appointments, a service
         # that was booked): refuse as a conflict, naming the kinds of records that hold it.
@@ -148,15 +162,24 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     return response
 
 
+def json_problem(
+    slug: str, title: str, code: int, detail: str, errors: list[dict[str, str]] | None = None
+) -> JsonResponse:
+    """A problem answered outside DRF (middleware, Django's error handlers)."""
+    return JsonResponse(
+        problem_body(slug, title, code, detail, errors),
+        status=code,
+        content_type=PROBLEM_CONTENT_TYPE,
+    )
+
+
 def _plain_problem(
     request: HttpRequest, slug: str, title: str, code: int, detail: str, fallback
 ) -> HttpResponse:
     """Problem+json under ``/api/``; Django's own HTML pages elsewhere (admin, widget page)."""
     if not request.path.startswith("/api/"):
         return fallback()
-    return JsonResponse(
-        problem_body(slug, title, code, detail), status=code, content_type=PROBLEM_CONTENT_TYPE
-    )
+    return json_problem(slug, title, code, detail)
 
 
 def not_found_view(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -237,6 +260,7 @@ _PROBLEM_DESCRIPTIONS = {
     "403": "The user's role may not do this (`permission-denied`).",
     "404": "No such resource, no match for the token, or a page past the end (`not-found`).",
     "409": "Conflicts with the current state (`invalid-transition`, `slot-unavailable`, ...).",
+    "413": "The request body is over the size limit (`payload-too-large`).",
     "415": "Unsupported request media type (`unsupported-media-type`).",
     "422": "A clinic rule refused the request; `type` names the rule.",
     "429": "Too many requests from this client (`throttled`); see `Retry-After`.",
@@ -260,18 +284,19 @@ def document_problem_responses(result: dict[str, Any], generator, request, publi
         for method, operation in operations.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
-            query = [p for p in operation.get("parameters", []) if p.get("in") == "query"]
+            # Path and query values are checked for NUL characters (clinic.api.guard).
+            parameters = [p for p in operation.get("parameters", []) if p.get("in") != "header"]
             has_body = "requestBody" in operation
             anonymous = operation.get("security") in ([{}], [])
             codes = []
-            if has_body or query:
+            if has_body or parameters:
                 codes.append("400")
             if not anonymous:
                 codes += ["401", "403"]
             # Unknown ids, tokens that match nothing and pages past the end.
             codes.append("404")
             if has_body:
-                codes.append("415")
+                codes += ["413", "415"]
             if method in ("post", "put", "patch", "delete"):
                 codes += ["409", "422"]
             if anonymous and path.startswith("/api/v1/public/"):

@@ -11,13 +11,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clinic import roles
+from clinic.api.parsers import FormParser, JSONParser, MultiPartParser
 from clinic.api.permissions import IsManager
 from clinic.api.public import PublicAPIMixin
 from clinic.audit import AuditedViewMixin, client_address

@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clinic.models import Location
+from clinic.validators import validate_date_of_birth, validate_phone
 from patients.models import Patient
 from providers.models import Act, Provider
 from scheduling.models import (
@@ -130,8 +131,12 @@ class BookingPatientSerializer(serializers.Serializer):
     first_name = serializers.CharField(max_length=100)
     last_name = serializers.CharField(max_length=100)
     email = serializers.EmailField()
-    phone = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
-    date_of_birth = serializers.DateField(required=False, allow_null=True, default=None)
+    phone = serializers.CharField(
+        max_length=40, required=False, allow_blank=True, default="", validators=[validate_phone]
+    )
+    date_of_birth = serializers.DateField(
+        required=False, allow_null=True, default=None, validators=[validate_date_of_birth]
+    )
 
 
 class ConsentField(serializers.DictField):
@@ -189,7 +194,7 @@ class PublicRescheduleSerializer(TokenSerializer):
 
 class CallbackRequestCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    phone = serializers.CharField(max_length=40)
+    phone = serializers.CharField(max_length=40, validators=[validate_phone])
     email = serializers.EmailField(required=False, allow_blank=True, default="")
     preferred_time = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=200
@@ -209,7 +214,7 @@ class PublicCallbackSerializer(serializers.ModelSerializer):
 
 class ServiceSerializer(serializers.ModelSerializer):
     required_acts = serializers.SlugRelatedField(
-        slug_field="code", many=True, queryset=Act.objects.all()
+        slug_field="code", many=True, queryset=Act.objects.all(), allow_empty=False
     )
     disciplines = serializers.SerializerMethodField()
 

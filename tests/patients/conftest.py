@@ -5,11 +5,12 @@ import uuid
 
 import pytest
 from django.core.cache.backends.locmem import LocMemCache
-from rest_framework.throttling import SimpleRateThrottle
+
+from clinic.api.throttling import LiveRateMixin
 
 
 @pytest.fixture(autouse=True)
 def fresh_throttle_cache(monkeypatch):
     monkeypatch.setattr(
-        SimpleRateThrottle, "cache", LocMemCache(f"throttle-{uuid.uuid4()}", {}), raising=True
+        LiveRateMixin, "cache", LocMemCache(f"throttle-{uuid.uuid4()}", {}), raising=True
     )
