@@ -98,4 +98,3 @@ def get(key: str) -> Kind | None:
 
 def kinds() -> list[Kind]:
     return [_KINDS[key] for key in sorted(_KINDS)]
-
