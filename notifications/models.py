@@ -35,6 +35,18 @@ class Notification(models.Model):
     last_error = models.TextField(blank=True)
     lease_token = models.UUIDField(null=True, blank=True, editable=False)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    lease_holder = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The database session (backend process id) of the worker sending it.",
+    )
+    lease_holder_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When that session began: a process id reused later is not taken for it.",
+    )
     message_id = models.CharField(
         max_length=255,
         unique=True,

@@ -1,12 +1,19 @@
 """Which kinds of e-mail exist and how each is rendered: apps register, the ledger sends.
 
 The notifications app knows nothing of appointments or care plans. An app that plans rows of a
-kind registers that kind here (from its ``AppConfig.ready``) with two callables:
+kind registers that kind here (from its ``AppConfig.ready``) with three callables:
 
 - ``render(notification, now) -> Email``: loads the subject, decides at send time whether the
   e-mail still makes sense (raise ``Skip(reason)`` if not) and builds it;
 - ``consent(notification) -> bool`` or ``None``: asked right before rendering; ``None`` marks a
-  transactional kind (confirmations, cancellations) that needs no consent.
+  transactional kind (confirmations, cancellations) that needs no consent;
+- ``visible_subjects(user) -> QuerySet``: the subjects (appointments, program versions) whose
+  ledger rows a staff user other than a manager may read, as a lazy queryset the ledger uses as
+  a subquery. The owning app knows who may see its subjects; the ledger only applies the answer.
+  A kind without one is shown to managers only.
+
+``clinical=True`` marks a kind whose mere existence reveals care (an exercise program tells that
+a plan exists): its rows are never shown to front desk, whatever ``visible_subjects`` says.
 """
 
 from collections.abc import Callable
@@ -14,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.mime.base import MIMEBase
 from typing import TYPE_CHECKING
+
+from django.db.models import Model, QuerySet
 
 if TYPE_CHECKING:
     from notifications.models import Notification
@@ -43,27 +52,42 @@ class Email:
 
 Renderer = Callable[["Notification", datetime], Email]
 ConsentCheck = Callable[["Notification"], bool]
+VisibleSubjects = Callable[[object], QuerySet[Model]]
 
 
 @dataclass(frozen=True)
 class Kind:
-    """``clinical`` kinds reveal care (an exercise program tells that a plan exists), so only
-    managers see their ledger rows."""
+    """``clinical`` kinds reveal care (an exercise program tells that a plan exists), so front
+    desk never sees their ledger rows; ``visible_subjects`` narrows every kind to the subjects a
+    user may see (see the module docstring)."""
 
     key: str
     render: Renderer
     consent: ConsentCheck | None = None
     clinical: bool = False
+    visible_subjects: VisibleSubjects | None = None
 
 
 _KINDS: dict[str, Kind] = {}
 
 
 def register(
-    key: str, *, render: Renderer, consent: ConsentCheck | None = None, clinical: bool = False
+    key: str,
+    *,
+    render: Renderer,
+    consent: ConsentCheck | None = None,
+    clinical: bool = False,
+    visible_subjects: VisibleSubjects | None = None,
 ) -> Kind:
-    """Register (or re-register, on reload) the renderer and consent check of a kind."""
-    kind = Kind(key=key, render=render, consent=consent, clinical=clinical)
+    """Register (or re-register, on reload) the renderer, consent check and visibility of a
+    kind."""
+    kind = Kind(
+        key=key,
+        render=render,
+        consent=consent,
+        clinical=clinical,
+        visible_subjects=visible_subjects,
+    )
     _KINDS[key] = kind
     return kind
 
@@ -72,5 +96,5 @@ def get(key: str) -> Kind | None:
     return _KINDS.get(key)
 
 
-def clinical_kinds() -> list[str]:
-    return sorted(key for key, kind in _KINDS.items() if kind.clinical)
+def kinds() -> list[Kind]:
+    return [_KINDS[key] for key in sorted(_KINDS)]

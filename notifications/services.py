@@ -6,10 +6,14 @@ Exactly once per subject, kind and planned time rests on three things:
 - claiming: a worker takes a due row with ``SELECT ... FOR UPDATE SKIP LOCKED`` and marks it
   ``sending`` with a lease (a token and an expiry) in the same short transaction, so duplicate task
   deliveries and racing workers find nothing left to take;
-- finishing only under the lease token: a worker whose lease was taken over records nothing.
+- finishing only under the lease token: a worker whose lease was taken over records nothing;
+- taking a ``sending`` row over only when its lease expired and the database session that claimed
+  it has ended (``notifications.holders``): a slow worker keeps its row.
 
-The one window left open is a crash after the SMTP server accepted a message and before the row was
-marked ``sent``: once the lease expires the row is sent again, with the same Message-ID.
+The one window left open is a crash after the SMTP server accepted a message (its 250 after DATA)
+and before the row was marked ``sent``: the row is then sent again, with the same Message-ID. That
+window is one statement wide: the statement that marks the row sent is built before the message is
+handed over and runs as soon as the 250 arrives (``send_claimed``). See docs/NOTIFICATIONS.md.
 """
 
 import logging
@@ -20,11 +24,23 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Model, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    DateTimeField,
+    DurationField,
+    ExpressionWrapper,
+    Model,
+    Q,
+    QuerySet,
+)
+from django.db.models.expressions import RawSQL, Value
+from django.db.models.functions import Now
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
+from clinic.celery import app as celery_app
 from clinic.errors import ConflictProblem
-from notifications import clock, conf, mailer, registry
+from notifications import clock, conf, holders, mailer, registry
 from notifications.models import Notification
 from notifications.registry import Skip
 from notifications.rendering import build_message
@@ -32,6 +48,7 @@ from notifications.rendering import build_message
 logger = logging.getLogger(__name__)
 
 Status = Notification.Status
+SEND_TASK = "notifications.send"  # the task in ``notifications.tasks``, queued here by name
 
 
 def subject_key(subject: Model) -> tuple[str, int]:
@@ -196,10 +213,9 @@ def enqueue_after_commit(row: Notification) -> None:
 
 
 def _enqueue(row_id: int, countdown: float) -> None:
-    from notifications.tasks import send_notification
-
+    # By name, so this module need not import the tasks module that imports it.
     try:
-        send_notification.apply_async((row_id,), countdown=countdown)
+        celery_app.signature(SEND_TASK, args=(row_id,)).apply_async(countdown=countdown)
     except Exception:
         # The sweep sends it within a minute; a broker hiccup must not fail the caller.
         logger.warning("Could not queue notification %s; the sweep will send it.", row_id)
@@ -212,12 +228,27 @@ class Claim:
 
 
 def _due(now: datetime) -> Q:
+    """Rows that need a worker: pending and due, or ``sending`` with an expired lease (taken
+    over only once their holder is gone too, ``_abandoned``)."""
     return Q(status=Status.PENDING, next_attempt_at__lte=now) | Q(
         status=Status.SENDING, lease_expires_at__lte=now
     )
 
 
-LEASE_FIELDS = ["status", "lease_token", "lease_expires_at"]
+def _holder_gone() -> RawSQL:
+    return RawSQL(holders.holder_gone_sql(), [], output_field=BooleanField())  # noqa: S611
+
+
+def _abandoned(now: datetime) -> Q:
+    """``sending`` rows whose lease expired and whose worker is gone (``notifications.holders``)."""
+    return Q(status=Status.SENDING, lease_expires_at__lte=now) & Q(_holder_gone())
+
+
+def _claimable(now: datetime) -> Q:
+    return Q(status=Status.PENDING, next_attempt_at__lte=now) | _abandoned(now)
+
+
+LEASE_FIELDS = ["status", "lease_token", "lease_expires_at", "lease_holder", "lease_holder_since"]
 
 
 def _worn_out(row: Notification) -> bool:
@@ -253,17 +284,19 @@ def _take(now: datetime, token: uuid.UUID, notification_id: int | None) -> Notif
     lock = ""
     if connection.features.has_select_for_update_skip_locked:
         lock = connection.ops.for_update_sql(skip_locked=True)
-    # Names come from the model's meta and every value is a parameter.
+    holder, holder_since = holders.holder_values_sql()
+    # Names come from the model's meta, the holder SQL is constant, every value is a parameter.
     sql = f"""
         UPDATE {table} SET {column["status"]} = %s, {column["lease_token"]} = %s,
             {column["lease_expires_at"]} = %s, {column["attempts"]} = {column["attempts"]} + 1,
-            {column["updated_at"]} = %s
+            {column["updated_at"]} = %s, {column["lease_holder"]} = {holder},
+            {column["lease_holder_since"]} = {holder_since}
         WHERE {column["id"]} = (
             SELECT {column["id"]} FROM {table}
             WHERE (
                 ({column["status"]} = %s AND {column["next_attempt_at"]} <= %s)
                 OR ({column["status"]} = %s AND {column["lease_expires_at"]} <= %s
-                    AND {column["attempts"]} < %s)
+                    AND {column["attempts"]} < %s AND {holders.holder_gone_sql()})
             ) {only}
             ORDER BY {column["next_attempt_at"]}, {column["id"]} LIMIT 1 {lock}
         )
@@ -276,7 +309,7 @@ def _take(now: datetime, token: uuid.UUID, notification_id: int | None) -> Notif
 def _fail_lost(row: Notification) -> None:
     """Its workers keep dying while sending it: stop, and let staff look at it."""
     row.status = Status.FAILED
-    row.lease_token = row.lease_expires_at = None
+    row.lease_token = row.lease_expires_at = row.lease_holder = row.lease_holder_since = None
     row.last_error = f"The worker was lost while sending, {row.attempts} times."
     row.save(update_fields=[*LEASE_FIELDS, "last_error", "updated_at"])
 
@@ -287,7 +320,7 @@ def fail_worn_out(now: datetime) -> int:
     with transaction.atomic():
         rows = list(
             Notification.objects.select_for_update(skip_locked=True).filter(
-                status=Status.SENDING, lease_expires_at__lte=now, attempts__gte=conf.max_attempts()
+                _abandoned(now), attempts__gte=conf.max_attempts()
             )
         )
         for row in rows:
@@ -308,7 +341,7 @@ def claim(now: datetime, notification_id: int | None = None) -> Claim | None:
         if taken is not None:
             return Claim(taken, token)
     with transaction.atomic():
-        rows = Notification.objects.select_for_update(skip_locked=True).filter(_due(now))
+        rows = Notification.objects.select_for_update(skip_locked=True).filter(_claimable(now))
         if notification_id is not None:
             rows = rows.filter(pk=notification_id)
         row = rows.order_by("next_attempt_at", "id").first()
@@ -321,25 +354,37 @@ def claim(now: datetime, notification_id: int | None = None) -> Claim | None:
         row.lease_token = token
         row.lease_expires_at = now + timedelta(seconds=conf.lease_seconds())
         row.attempts += 1
-        row.save(
-            update_fields=["status", "lease_token", "lease_expires_at", "attempts", "updated_at"]
-        )
+        row.lease_holder, row.lease_holder_since = holders.current_holder()
+        row.save(update_fields=[*LEASE_FIELDS, "attempts", "updated_at"])
     return Claim(row, token)
 
 
-def _finish(claimed: Claim, **changes) -> bool:
-    """Record the outcome only if the lease is still ours."""
-    changes.setdefault("lease_token", None)
-    changes.setdefault("lease_expires_at", None)
-    done = Notification.objects.filter(
+def _outcome_update(claimed: Claim, changes: dict) -> tuple[str, tuple]:
+    """The UPDATE recording an outcome under our lease token, compiled to SQL and parameters."""
+    for name in ("lease_token", "lease_expires_at", "lease_holder", "lease_holder_since"):
+        changes.setdefault(name, None)
+    query = Notification.objects.filter(
         pk=claimed.notification.pk, lease_token=claimed.token
-    ).update(**changes)
+    ).query.chain(UpdateQuery)
+    query.add_update_values(changes)
+    return query.get_compiler(connection=connection).as_sql()
+
+
+def _run_outcome(claimed: Claim, statement: tuple[str, tuple]) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(*statement)
+        done = cursor.rowcount
     if not done:
         logger.warning(
             "Lease on notification %s was taken over; outcome not recorded.",
             claimed.notification.pk,
         )
     return bool(done)
+
+
+def _finish(claimed: Claim, **changes) -> bool:
+    """Record the outcome only if the lease is still ours."""
+    return _run_outcome(claimed, _outcome_update(claimed, changes))
 
 
 def backoff(attempts: int) -> timedelta:
@@ -363,20 +408,31 @@ def send_claimed(claimed: Claim, now: datetime) -> str:
         return Status.SKIPPED
     except Exception as exc:
         return _failed_attempt(claimed, now, exc, f"Rendering failed: {exc!r}")
+    message = build_message(row, email)
+    # Built before the message is handed over, so that nothing but this one autocommitted
+    # statement stands between the server's 250 and the ledger's "sent" (see the module
+    # docstring): a crash in between is the one way an e-mail goes out twice. The database
+    # stamps ``sent_at`` as it runs it, on the ledger's clock.
+    sent_at = ExpressionWrapper(
+        Now() + Value(clock.offset(), output_field=DurationField()), output_field=DateTimeField()
+    )
+    record_sent = _outcome_update(
+        claimed,
+        {
+            "status": Status.SENT,
+            "sent_at": sent_at,
+            "recipient": email.to or row.recipient,
+            "subject_line": email.subject[:200],
+            "told": email.told,
+            "last_error": "",
+            "reason": "",
+        },
+    )
     try:
-        mailer.send(build_message(row, email))
+        mailer.send(message)
     except (smtplib.SMTPException, OSError) as exc:
         return _failed_attempt(claimed, now, exc, f"SMTP: {exc!r}")
-    _finish(
-        claimed,
-        status=Status.SENT,
-        sent_at=clock.now(),
-        recipient=email.to or row.recipient,
-        subject_line=email.subject[:200],
-        told=email.told,
-        last_error="",
-        reason="",
-    )
+    _run_outcome(claimed, record_sent)
     return Status.SENT
 
 

@@ -9,7 +9,7 @@ from celery import shared_task, signals
 from notifications import conf, mailer, services
 
 
-@shared_task(name="notifications.send", ignore_result=True)
+@shared_task(name=services.SEND_TASK, ignore_result=True)
 def send_notification(notification_id: int) -> str:
     return services.deliver(notification_id)
 

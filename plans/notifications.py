@@ -9,6 +9,8 @@ consent again right before sending.
 
 from datetime import datetime, timedelta
 
+from django.db.models import QuerySet
+
 from clinic.models import ClinicSettings
 from notifications import registry, services
 from notifications.registry import Email, Skip
@@ -16,6 +18,7 @@ from notifications.rendering import render_templates
 from patients.selectors import has_consent
 from patients.tokens import unsubscribe_url
 from plans.models import CarePlan, ProgramVersion
+from plans.selectors import plans_visible_to
 
 KIND = "exercise_program"
 CONSENT_PURPOSE = "care_plans"
@@ -87,5 +90,14 @@ def render(notification, now: datetime) -> Email:
     )
 
 
+def ledger_subjects(user) -> QuerySet[ProgramVersion]:
+    """Whose program e-mails a staff user may read in the ledger: the versions of the plans the
+    same user may read (the patients they treat or were referred)."""
+    return ProgramVersion.objects.filter(plan__in=plans_visible_to(user, CarePlan.objects.all()))
+
+
 def register() -> None:
-    registry.register(KIND, render=render, consent=consent, clinical=True)
+    """Called from ``PlansConfig.ready``. Clinical: a program e-mail tells that a plan exists."""
+    registry.register(
+        KIND, render=render, consent=consent, clinical=True, visible_subjects=ledger_subjects
+    )

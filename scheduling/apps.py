@@ -1,6 +1,3 @@
-import importlib
-import importlib.util
-
 from django.apps import AppConfig
 
 
@@ -31,6 +28,8 @@ class SchedulingConfig(AppConfig):
         from scheduling.directory import OfferingDirectory
 
         register_service_directory(OfferingDirectory())
-        # Appointment e-mails connect their signal receivers when their module is imported.
-        if importlib.util.find_spec("scheduling.notifications") is not None:
-            importlib.import_module("scheduling.notifications")
+        # Appointment e-mails connect their signal receivers when their module is imported,
+        # and register their kinds with the ledger here.
+        from scheduling import notifications
+
+        notifications.register()

@@ -24,7 +24,7 @@ from email.utils import parseaddr
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import Subquery
+from django.db.models import QuerySet, Subquery
 from django.dispatch import receiver
 
 from clinic.models import ClinicSettings
@@ -37,6 +37,7 @@ from patients.selectors import consent_column
 from patients.tokens import unsubscribe_url as patient_unsubscribe_url
 from scheduling import signals
 from scheduling.models import UPCOMING_STATUSES, Appointment, Modality
+from scheduling.selectors import appointments_for
 
 logger = logging.getLogger(__name__)
 
@@ -374,7 +375,21 @@ def reminders_consented(notification: Notification) -> bool:
     return bool(_load(notification).reminders_consent)
 
 
-registry.register(CONFIRMATION, render=render_notice)
-registry.register(CHANGE, render=render_notice)
-registry.register(REMINDER, render=render_reminder, consent=reminders_consented)
-registry.register(CANCELLATION, render=render_cancellation)
+def ledger_subjects(user) -> QuerySet[Appointment]:
+    """Whose appointment e-mails a staff user may read in the ledger: the appointments the same
+    user may list (front desk every one, a clinician their own schedule)."""
+    return appointments_for(user)
+
+
+def register() -> None:
+    """Called from ``SchedulingConfig.ready``: appointment e-mails are not clinical (front desk
+    books and tells patients the same facts), so each row follows its appointment."""
+    registry.register(CONFIRMATION, render=render_notice, visible_subjects=ledger_subjects)
+    registry.register(CHANGE, render=render_notice, visible_subjects=ledger_subjects)
+    registry.register(
+        REMINDER,
+        render=render_reminder,
+        consent=reminders_consented,
+        visible_subjects=ledger_subjects,
+    )
+    registry.register(CANCELLATION, render=render_cancellation, visible_subjects=ledger_subjects)

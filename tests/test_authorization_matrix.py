@@ -34,9 +34,14 @@ from rest_framework.test import APIClient
 from clinic import roles
 from clinic.audit import record_event
 from clinic.models import AuditEvent, Room
+from notifications import services as ledger
+from notifications.models import Notification
 from patients.models import Patient, Referral
+from plans.models import ProgramVersion
+from plans.notifications import KIND as PROGRAM_EMAIL
 from providers.models import Act, CredentialRequirement, Discipline, ScopeRule
-from scheduling.models import CallbackRequest
+from scheduling.models import Appointment, CallbackRequest
+from scheduling.notifications import CONFIRMATION
 from scheduling.services import book_appointment
 from tests.conftest import client_for
 from tests.factories.clinic import LocationFactory, RoomFactory
@@ -217,10 +222,12 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("exercise-detail", "GET"): READ_ALL,
     ("exercise-detail", "PUT"): (401, 403, ALLOWED, ALLOWED, ALLOWED),
     ("exercise-detail", "PATCH"): (401, 403, ALLOWED, ALLOWED, ALLOWED),
-    # notifications: the e-mail ledger, read by staff; retry by managers
+    # notifications: the e-mail ledger, each row shown to whom its subject is shown (the row is
+    # the own clinician's appointment e-mail); retry by managers. Which rows each role lists,
+    # and the admin's pages, are in LEDGER_ROWS_SEEN below.
     ("notification-list", "GET"): READ_ALL,
-    ("notification-detail", "GET"): MISSING_OBJECT_READ,
-    ("notification-retry", "POST"): (401, 403, 403, 403, 404),
+    ("notification-detail", "GET"): SCHEDULE_READ,
+    ("notification-retry", "POST"): (401, 403, 403, 403, 200),
 }
 
 
@@ -268,6 +275,7 @@ OBJECTS: dict[str, Callable[[World], Any]] = {
     ),
     "exercise": lambda w: ExerciseFactory(),
     "appointment": lambda w: _appointment(w),
+    "notification": lambda w: _ledger_rows(w)["own_appointment"],
 }
 
 
@@ -291,6 +299,36 @@ def _appointment(w: "World"):
         provider=w.own_provider,
         reason="Stiff neck",
     )
+
+
+def _ledger_rows(w: "World") -> dict[str, Notification]:
+    """Failed ledger rows (so a manager may retry them): the e-mail about the patient's
+    appointment with their own clinician, one about the other clinician's appointment with
+    someone else, and the patient's exercise program e-mail (a clinical kind)."""
+    own = _appointment(w)
+    other_start = own.start + datetime.timedelta(hours=2)
+    other = Appointment.objects.create(
+        patient=PatientFactory(),
+        provider=w.other_provider,
+        service=own.service,
+        location=own.location,
+        start=other_start,
+        end=other_start + datetime.timedelta(minutes=30),
+        blocked_start=other_start,
+        blocked_end=other_start + datetime.timedelta(minutes=30),
+        slot_key=f"matrix-{other_start.isoformat()}",
+    )
+    plan = CarePlanFactory(patient=w.patient, lead=w.own_provider, location=w.room.location)
+    version = ProgramVersion.objects.create(plan=plan, number=1, content={"exercises": []})
+    rows = {
+        "own_appointment": ledger.plan(own, CONFIRMATION, own.start, own.patient.email),
+        "other_appointment": ledger.plan(other, CONFIRMATION, other.start, other.patient.email),
+        "program": ledger.plan(version, PROGRAM_EMAIL, version.created_at, w.patient.email),
+    }
+    Notification.objects.filter(pk__in=[r.pk for r in rows.values()]).update(
+        status=Notification.Status.FAILED, last_error="554 for the test"
+    )
+    return rows
 
 
 BODIES: dict[tuple[str, str], Callable[[World], dict]] = {
@@ -489,3 +527,84 @@ def test_staff_endpoint_answers_each_role_as_the_matrix_says(endpoint, role, wor
         f"{endpoint.method} {url} as {role}: expected {expected}, got "
         f"{response.status_code} {getattr(response, 'data', '')}"
     )
+
+
+# --- The notification ledger: which rows each role reads, in the API and the admin ------------
+
+# A ledger row tells who is e-mailed about what: each role sees only the rows about subjects it
+# may see. Front desk: every appointment e-mail, no clinical kind; a clinician: e-mails about
+# their own appointments and the program e-mails of patients they treat; managers: all.
+LEDGER_ROWS_SEEN: dict[str, set[str]] = {
+    "anonymous": set(),
+    "front_desk": {"own_appointment", "other_appointment"},
+    "own_clinician": {"own_appointment", "program"},
+    "other_clinician": {"other_appointment"},
+    "manager": {"own_appointment", "other_appointment", "program"},
+}
+LEDGER_ADMIN = "/admin/notifications/notification/"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_ledger_api_lists_and_shows_each_role_only_rows_about_what_it_may_see(role, world):
+    rows = _ledger_rows(world)
+    client = _client(world.users[role])
+    seen = LEDGER_ROWS_SEEN[role]
+    listed = client.get("/api/v1/notifications/")
+    if role == "anonymous":
+        assert listed.status_code == 401
+    else:
+        ids = {item["id"] for item in listed.json()["results"]}
+        assert ids == {rows[name].pk for name in seen}
+    for name, row in rows.items():
+        expected = 401 if role == "anonymous" else 200 if name in seen else 404
+        response = client.get(f"/api/v1/notifications/{row.pk}/")
+        assert response.status_code == expected, f"{role} reading the {name} row"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_ledger_admin_lists_and_opens_for_each_role_only_rows_about_what_it_may_see(
+    role, world, client
+):
+    rows = _ledger_rows(world)
+    user = world.users[role]
+    if user.is_authenticated:
+        client.force_login(user)
+    seen = LEDGER_ROWS_SEEN[role]
+    changelist = client.get(LEDGER_ADMIN)
+    if role == "anonymous":
+        assert changelist.status_code == 302
+        assert "/login/" in changelist["Location"]
+    else:
+        assert changelist.status_code == 200
+        page = changelist.content.decode()
+        listed = {name for name, row in rows.items() if f"{LEDGER_ADMIN}{row.pk}/change/" in page}
+        assert listed == seen
+    for name, row in rows.items():
+        response = client.get(f"{LEDGER_ADMIN}{row.pk}/change/")
+        if name in seen:
+            assert response.status_code == 200, f"{role} opening the {name} row"
+            assert row.recipient in response.content.decode()
+        else:  # the admin's answer for a row that does not exist: back to the index (or login)
+            assert response.status_code == 302, f"{role} opening the {name} row"
+            assert row.recipient not in response.content.decode()
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_only_managers_retry_failed_ledger_rows_from_the_admin(role, world, client):
+    rows = _ledger_rows(world)
+    user = world.users[role]
+    if user.is_authenticated:
+        client.force_login(user)
+    response = client.post(
+        LEDGER_ADMIN,
+        {"action": "retry_now", "_selected_action": [row.pk for row in rows.values()]},
+    )
+    # The action is not offered to other roles: their POST only shows the list again.
+    assert response.status_code == (302 if role in ("anonymous", "manager") else 200)
+    statuses = set(
+        Notification.objects.filter(pk__in=[r.pk for r in rows.values()]).values_list(
+            "status", flat=True
+        )
+    )
+    expected = Notification.Status.PENDING if role == "manager" else Notification.Status.FAILED
+    assert statuses == {expected}
