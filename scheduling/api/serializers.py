@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clinic.models import Location
-from patients.models import Patient
+from patients.api.fields import VisiblePatientField
 from providers.models import Act, Provider
 from scheduling.models import (
     Appointment,
@@ -396,7 +396,7 @@ class AppointmentSerializer(serializers.ModelSerializer):
 
 
 class StaffBookingSerializer(serializers.Serializer):
-    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
+    patient = VisiblePatientField()
     service = serializers.PrimaryKeyRelatedField(queryset=Service.objects.all())
     location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.all())
     provider = serializers.PrimaryKeyRelatedField(
