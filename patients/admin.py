@@ -202,7 +202,7 @@ class ReferralAdmin(PatientChooserMixin, AuditedAdminMixin, admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj: Referral, form, change: bool) -> None:
-        """Writes go through the services (history, care relationship, audit row)."""
+        """Writes go through the services (history, audit row)."""
         if change:
             if "status" in form.changed_data:
                 services.change_referral_status(

@@ -1,4 +1,4 @@
-"""Patients. Consent, referrals and the care relationships that gate clinical access live here
+"""Patients. Consent, referrals, care relationships and the grants of clinical access live here
 too; this app knows nothing of scheduling or care plans."""
 
 from django.conf import settings
@@ -253,7 +253,7 @@ class AccessGrant(models.Model):
 
 
 class EmergencyAccess(models.Model):
-    """ "Break the glass": a clinician opened a record they have no care relationship with.
+    """Break the glass: a clinician opened a record they have no care relationship with.
 
     The reason is required and the row is shown to managers; access lasts
     ``CLINICAL_EMERGENCY_ACCESS_HOURS`` from ``opened_at``. Rows are never edited.

@@ -524,9 +524,9 @@ def change_referral_status(
 ) -> Referral:
     """Move a referral along open -> accepted -> completed (or declined), keeping who and when.
 
-    A clinician who accepts an unnamed referral becomes its receiving provider and gains the
-    care relationship that lets them read the patient's records. ``actor=None`` is the system
-    (management commands, demo data); views always pass the requesting user.
+    A clinician who accepts an unnamed referral becomes its receiving provider, and so reads
+    the patient's records (``patients.access``). ``actor=None`` is the system (management
+    commands, demo data); views always pass the requesting user.
     """
     if status not in Referral.Status.values:
         raise ValidationProblem(

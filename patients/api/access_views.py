@@ -82,7 +82,7 @@ class EmergencyAccessViewSet(
     mixins.CreateModelMixin,
     viewsets.GenericViewSet,
 ):
-    """ "Break the glass": a clinician opens a record without a care relationship, in an
+    """Break the glass: a clinician opens a record without a care relationship, in an
     emergency, for ``CLINICAL_EMERGENCY_ACCESS_HOURS``. The reason is required and audited."""
 
     serializer_class = s.EmergencyAccessSerializer
