@@ -7,7 +7,7 @@ stays intact), and the audit log is read-only for managers.
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from clinic import roles
@@ -15,9 +15,17 @@ from clinic.audit import AuditedAdminMixin
 from clinic.errors import DomainError
 from clinic.forms import add_domain_error, add_problems
 from clinic.models import AuditEvent
-from patients import services
-from patients.access import clinical_patient_ids_for
-from patients.models import Consent, Patient, Referral, ReferralStatusChange
+from patients import grants, services
+from patients.access import clinical_patient_ids_for, visible_patients
+from patients.choosers import PatientChooserMixin
+from patients.models import (
+    AccessGrant,
+    Consent,
+    EmergencyAccess,
+    Patient,
+    Referral,
+    ReferralStatusChange,
+)
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -87,7 +95,8 @@ class PatientAdmin(AuditedAdminMixin, admin.ModelAdmin):
     audit_patient_path = "pk"
 
     def get_queryset(self, request):
-        return _restrict(super().get_queryset(request), request)
+        # The patient list, and so every admin patient autocomplete (patients.choosers).
+        return visible_patients(request.user, super().get_queryset(request))
 
     def has_delete_permission(self, request, obj=None) -> bool:
         # Patients are archived, never deleted: their consent and audit history must remain.
@@ -120,7 +129,7 @@ class ReferralAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.request = request
         if "patient" in self.fields:
-            self.fields["patient"].queryset = _restrict(Patient.objects.all(), request)
+            self.fields["patient"].queryset = visible_patients(request.user)
 
     def clean(self):
         data = super().clean()
@@ -159,7 +168,7 @@ class ReferralHistoryInline(ReadOnlyInline):
 
 
 @admin.register(Referral)
-class ReferralAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class ReferralAdmin(PatientChooserMixin, AuditedAdminMixin, admin.ModelAdmin):
     """Referrals. A new referral starts open; its status moves along the allowed transitions,
     each kept in the history below."""
 
@@ -174,7 +183,7 @@ class ReferralAdmin(AuditedAdminMixin, admin.ModelAdmin):
     ]
     search_fields = ["patient__last_name", "patient__email", "reason"]
     inlines = [ReferralHistoryInline]
-    raw_id_fields = ["patient"]
+    autocomplete_fields = ["patient"]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form_class = super().get_form(request, obj, change, **kwargs)
@@ -197,7 +206,7 @@ class ReferralAdmin(AuditedAdminMixin, admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj: Referral, form, change: bool) -> None:
-        """Writes go through the services (history, care relationship, audit row)."""
+        """Writes go through the services (history, audit row)."""
         if change:
             if "status" in form.changed_data:
                 services.change_referral_status(
@@ -226,6 +235,78 @@ class ReferralAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def construct_change_message(self, request, form, formsets, add=False):
         """The history inline is never saved from the form, so it has nothing to report."""
         return super().construct_change_message(request, form, [], add)
+
+
+@admin.register(AccessGrant)
+class AccessGrantAdmin(PatientChooserMixin, admin.ModelAdmin):
+    """Managers' grants of clinical access: given with a reason, revoked (never deleted)."""
+
+    list_display = ["patient", "provider", "reason", "granted_by", "granted_at", "ends_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["patient", "provider__discipline", "granted_by"]
+    search_fields = ["patient__last_name", "patient__email", "provider__display_name", "reason"]
+    autocomplete_fields = ["patient"]
+    fields = ["patient", "provider", "reason", "ends_at"]
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return [*self.fields, "granted_by", "granted_at", "revoked_at", "revoked_by"]
+
+    def get_fields(self, request, obj=None):
+        return self.fields if obj is None else self.get_readonly_fields(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj: AccessGrant, form, change: bool) -> None:
+        """Through the service, which checks the reason and writes the audit row."""
+        try:
+            created = grants.grant_access(
+                patient=form.cleaned_data["patient"],
+                provider=form.cleaned_data["provider"],
+                reason=form.cleaned_data["reason"],
+                ends_at=form.cleaned_data.get("ends_at"),
+                actor=request.user,
+                request=request,
+                channel="admin",
+            )
+        except DomainError as exc:
+            self.message_user(request, exc.detail, messages.ERROR)
+            return
+        obj.pk = created.pk
+
+    @admin.action(description="Revoke the selected grants")
+    def revoke(self, request: HttpRequest, queryset) -> None:
+        for grant in queryset:
+            grants.revoke_grant(grant, actor=request.user, request=request, channel="admin")
+
+
+@admin.register(EmergencyAccess)
+class EmergencyAccessAdmin(admin.ModelAdmin):
+    """Every "break the glass": who opened which record, when and why. Managers review it; rows
+    are written only by clinicians through the API, never here."""
+
+    list_display = ["opened_at", "patient", "provider", "opened_by", "reason", "expires_at"]
+    list_select_related = ["patient", "provider__discipline", "opened_by"]
+    search_fields = ["patient__last_name", "patient__email", "provider__display_name", "reason"]
+    date_hierarchy = "opened_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in EmergencyAccess._meta.fields]
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return roles.is_manager(request.user)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(AuditEvent)

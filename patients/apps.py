@@ -4,8 +4,8 @@ from django.apps import AppConfig
 class PatientsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "patients"
-    # Front desk: contact details and consent; clinicians: referrals (clinical). The care
-    # relationship is written by scheduling and plans, never by hand. See clinic/roles.py.
+    # Front desk: contact details and consent; clinicians: referrals (clinical). Access grants
+    # and emergency accesses are the managers' (undeclared: managers only). See clinic/roles.py.
     role_permissions = {
         "patient": {
             "front_desk": "view add change",
@@ -16,4 +16,6 @@ class PatientsConfig(AppConfig):
         "carerelationship": {"clinician": "view", "manager": "view"},
         "referral": {"clinician": "view add change", "manager": "view add change"},
         "referralstatuschange": {"clinician": "view", "manager": "view"},
+        "accessgrant": {"manager": "view add"},
+        "emergencyaccess": {"manager": "view"},
     }

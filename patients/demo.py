@@ -1,5 +1,5 @@
-"""Demo patients: a dozen people in every status, with consent histories, care relationships to
-the demo providers and a few referrals in different states.
+"""Demo patients: a dozen people in every status, with consent histories, managers'
+access grants to the demo providers and a few referrals in different states.
 
 Idempotent: patients are found by e-mail; consent history is written only for a patient who has
 none yet; a referral only when the same (patient, referrer, discipline) has none. Providers come
@@ -10,8 +10,8 @@ from datetime import date
 
 from clinic.demo import DemoContext
 from clinic.models import Location
-from patients import services
-from patients.models import CareRelationship, Consent, Patient, Referral
+from patients import grants, services
+from patients.models import AccessGrant, Consent, Patient, Referral
 from providers.models import Discipline, Provider
 
 ALL = {"reminders": True, "care_plans": True, "marketing": True}
@@ -210,9 +210,15 @@ def seed(ctx: DemoContext) -> None:
     providers = {p.email: p for p in Provider.objects.select_related("user", "discipline")}
     for email, provider_emails in TREATED_BY.items():
         for provider_email in provider_emails:
-            if provider_email in providers:
-                services.record_care_relationship(
-                    patients[email], providers[provider_email], CareRelationship.Source.STAFF
+            if provider_email in providers and not AccessGrant.objects.filter(
+                patient=patients[email], provider=providers[provider_email]
+            ):
+                grants.grant_access(
+                    patient=patients[email],
+                    provider=providers[provider_email],
+                    reason="Demo data: the patient's treating clinician.",
+                    actor=None,
+                    channel="command",
                 )
     disciplines = {d.code: d for d in Discipline.objects.all()}
     for email, referrer, code, receiver, reason, steps in REFERRALS:

@@ -1,4 +1,4 @@
-"""Patients. Consent, referrals and the care relationships that gate clinical access live here
+"""Patients. Consent, referrals, care relationships and the grants of clinical access live here
 too; this app knows nothing of scheduling or care plans."""
 
 import datetime
@@ -101,10 +101,12 @@ class Consent(models.Model):
 
 
 class CareRelationship(models.Model):
-    """That a provider treats or has treated a patient: the gate for a clinician's clinical access.
+    """When and how a provider's care of a patient began (plans and referrals note it).
 
-    Scheduling (a booked appointment) and plans (a care-plan role) create it; it is never removed,
-    because "has treated" keeps access to records the provider wrote.
+    Clinical access is derived from the facts of care each time it is asked
+    (``patients.access``), so a booking, a cancellation or a declined referral cannot leave a
+    stale row behind. Of these rows only those of source ``care_plan`` count, for a former
+    care-plan role (a plan's lead who handed it on keeps access to what they wrote).
     """
 
     class Source(models.TextChoices):
@@ -212,3 +214,86 @@ class ReferralStatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status or 'new'} -> {self.to_status}"
+
+
+class AccessGrant(models.Model):
+    """A manager lets a provider read a patient's clinical records, for a stated reason.
+
+    For care the system cannot see (a colleague covering a caseload, a paper referral). Revoked,
+    never deleted, so the audit trail of who could read what stays whole.
+    """
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="access_grants")
+    provider = models.ForeignKey(
+        "providers.Provider", on_delete=models.CASCADE, related_name="access_grants"
+    )
+    reason = models.CharField(max_length=300)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    granted_at = models.DateTimeField(default=timezone.now)
+    ends_at = models.DateTimeField(null=True, blank=True, help_text="Empty: until revoked.")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-granted_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="access_grant_reason_required"),
+            models.CheckConstraint(
+                condition=Q(ends_at__isnull=True) | Q(ends_at__gt=models.F("granted_at")),
+                name="access_grant_ends_after_start",
+            ),
+        ]
+        indexes = [models.Index(fields=["provider", "patient"], name="access_grant_provider")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} may read {self.patient}"
+
+
+class EmergencyAccess(models.Model):
+    """Break the glass: a clinician opened a record they have no care relationship with.
+
+    The reason is required and the row is shown to managers; access lasts
+    ``CLINICAL_EMERGENCY_ACCESS_HOURS`` from ``opened_at``. Rows are never edited.
+    """
+
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="emergency_accesses"
+    )
+    provider = models.ForeignKey(
+        "providers.Provider", on_delete=models.PROTECT, related_name="emergency_accesses"
+    )
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=300)
+    opened_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        verbose_name_plural = "emergency accesses"
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(reason=""), name="emergency_access_reason_required"
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("opened_at")),
+                name="emergency_access_expires_after_opening",
+            ),
+        ]
+        indexes = [models.Index(fields=["provider", "expires_at"], name="emergency_access_open")]
+
+    def __str__(self) -> str:
+        return f"{self.provider} broke the glass for {self.patient} ({self.opened_at:%Y-%m-%d})"

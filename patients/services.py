@@ -230,6 +230,15 @@ def _latest_consents(patient: Patient) -> dict[str, Consent]:
     return latest
 
 
+def consent_purpose_problems(choices: dict) -> list[FieldProblem]:
+    """One problem per purpose in ``choices`` that the clinic does not ask about."""
+    return [
+        FieldProblem(f"consent.{p}", "unknown_purpose", f"Purposes are {', '.join(PURPOSES)}.")
+        for p in choices
+        if p not in PURPOSES
+    ]
+
+
 def record_consents(
     patient: Patient,
     *,
@@ -245,17 +254,9 @@ def record_consents(
     A choice that repeats the current state under the same wording adds nothing; anything else
     is a new record, so the history shows every decision and what the person was told.
     """
-    bad = [p for p in choices if p not in PURPOSES]
+    bad = consent_purpose_problems(choices)
     if bad:
-        raise ValidationProblem(
-            "Unknown consent purpose.",
-            [
-                FieldProblem(
-                    f"consent.{p}", "unknown_purpose", f"Purposes are {', '.join(PURPOSES)}."
-                )
-                for p in bad
-            ],
-        )
+        raise ValidationProblem("Unknown consent purpose.", bad)
     if source not in SOURCES:
         raise ValidationProblem(
             "Unknown consent source.",
@@ -319,6 +320,11 @@ def record_online_form_consents(
     the record. For an existing patient it may withdraw (a withdrawal is always honoured at once)
     but never grant: otherwise anyone who knows an address could sign its owner up for marketing.
     """
+    # Judge the form before whose record it is: a refusal that only a new e-mail got would
+    # tell a stranger whether an address is a patient's.
+    unknown = consent_purpose_problems(choices)
+    if unknown:
+        raise ValidationProblem("Unknown consent purpose.", unknown)
     if not created:
         choices = {purpose: False for purpose, granted in choices.items() if not granted}
     if choices:
@@ -544,9 +550,9 @@ def change_referral_status(
 ) -> Referral:
     """Move a referral along open -> accepted -> completed (or declined), keeping who and when.
 
-    A clinician who accepts an unnamed referral becomes its receiving provider and gains the
-    care relationship that lets them read the patient's records. ``actor=None`` is the system
-    (management commands, demo data); views always pass the requesting user.
+    A clinician who accepts an unnamed referral becomes its receiving provider, and so reads
+    the patient's records (``patients.access``). ``actor=None`` is the system (management
+    commands, demo data); views always pass the requesting user.
     """
     if status not in Referral.Status.values:
         raise ValidationProblem(

@@ -31,6 +31,10 @@ class PlansConfig(AppConfig):
     }
 
     def ready(self) -> None:
+        from patients.access import register_care_source
         from plans import notifications
+        from plans.access import plan_role_patient_ids
+
+        register_care_source("care_plan_roles", plan_role_patient_ids)
 
         notifications.register()

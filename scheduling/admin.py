@@ -22,6 +22,7 @@ from clinic.errors import DomainError
 from clinic.forms import add_domain_error
 from clinic.models import AuditEvent, Location
 from patients.access import clinical_patient_ids_for, sees_clinical_content
+from patients.choosers import PatientChooserMixin
 from providers.models import Provider
 from scheduling import selectors, services
 from scheduling.models import (
@@ -257,7 +258,8 @@ def _status_action(name: str, label: str):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class AppointmentAdmin(PatientChooserMixin, AuditedAdminMixin, admin.ModelAdmin):
+    autocomplete_fields = ["patient"]
     list_display = [
         "reference",
         "local_time",

@@ -24,8 +24,12 @@ class SchedulingConfig(AppConfig):
     }
 
     def ready(self) -> None:
+        from patients.access import register_care_source
         from providers.service_directory import register_service_directory
+        from scheduling.access import appointment_patient_ids
         from scheduling.directory import OfferingDirectory
+
+        register_care_source("appointments", appointment_patient_ids)
 
         register_service_directory(OfferingDirectory())
         # Appointment e-mails connect their signal receivers when their module is imported,

@@ -36,7 +36,6 @@ from patients.models import Patient
 from patients.services import (
     PURPOSES,
     match_or_create_patient,
-    record_care_relationship,
     record_online_form_consents,
 )
 from providers.models import Provider
@@ -403,7 +402,6 @@ def book_appointment(
             provider=appointment.provider_id,
             source=source,
         )
-        record_care_relationship(patient, appointment.provider, "appointment")
         if not service.is_free_consult and patient.status == Patient.Status.LEAD:
             # A lead (free consult, call-back) who books real care becomes an active patient.
             patient.status = Patient.Status.ACTIVE
@@ -646,7 +644,6 @@ def reschedule_appointment(
             old=old,
             new={"start": start.isoformat(), "provider": option.provider_id},
         )
-        record_care_relationship(appointment.patient, appointment.provider, "appointment")
         _send_after_commit(signals.appointment_rescheduled, appointment, actor)
     return appointment
 
@@ -661,9 +658,15 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str, bool]] = {
 
 
 def change_status(
-    appointment: Appointment, action: str, *, actor=None, now: datetime | None = None
+    appointment: Appointment,
+    action: str,
+    *,
+    actor=None,
+    now: datetime | None = None,
+    via: str = "",
 ) -> Appointment:
-    """Confirm, arrive, complete or mark a no-show, following the allowed transitions."""
+    """Confirm, arrive, complete or mark a no-show, following the allowed transitions.
+    ``via`` names an anonymous channel in the history (``manage_link``: the patient)."""
     if action not in TRANSITIONS:
         raise ValidationProblem(
             "Unknown action.",
@@ -685,7 +688,7 @@ def change_status(
         old = appointment.status
         appointment.status = target
         appointment.save(update_fields=["status", "updated_at"])
-        _record(appointment, target, actor, old=old)
+        _record(appointment, target, actor, old=old, **({"via": via} if via else {}))
         _send_after_commit(signals.appointment_status_changed, appointment, actor)
     return appointment
 

@@ -36,7 +36,8 @@ from clinic.audit import record_event
 from clinic.models import AuditEvent, Room
 from notifications import services as ledger
 from notifications.models import Notification
-from patients.models import Patient, Referral
+from patients.grants import break_the_glass
+from patients.models import AccessGrant, Patient, Referral
 from plans.models import ProgramVersion
 from plans.notifications import KIND as PROGRAM_EMAIL
 from providers.models import Act, CredentialRequirement, Discipline, ScopeRule
@@ -140,6 +141,15 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("referral-list", "POST"): (401, 403, 201, 400, 201),
     ("referral-detail", "GET"): (401, 403, 200, 404, 200),
     ("referral-status", "POST"): (401, 403, 200, 404, 200),
+    # clinical access that care does not explain: managers' grants, "break the glass"
+    ("accessgrant-list", "GET"): (401, 403, 403, 403, 200),
+    ("accessgrant-list", "POST"): (401, 403, 403, 403, 201),
+    ("accessgrant-detail", "GET"): (401, 403, 403, 403, 200),
+    ("accessgrant-revoke", "POST"): (401, 403, 403, 403, 200),
+    ("emergencyaccess-list", "GET"): (401, 403, 200, 200, 200),
+    # the own clinician already has access (422); managers see all and need no glass
+    ("emergencyaccess-list", "POST"): (401, 403, 422, 201, 403),
+    ("emergencyaccess-detail", "GET"): (401, 403, 404, 200, 200),
     ("auditevent-list", "GET"): (401, 403, 403, 403, 200),
     ("auditevent-detail", "GET"): (401, 403, 403, 403, 200),
     # scheduling: configuration
@@ -257,6 +267,11 @@ OBJECTS: dict[str, Callable[[World], Any]] = {
     "patient": lambda w: w.patient,
     "referral": lambda w: w.referral,
     "auditevent": lambda w: w.audit_event,
+    "accessgrant": lambda w: AccessGrant.objects.filter(provider=w.own_provider).first(),
+    # Another patient's record, so the other clinician may still break the glass for w.patient.
+    "emergencyaccess": lambda w: break_the_glass(
+        patient=PatientFactory(), actor=w.users["other_clinician"], reason="Collapsed in reception"
+    ),
     "service": lambda w: ServiceFactory(),
     "offering": lambda w: OfferingFactory(
         provider=w.own_provider, location=w.room.location, service=ServiceFactory()
@@ -350,6 +365,15 @@ BODIES: dict[tuple[str, str], Callable[[World], dict]] = {
         "from_provider": w.own_provider.pk,
         "to_discipline": "massage_therapist",
         "reason": "Tight upper back; soft-tissue work alongside rehab.",
+    },
+    ("accessgrant-list", "POST"): lambda w: {
+        "patient": w.patient.pk,
+        "provider": w.other_provider.pk,
+        "reason": "Covers Own Physio's caseload this month.",
+    },
+    ("emergencyaccess-list", "POST"): lambda w: {
+        "patient": w.patient.pk,
+        "reason": "Collapsed in reception; needs the precautions now.",
     },
     ("appointment-cancel", "POST"): lambda w: {"reason": "Patient called"},
     ("appointment-reschedule", "POST"): lambda w: {"start": _next_week_at(15).isoformat()},
@@ -608,3 +632,148 @@ def test_only_managers_retry_failed_ledger_rows_from_the_admin(role, world, clie
     )
     expected = Notification.Status.PENDING if role == "manager" else Notification.Status.FAILED
     assert statuses == {expected}
+
+
+# --- Patient choosers: the patient list's rule everywhere a patient is picked ----------------
+#
+# Every foreign key to Patient on an admin page (its model or an inline's) and every patient
+# field of a staff API serializer needs a row here; a new one without a row fails
+# ``test_every_patient_chooser_is_in_the_matrix``. "autocomplete": an editable chooser, which
+# must be an autocomplete limited to ``visible_patients``; "read-only": shown, never chosen.
+
+ADMIN_PATIENT_CHOOSERS: dict[tuple[str, str], str] = {
+    ("scheduling.appointment", "patient"): "autocomplete",
+    ("patients.referral", "patient"): "autocomplete",
+    ("patients.accessgrant", "patient"): "autocomplete",
+    ("patients.emergencyaccess", "patient"): "read-only",
+    ("patients.consent", "patient"): "read-only",  # an inline of the patient's own page
+    ("plans.careplan", "patient"): "read-only",
+    ("scheduling.callbackrequest", "patient"): "read-only",
+}
+API_PATIENT_CHOOSERS: dict[str, str] = {
+    "patients.api.serializers.ReferralSerializer.patient": "visible",
+    "patients.api.serializers.AccessGrantSerializer.patient": "visible",
+    "scheduling.api.serializers.StaffBookingSerializer.patient": "visible",
+    # Break the glass names a record the clinician cannot see: that is its point (audited).
+    "patients.api.serializers.EmergencyAccessSerializer.patient": "break-the-glass",
+}
+
+
+def _admin_patient_fields() -> dict[tuple[str, str], Any]:
+    from django.contrib import admin
+
+    found = {}
+    for model, model_admin in admin.site._registry.items():
+        models = [model, *(inline.model for inline in model_admin.inlines)]
+        for each in models:
+            for field in each._meta.get_fields():
+                if getattr(field, "related_model", None) is Patient and field.concrete:
+                    found[(each._meta.label_lower, field.name)] = (model_admin, field)
+    return found
+
+
+def _fields_of(cls) -> dict:
+    """A serializer class's fields; one that cannot be built without arguments has none."""
+    try:
+        return dict(cls().fields)
+    except (TypeError, AssertionError, KeyError, AttributeError):
+        return {}
+
+
+def _api_patient_fields() -> dict[str, Any]:
+    import importlib
+
+    from rest_framework import serializers
+
+    found = {}
+    for app in ("clinic", "providers", "patients", "scheduling", "plans", "notifications"):
+        try:
+            module = importlib.import_module(f"{app}.api.serializers")
+        except ModuleNotFoundError:
+            continue
+        for name, cls in vars(module).items():
+            if not (isinstance(cls, type) and issubclass(cls, serializers.BaseSerializer)):
+                continue
+            if cls.__module__ != module.__name__ or issubclass(cls, serializers.ListSerializer):
+                continue
+            for field_name, field in _fields_of(cls).items():
+                queryset = getattr(field, "queryset", None)
+                if not field.read_only and queryset is not None and queryset.model is Patient:
+                    found[f"{module.__name__}.{name}.{field_name}"] = field
+    return found
+
+
+def test_every_patient_chooser_is_in_the_matrix():
+    admin_found, api_found = set(_admin_patient_fields()), set(_api_patient_fields())
+    assert admin_found == set(ADMIN_PATIENT_CHOOSERS), (
+        f"Admin patient fields without a row: {sorted(admin_found - set(ADMIN_PATIENT_CHOOSERS))}"
+        f"; stale rows: {sorted(set(ADMIN_PATIENT_CHOOSERS) - admin_found)}"
+    )
+    assert api_found == set(API_PATIENT_CHOOSERS), (
+        f"API patient fields without a row: {sorted(api_found - set(API_PATIENT_CHOOSERS))}"
+        f"; stale rows: {sorted(set(API_PATIENT_CHOOSERS) - api_found)}"
+    )
+
+
+def test_every_admin_patient_chooser_offers_a_clinician_only_their_patient_list(world):
+    from django.test import RequestFactory
+
+    from patients.api.fields import VisiblePatientField
+
+    stranger = PatientFactory(first_name="Stranger")
+    for (label, name), (model_admin, field) in _admin_patient_fields().items():
+        kind = ADMIN_PATIENT_CHOOSERS[(label, name)]
+        if kind == "read-only":
+            request = RequestFactory().get("/admin/")
+            request.user = world.users["manager"]
+            if field.model is model_admin.model:
+                shown = set(model_admin.get_readonly_fields(request, obj=object()))
+                assert name in shown or name not in model_admin.get_fields(request), label
+            continue
+        assert name in model_admin.autocomplete_fields, f"{label}.{name}: use autocomplete"
+        for role, sees in (("own_clinician", True), ("other_clinician", False)):
+            request = RequestFactory().get("/admin/")
+            request.user = world.users[role]
+            offered = model_admin.formfield_for_foreignkey(field, request).queryset
+            assert offered.filter(pk=world.patient.pk).exists() is sees, (label, role)
+            assert not offered.filter(pk=stranger.pk).exists(), (label, role)
+    for path, field in _api_patient_fields().items():
+        if API_PATIENT_CHOOSERS[path] == "visible":
+            assert isinstance(field, VisiblePatientField), path
+
+
+@pytest.mark.parametrize(
+    "source", [k for k, v in ADMIN_PATIENT_CHOOSERS.items() if v != "read-only"]
+)
+def test_admin_patient_autocomplete_suggests_only_the_patient_list(source, world, client):
+    label, field = source
+    app_label, model_name = label.split(".")
+    url = (
+        f"/admin/autocomplete/?app_label={app_label}&model_name={model_name}"
+        f"&field_name={field}&term={world.patient.last_name}"
+    )
+    for role, sees in (("own_clinician", True), ("other_clinician", False)):
+        client.force_login(world.users[role])
+        response = client.get(url)
+        if role == "other_clinician" and response.status_code == 403:
+            continue  # no access to the page that holds the chooser at all
+        assert response.status_code == 200, (source, role, response.status_code)
+        ids = {int(row["id"]) for row in response.json()["results"]}
+        assert (world.patient.pk in ids) is sees, (source, role)
+
+
+def test_a_clinician_cannot_book_a_patient_outside_their_patient_list(world):
+    """The staff booking's patient field answers an unseen patient like an unknown one."""
+    stranger = PatientFactory()
+    response = _client(world.users["own_clinician"]).post(
+        "/api/v1/appointments/",
+        {
+            "patient": stranger.pk,
+            "service": 1,
+            "location": world.room.location.pk,
+            "start": _next_week_at(10).isoformat(),
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert any(e["field"] == "patient" for e in response.json()["errors"])

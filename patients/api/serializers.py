@@ -10,7 +10,15 @@ from rest_framework import serializers
 
 from clinic.models import AuditEvent
 from patients import selectors, triage
-from patients.models import Consent, Patient, Referral, ReferralStatusChange
+from patients.api.fields import VisiblePatientField
+from patients.models import (
+    AccessGrant,
+    Consent,
+    EmergencyAccess,
+    Patient,
+    Referral,
+    ReferralStatusChange,
+)
 from providers.models import Discipline, Provider
 
 
@@ -76,6 +84,7 @@ class ReferralSerializer(serializers.ModelSerializer):
     from_provider = serializers.PrimaryKeyRelatedField(
         queryset=Provider.objects.all(), required=False
     )
+    patient = VisiblePatientField()
     patient_name = serializers.CharField(source="patient.full_name", read_only=True)
     from_provider_name = serializers.CharField(source="from_provider.display_name", read_only=True)
     to_provider_name = serializers.CharField(
@@ -276,3 +285,54 @@ class UnsubscribeSerializer(serializers.Serializer):
     email = serializers.CharField(help_text="The address, partly masked.")
     granted = serializers.BooleanField(help_text="Whether the purpose is granted right now.")
     detail = serializers.CharField()
+
+
+class AccessGrantSerializer(serializers.ModelSerializer):
+    """A manager's grant: which provider may read which patient's records, why, until when."""
+
+    patient = VisiblePatientField()
+    patient_name = serializers.CharField(source="patient.full_name", read_only=True)
+    provider_name = serializers.CharField(source="provider.display_name", read_only=True)
+    granted_by = username_of("granted_by")
+    revoked_by = username_of("revoked_by")
+
+    class Meta:
+        model = AccessGrant
+        fields = [
+            "id",
+            "patient",
+            "patient_name",
+            "provider",
+            "provider_name",
+            "reason",
+            "granted_by",
+            "granted_at",
+            "ends_at",
+            "revoked_at",
+            "revoked_by",
+        ]
+        read_only_fields = ["id", "granted_at", "revoked_at"]
+
+
+class EmergencyAccessSerializer(serializers.ModelSerializer):
+    """One "break the glass": who opened which record, why, and until when."""
+
+    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
+    patient_name = serializers.CharField(source="patient.full_name", read_only=True)
+    provider_name = serializers.CharField(source="provider.display_name", read_only=True)
+    opened_by = username_of("opened_by")
+
+    class Meta:
+        model = EmergencyAccess
+        fields = [
+            "id",
+            "patient",
+            "patient_name",
+            "provider",
+            "provider_name",
+            "opened_by",
+            "reason",
+            "opened_at",
+            "expires_at",
+        ]
+        read_only_fields = ["id", "provider", "opened_at", "expires_at"]

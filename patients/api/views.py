@@ -177,14 +177,6 @@ class ReferralViewSet(
         )
         return _restrict_to_clinical(queryset, self.request.user, "patient_id")
 
-    def get_serializer(self, *args, **kwargs):
-        serializer = super().get_serializer(*args, **kwargs)
-        if self.action == "create":
-            # A clinician may refer only patients they may read clinically.
-            patients = _restrict_to_clinical(Patient.objects.all(), self.request.user)
-            serializer.fields["patient"].queryset = patients
-        return serializer
-
     def perform_create(self, serializer) -> None:
         user = self.request.user
         data = serializer.validated_data

@@ -19,8 +19,7 @@ from clinic import roles
 from clinic.audit import AuditedViewMixin
 from clinic.errors import NotFoundProblem
 from clinic.models import Location
-from patients.access import sees_clinical_content
-from patients.models import Patient
+from patients.access import sees_clinical_content, visible_patients
 from plans import selectors, services
 from plans.api import serializers as s
 from plans.models import (
@@ -162,7 +161,7 @@ class CarePlanViewSet(
     @transaction.atomic
     def create(self, request: Request) -> Response:
         data = _input(s.CreatePlanInput, request)
-        patient = get_object_or_404(Patient, pk=data["patient"])
+        patient = get_object_or_404(visible_patients(request.user), pk=data["patient"])
         location = get_object_or_404(Location, pk=data["location"])
         lead = None
         if data.get("lead"):

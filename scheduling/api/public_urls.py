@@ -19,6 +19,11 @@ urlpatterns = [
         name="public-booking-cancel",
     ),
     path(
+        "bookings/<str:reference>/confirm/",
+        views.PublicBookingConfirm.as_view(),
+        name="public-booking-confirm",
+    ),
+    path(
         "bookings/<str:reference>/reschedule/",
         views.PublicBookingReschedule.as_view(),
         name="public-booking-reschedule",

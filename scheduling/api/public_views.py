@@ -17,6 +17,7 @@ from clinic.audit import client_address
 from clinic.errors import FieldProblem, NotFoundProblem, ValidationProblem
 from providers.models import Provider
 from scheduling import selectors, services
+from scheduling.access import MANAGE_LINK
 from scheduling.api import serializers as s
 from scheduling.idempotency import run_idempotent
 from scheduling.models import Appointment
@@ -248,6 +249,27 @@ class PublicBookingCancel(PublicAPIMixin, APIView):
             by=Appointment.CancelledBy.PATIENT,
             refuse_late=True,
         )
+        return Response(_render(appointment))
+
+
+@extend_schema(
+    tags=["public"],
+    examples=[
+        OpenApiExample("Confirm", request_only=True, value={"token": "b0YxUuVQe1f3zJ1mJ2xv4w5s0kQ"})
+    ],
+    request=s.TokenSerializer,
+    responses={200: s.PublicBookingSerializer},
+)
+class PublicBookingConfirm(PublicAPIMixin, APIView):
+    """The patient confirms with the link from their e-mail; confirming twice changes nothing.
+    It proves the person behind an online booking holds the address (``scheduling.access``)."""
+
+    def post(self, request: Request, reference: str) -> Response:
+        body = s.TokenSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        appointment = _booking(reference, body.validated_data["token"])
+        if appointment.status != Appointment.Status.CONFIRMED:
+            appointment = services.change_status(appointment, "confirm", via=MANAGE_LINK)
         return Response(_render(appointment))
 
 

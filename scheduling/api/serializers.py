@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from clinic.models import Location
 from clinic.validators import validate_date_of_birth, validate_phone
-from patients.models import Patient
+from patients.api.fields import VisiblePatientField
 from providers.models import Act, Provider
 from scheduling.models import (
     Appointment,
@@ -401,7 +401,7 @@ class AppointmentSerializer(serializers.ModelSerializer):
 
 
 class StaffBookingSerializer(serializers.Serializer):
-    patient = serializers.PrimaryKeyRelatedField(queryset=Patient.objects.all())
+    patient = VisiblePatientField()
     service = serializers.PrimaryKeyRelatedField(queryset=Service.objects.all())
     location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.all())
     provider = serializers.PrimaryKeyRelatedField(

@@ -201,7 +201,7 @@ class AppointmentViewSet(
 
     @extend_schema(request=s.StaffBookingSerializer, responses={201: s.AppointmentSerializer})
     def create(self, request: Request, *args, **kwargs) -> Response:
-        body = s.StaffBookingSerializer(data=request.data)
+        body = s.StaffBookingSerializer(data=request.data, context={"request": request})
         body.is_valid(raise_exception=True)
         data = body.validated_data
         appointment = services.book_appointment(

@@ -52,7 +52,10 @@ def patient_free_at(start, end) -> Patient:
 
 def fill_booking_form(page, *, patient: Patient, service, location, provider, at) -> None:
     page.goto("/admin/scheduling/appointment/add/")
-    page.select_option("#id_patient", value=str(patient.pk))
+    # The patient chooser is an autocomplete limited to the patient list (patients.choosers).
+    page.locator("#id_patient + .select2").click()
+    page.locator(".select2-search__field").fill(patient.last_name)
+    page.locator(".select2-results__option", has_text=str(patient)).first.click()
     page.select_option("#id_service", value=str(service.pk))
     page.select_option("#id_location", value=str(location.pk))
     page.select_option("#id_provider", value=str(provider.pk))

@@ -3,7 +3,7 @@
 ``PatientFactory`` gives an ``active`` patient with a unique e-mail and no consent records; use
 ``grant_consents(patient, ...)`` / ``withdraw_consents`` for consent history (they go through the
 service, as the product does). ``clinician_user(provider=...)`` gives a clinician login linked to a
-provider; ``link_patient(patient, provider)`` makes that clinician "treat" the patient.
+provider; ``link_patient(patient, provider)`` lets that clinician read the patient (a grant).
 """
 
 import factory
@@ -12,7 +12,7 @@ from django.contrib.auth.models import Group
 
 from clinic import roles
 from patients import services
-from patients.models import CareRelationship, Consent, Patient, Referral
+from patients.models import AccessGrant, CareRelationship, Consent, Patient, Referral
 from tests.factories.providers import DisciplineFactory, ProviderFactory
 
 
@@ -83,7 +83,9 @@ def clinician_user(username: str = "clinician", provider=None, **provider_kwargs
     return user
 
 
-def link_patient(patient: Patient, provider) -> CareRelationship:
-    """The provider treats the patient, as a booked appointment would record."""
-    services.record_care_relationship(patient, provider, CareRelationship.Source.APPOINTMENT)
-    return CareRelationship.objects.get(patient=patient, provider=provider)
+def link_patient(patient: Patient, provider) -> AccessGrant:
+    """The provider treats the patient: a manager's grant, the shortest real fact of care (tests
+    of the facts themselves, appointments, plans, referrals, build those instead)."""
+    return AccessGrant.objects.create(
+        patient=patient, provider=provider, reason="Treats the patient (test)."
+    )
