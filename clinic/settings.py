@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "clinic",
     "providers",
     "patients",
@@ -269,6 +270,9 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Request bodies are JSON only (API.md), so the schema advertises only application/json and
+    # a generated client sends nested bodies as JSON.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "clinic.api.problems.problem_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "public_read": os.environ.get("THROTTLE_PUBLIC_READ", "300/min"),
@@ -323,6 +327,11 @@ SPECTACULAR_SETTINGS = {
     },
 }
 # Every operation documents the problem+json errors it can answer with (checked by the API fuzz).
+# Swagger UI's assets come from drf-spectacular-sidecar (pinned in uv.lock), served as our own
+# static files: the docs work on a machine without internet access.
+SPECTACULAR_SETTINGS["SWAGGER_UI_DIST"] = "SIDECAR"
+SPECTACULAR_SETTINGS["SWAGGER_UI_FAVICON_HREF"] = "SIDECAR"
+SPECTACULAR_SETTINGS["REDOC_DIST"] = "SIDECAR"
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",
     "clinic.api.problems.document_problem_responses",

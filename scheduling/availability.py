@@ -189,6 +189,7 @@ def search(
     online: bool = True,
     ignore_appointment_id: int | None = None,
     rules: Rules | None = None,
+    with_bookings: bool = True,
 ) -> SearchResult:
     """Every bookable (start, provider) for ``service`` at ``location`` on the local dates
     ``start_date``..``end_date`` (inclusive).
@@ -196,7 +197,8 @@ def search(
     ``online`` applies the booking policy's notice, same-day rule and horizon (staff bookings
     skip them but never book in the past). ``ignore_appointment_id`` leaves one appointment out
     of the conflicts, for rescheduling it. ``rules``, when the caller has loaded them for these
-    providers (``load_rules``), are used instead of reading them again.
+    providers (``load_rules``), are used instead of reading them again. ``with_bookings=False``
+    searches empty calendars: the start times that could ever be offered.
     """
     now = now or timezone.now()
     policy = rules.policy if rules is not None else resolve_policy(service, location)
@@ -307,6 +309,8 @@ def search(
         .exclude(pk=ignore_appointment_id)
         .values_list("provider_id", "room_id", "service_id", *times)
     )
+    if not with_bookings:
+        appointments = appointments.none()
     pid_set, room_set = set(pids), set(room_ids)
     floor, ceil = math.floor, math.ceil
     for pid, room_id, service_id, blocked_start, blocked_end, *session_start in appointments:

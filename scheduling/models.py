@@ -54,8 +54,8 @@ class Service(models.Model):
     buffer_before_minutes = models.PositiveSmallIntegerField(default=0)
     buffer_after_minutes = models.PositiveSmallIntegerField(default=0)
     modality = models.CharField(max_length=10, choices=Modality.choices, default=Modality.IN_PERSON)
+    # In the currency of the location where it is booked (``Location.currency``).
     price = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0.00"))
-    currency = models.CharField(max_length=3, default="CAD")
     online_bookable = models.BooleanField(default=True)
     capacity = models.PositiveSmallIntegerField(
         default=1, validators=[MinValueValidator(1)], help_text="1, or N for a group class."

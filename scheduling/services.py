@@ -25,6 +25,7 @@ from django.utils import timezone
 from clinic import roles
 from clinic.errors import (
     ConflictProblem,
+    DomainError,
     FieldProblem,
     PermissionProblem,
     RuleProblem,
@@ -61,6 +62,8 @@ from scheduling.models import (
     Service,
 )
 from scheduling.policy import BookingPolicy, resolve_policy
+from scheduling.requirements import missing_fields
+from scheduling.slot_check import never_a_slot
 
 Status = Appointment.Status
 
@@ -335,6 +338,20 @@ def _check_provider(
         )
 
 
+def _never_a_slot(service, location, start, candidates, rules, now, online) -> DomainError:
+    """No free option: 422 ``not-a-slot`` when ``start`` could never be offered, else taken."""
+    never = never_a_slot(
+        service=service,
+        location=location,
+        start=start,
+        candidates=candidates,
+        rules=rules,
+        now=now,
+        online=online,
+    )
+    return never or slot_unavailable()
+
+
 def _slot_key(service: Service, start: datetime, reference: str) -> str:
     if service.is_group:
         return f"group:{service.pk}:{start:%Y%m%dT%H%M%SZ}"
@@ -402,6 +419,8 @@ def book_appointment(
             now=now,
             online=online,
         )
+        if not options:
+            raise _never_a_slot(service, location, start, candidates, rules, now, online)
         for option in options:
             appointment = _insert(service, location, start, patient, option, source, reason)
             if appointment is not None:
@@ -489,17 +508,9 @@ def book_online(
                 "No such provider.",
                 [FieldProblem("provider", "unknown", "No active provider has this id.")],
             )
-    if not service.is_free_consult:
-        missing = [
-            FieldProblem(name, "required", "This field is required for this service.")
-            for name, value in (
-                ("patient.date_of_birth", patient_details.get("date_of_birth")),
-                ("reason", reason),
-            )
-            if not value
-        ]
-        if missing:
-            raise ValidationProblem("Some required details are missing.", missing)
+    missing = missing_fields(service, patient_details, reason)
+    if missing:
+        raise ValidationProblem("Some required details are missing.", missing)
     _check_service(service, location, online=True)
     with transaction.atomic():
         patient, created = match_or_create_patient(
@@ -637,7 +648,7 @@ def reschedule_appointment(
             ignore_id=appointment.pk,
         )
         if not options:
-            raise slot_unavailable()
+            raise _never_a_slot(service, location, start, [target.pk], rules, now, online)
         old = {"start": appointment.start.isoformat(), "provider": appointment.provider_id}
         option = options[0]
         appointment.provider_id = option.provider_id

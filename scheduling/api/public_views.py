@@ -50,7 +50,10 @@ def _render(appointment: Appointment) -> dict:
     responses={200: s.PublicServiceSerializer(many=True)},
 )
 class PublicServiceList(PublicAPIMixin, APIView):
-    """Online-bookable services, optionally those offered at a location or of a discipline."""
+    """Online-bookable services that can really be booked (at ``location`` if given: an active
+    provider in scope offers it there, with hours, and the location has a room of the kind it
+    needs), optionally of one discipline. ``price`` is in ``currency``, the location's;
+    ``required_fields`` names what a booking of the service must give."""
 
     def get(self, request: Request) -> Response:
         query = s.PublicServiceQuerySerializer(data=request.query_params)
@@ -61,18 +64,19 @@ class PublicServiceList(PublicAPIMixin, APIView):
         )
         data = [
             {
-                "id": service.pk,
-                "name": service.name,
-                "description": service.description,
-                "disciplines": disciplines,
-                "duration_minutes": service.duration_minutes,
-                "modality": service.modality,
-                "price": f"{service.price:.2f}",
-                "currency": service.currency,
-                "is_free_consult": service.is_free_consult,
-                "capacity": service.capacity,
+                "id": row.service.pk,
+                "name": row.service.name,
+                "description": row.service.description,
+                "disciplines": row.disciplines,
+                "duration_minutes": row.service.duration_minutes,
+                "modality": row.service.modality,
+                "price": f"{row.service.price:.2f}",
+                "currency": row.currency,
+                "is_free_consult": row.service.is_free_consult,
+                "capacity": row.service.capacity,
+                "required_fields": row.required_fields,
             }
-            for service, disciplines in rows
+            for row in rows
         ]
         return Response(data)
 
