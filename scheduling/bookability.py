@@ -76,9 +76,7 @@ def offering_problems(
         if not location.is_active:
             found.append(Unbookable("location_inactive", f"{location.name} is closed."))
         if not provider.is_active:
-            found.append(
-                Unbookable("provider_inactive", f"{provider.display_name} is inactive.")
-            )
+            found.append(Unbookable("provider_inactive", f"{provider.display_name} is inactive."))
         if service.room_kind and (location.pk, service.room_kind) not in rooms:
             kind = Room.Kind(service.room_kind).label.lower()
             found.append(
@@ -99,8 +97,7 @@ def offering_problems(
             found.append(
                 Unbookable(
                     "no_hours",
-                    f"{provider.display_name} has no current or future hours at "
-                    f"{location.name}.",
+                    f"{provider.display_name} has no current or future hours at {location.name}.",
                 )
             )
         problems[offering.pk] = found

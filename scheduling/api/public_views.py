@@ -122,6 +122,9 @@ class PublicAvailability(PublicAPIMixin, APIView):
         )
 
 
+# The ids are those of a freshly seeded demo clinic (seed_demo): Pickering is location 1, the
+# physiotherapy assessment service 3, Priya Patel provider 1. tests/test_openapi.py replays
+# every request example against the demo clinic and expects success.
 BOOKING_EXAMPLES = [
     OpenApiExample(
         "Book a named provider",
@@ -129,8 +132,8 @@ BOOKING_EXAMPLES = [
         value={
             "service": 3,
             "location": 1,
-            "provider": 7,
-            "start": "2026-12-01T09:00:00-05:00",
+            "provider": 1,
+            "start": "2027-03-03T09:00:00-05:00",
             "patient": {
                 "first_name": "Ada",
                 "last_name": "Lovelace",
@@ -148,7 +151,7 @@ BOOKING_EXAMPLES = [
         value={
             "service": 1,
             "location": 4,
-            "start": "2026-12-01T12:15:00-05:00",
+            "start": "2027-03-02T12:15:00-05:00",
             "patient": {
                 "first_name": "Grace",
                 "last_name": "Hopper",
@@ -166,10 +169,10 @@ BOOKING_EXAMPLES = [
             "reference": "K7Q2M9XD",
             "status": "booked",
             "service": 3,
-            "provider": 7,
+            "provider": 1,
             "location": 1,
-            "start": "2026-12-01T09:00:00-05:00",
-            "end": "2026-12-01T09:30:00-05:00",
+            "start": "2027-03-03T09:00:00-05:00",
+            "end": "2027-03-03T10:00:00-05:00",
             "manage_token": "b0YxUuVQe1f3zJ1mJ2xv4w5s0kQ",
         },
     ),
@@ -261,7 +264,7 @@ class PublicBookingCancel(PublicAPIMixin, APIView):
         OpenApiExample(
             "Move to another time",
             request_only=True,
-            value={"token": "b0YxUuVQe1f3zJ1mJ2xv4w5s0kQ", "start": "2026-12-03T14:00:00-05:00"},
+            value={"token": "b0YxUuVQe1f3zJ1mJ2xv4w5s0kQ", "start": "2027-03-03T14:00:00-05:00"},
         )
     ],
     request=s.PublicRescheduleSerializer,

@@ -4,14 +4,13 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('scheduling', '0002_no_double_booking'),
+        ("scheduling", "0002_no_double_booking"),
     ]
 
     operations = [
         migrations.RemoveField(
-            model_name='service',
-            name='currency',
+            model_name="service",
+            name="currency",
         ),
     ]
