@@ -42,7 +42,7 @@ def test_a_massage_asks_for_the_date_of_birth_and_reason_before_booking(page):
     assert page.locator("#cw-reason").get_attribute("aria-required") == "true"
     page.fill("#cw-first-name", "Katherine")
     page.fill("#cw-last-name", "Johnson")
-    page.fill("#cw-email", "katherine.johnson@example.org")
+    page.fill("#cw-email", "k.johnson.massage@example.org")
     page.fill("#cw-phone", "+1 905 555 0143")
     posts: list[str] = []
     page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
