@@ -10,7 +10,15 @@ class RoomInline(admin.TabularInline):
 
 @admin.register(Location)
 class LocationAdmin(admin.ModelAdmin):
-    list_display = ["name", "city", "timezone", "jurisdiction", "is_virtual", "is_active"]
+    list_display = [
+        "name",
+        "city",
+        "timezone",
+        "jurisdiction",
+        "currency",
+        "is_virtual",
+        "is_active",
+    ]
     list_filter = ["jurisdiction", "is_virtual", "is_active"]
     search_fields = ["name", "city"]
     prepopulated_fields = {"slug": ["name"]}

@@ -73,6 +73,7 @@ LOCATIONS = [
         "email": "brooklyn@clinic.example",
         "timezone": "America/New_York",
         "jurisdiction": "US-NY",
+        "currency": "USD",
         "rooms": [("Room 1", "treatment", 1), ("Room 2", "treatment", 1), ("Gym", "gym", 6)],
     },
     {

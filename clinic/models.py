@@ -168,6 +168,12 @@ class Location(models.Model):
     email = models.EmailField(blank=True)
     timezone = models.CharField(max_length=64, validators=[validate_timezone])
     jurisdiction = models.CharField(max_length=10, validators=[validate_jurisdiction])
+    currency = models.CharField(
+        max_length=3,
+        default="CAD",
+        validators=[validate_currency],
+        help_text="ISO 4217 code; service prices at this location are in it.",
+    )
     is_virtual = models.BooleanField(
         default=False, help_text="Phone and video care only; no rooms to walk into."
     )
@@ -178,6 +184,11 @@ class Location(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(currency__regex=r"^[A-Z]{3}$"), name="location_currency_iso_code"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -185,6 +196,10 @@ class Location(models.Model):
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    def price_label(self, amount) -> str:
+        """A price as patients read it here, e.g. ``120.00 USD``."""
+        return f"{amount:.2f} {self.currency}"
 
     @property
     def address(self) -> str:

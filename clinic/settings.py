@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "clinic",
     "providers",
     "patients",
@@ -276,7 +277,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "clinic.api.problems.problem_exception_handler",
-    # JSON only (API.md), with the size, nesting and text rules of clinic/api/limits.py.
+    # Request bodies are JSON only, so the schema advertises only application/json and a
+    # generated client sends nested bodies as JSON; with the size, nesting and text rules of
+    # clinic/api/limits.py.
     "DEFAULT_PARSER_CLASSES": ["clinic.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "clinic.api.renderers.JSONRenderer",
@@ -335,6 +338,11 @@ SPECTACULAR_SETTINGS = {
     },
 }
 # Every operation documents the problem+json errors it can answer with (checked by the API fuzz).
+# Swagger UI's assets come from drf-spectacular-sidecar (pinned in uv.lock), served as our own
+# static files: the docs work on a machine without internet access.
+SPECTACULAR_SETTINGS["SWAGGER_UI_DIST"] = "SIDECAR"
+SPECTACULAR_SETTINGS["SWAGGER_UI_FAVICON_HREF"] = "SIDECAR"
+SPECTACULAR_SETTINGS["REDOC_DIST"] = "SIDECAR"
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",
     "clinic.api.problems.document_problem_responses",

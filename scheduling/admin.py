@@ -25,6 +25,7 @@ from patients.access import clinical_patient_ids_for, sees_clinical_content
 from patients.choosers import PatientChooserMixin
 from providers.models import Provider
 from scheduling import selectors, services
+from scheduling.admin_bookability import UnbookableWarningMixin
 from scheduling.models import (
     Appointment,
     AppointmentEvent,
@@ -101,9 +102,9 @@ class OfferingForm(forms.ModelForm):
 
 
 @admin.register(Offering)
-class OfferingAdmin(admin.ModelAdmin):
+class OfferingAdmin(UnbookableWarningMixin, admin.ModelAdmin):
     form = OfferingForm
-    list_display = ["provider", "service", "location", "is_active"]
+    list_display = ["provider", "service", "location", "is_active", "bookable"]
     list_select_related = ["provider__discipline", "service", "location"]
     list_filter = ["location", "service", "is_active"]
     search_fields = ["provider__display_name", "service__name"]

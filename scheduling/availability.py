@@ -208,6 +208,7 @@ def search(
     online: bool = True,
     ignore_appointment_id: int | None = None,
     rules: Rules | None = None,
+    with_bookings: bool = True,
 ) -> SearchResult:
     """Every bookable (start, provider) for ``service`` at ``location`` on the local dates
     ``start_date``..``end_date`` (inclusive).
@@ -215,7 +216,8 @@ def search(
     ``online`` applies the booking policy's notice, same-day rule and horizon (staff bookings
     skip them but never book in the past). ``ignore_appointment_id`` leaves one appointment out
     of the conflicts, for rescheduling it. ``rules``, when the caller has loaded them for these
-    providers (``load_rules``), are used instead of reading them again.
+    providers (``load_rules``), are used instead of reading them again. ``with_bookings=False``
+    searches empty calendars: the start times that could ever be offered.
     """
     now = now or timezone.now()
     policy = rules.policy if rules is not None else resolve_policy(service, location)
@@ -228,6 +230,7 @@ def search(
         provider_ids=provider_ids,
         ignore_appointment_id=ignore_appointment_id,
         rules=rules,
+        with_bookings=with_bookings,
     )
     if calendar is None:
         return SearchResult([], policy, {})
@@ -246,6 +249,7 @@ def load_calendar(
     provider_ids: Iterable[int] | None,
     ignore_appointment_id: int | None,
     rules: Rules | None,
+    with_bookings: bool = True,
 ) -> Calendar | None:
     """Read the calendar a search sweeps (a fixed number of queries), or None when nothing
     can be booked in the range (past the horizon, nobody offers it, no room of the kind)."""
@@ -352,6 +356,8 @@ def load_calendar(
         .exclude(pk=ignore_appointment_id)
         .values_list("provider_id", "room_id", "service_id", *times)
     )
+    if not with_bookings:
+        appointments = appointments.none()
     pid_set, room_set = set(pids), set(room_ids)
     floor, ceil = math.floor, math.ceil
     for pid, room_id, service_id, blocked_start, blocked_end, *session_start in appointments:

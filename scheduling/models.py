@@ -15,7 +15,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from clinic.models import Location, Room, between
-from clinic.validators import validate_currency, validate_phone
+from clinic.validators import validate_phone
 from patients.models import Patient
 from providers.models import Act, Provider
 
@@ -56,10 +56,10 @@ class Service(models.Model):
     buffer_before_minutes = models.PositiveSmallIntegerField(default=0, validators=between(0, 120))
     buffer_after_minutes = models.PositiveSmallIntegerField(default=0, validators=between(0, 120))
     modality = models.CharField(max_length=10, choices=Modality.choices, default=Modality.IN_PERSON)
+    # In the currency of the location where it is booked (``Location.currency``).
     price = models.DecimalField(
         max_digits=8, decimal_places=2, default=Decimal("0.00"), validators=between(0, 100_000)
     )
-    currency = models.CharField(max_length=3, default="CAD", validators=[validate_currency])
     online_bookable = models.BooleanField(default=True)
     capacity = models.PositiveSmallIntegerField(
         default=1, validators=between(1, 100), help_text="1, or N for a group class."

@@ -258,6 +258,9 @@ def _context(appointment: Appointment) -> dict:
         "address": location.address,
         "location_phone": location.phone,
         "reference": appointment.reference,
+        "price": location.price_label(appointment.service.price)
+        if appointment.service.price
+        else "",
         "manage_url": manage_url(appointment),
         "booking_url": f"{settings.PUBLIC_BASE_URL}/book/",
         "unsubscribe_url": unsubscribe_url(appointment),

@@ -3,14 +3,16 @@
 from datetime import date, datetime
 from typing import NamedTuple
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 
 from clinic import roles
-from clinic.models import Location
+from clinic.models import ClinicSettings, Location
 from providers.models import Act, Provider
 from providers.scope import disciplines_for_acts
 from scheduling.availability import search
+from scheduling.bookability import bookable_offerings
 from scheduling.models import Appointment, AppointmentEvent, Offering, Service
+from scheduling.requirements import required_fields
 
 
 def service_disciplines(services: list[Service], jurisdiction: str = "") -> dict[int, list[str]]:
@@ -21,26 +23,54 @@ def service_disciplines(services: list[Service], jurisdiction: str = "") -> dict
     )
 
 
+class PublicService(NamedTuple):
+    service: Service
+    disciplines: list[str]
+    currency: str
+    required_fields: list[str]
+
+
 def public_services(
     *, location: Location | None = None, discipline: str | None = None
-) -> list[tuple[Service, list[str]]]:
-    """Active, online-bookable services someone offers (at ``location`` if given), each with its
-    discipline codes; ``discipline`` keeps those of that discipline."""
-    offered = Offering.objects.filter(
-        service=OuterRef("pk"), is_active=True, provider__is_active=True
-    )
+) -> list[PublicService]:
+    """Active, online-bookable services that can really be booked (at ``location`` if given):
+    some offering of it has an active provider in scope, a room of the kind it needs and hours
+    (``scheduling.bookability``). Each comes with its discipline codes, the currency of the
+    location(s) it is booked at, and what a booking must give; ``discipline`` keeps those of
+    that discipline."""
+    offerings = Offering.objects.filter(
+        is_active=True,
+        provider__is_active=True,
+        service__is_active=True,
+        service__online_bookable=True,
+        location__is_active=True,
+    ).select_related("provider", "service", "location")
     if location is not None:
-        offered = offered.filter(location=location)
-    services = list(
-        Service.objects.filter(is_active=True, online_bookable=True)
-        .filter(Exists(offered))
-        .prefetch_related(Prefetch("required_acts", queryset=Act.objects.only("id", "code")))
-        .order_by("name")
+        offerings = offerings.filter(location=location)
+    currencies: dict[int, set[str]] = {}
+    services: dict[int, Service] = {}
+    for offering in bookable_offerings(offerings):
+        services[offering.service_id] = offering.service
+        currencies.setdefault(offering.service_id, set()).add(offering.location.currency)
+    ordered = sorted(services.values(), key=lambda s: (s.name, s.pk))
+    prefetch_related_objects(
+        ordered, Prefetch("required_acts", queryset=Act.objects.only("id", "code"))
     )
-    disciplines = service_disciplines(services, location.jurisdiction if location else "")
-    rows = [(s, disciplines[s.pk]) for s in services]
-    if discipline:
-        rows = [(s, codes) for s, codes in rows if discipline in codes]
+    disciplines = service_disciplines(ordered, location.jurisdiction if location else "")
+    default_currency = None
+    rows = []
+    for service in ordered:
+        if discipline and discipline not in disciplines[service.pk]:
+            continue
+        found = currencies[service.pk]
+        if len(found) == 1:
+            currency = next(iter(found))
+        else:  # booked in several currencies (no location asked for): the organisation's
+            default_currency = default_currency or ClinicSettings.load().currency
+            currency = default_currency
+        rows.append(
+            PublicService(service, disciplines[service.pk], currency, required_fields(service))
+        )
     return rows
 
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 from clinic import roles
 from clinic.errors import (
     ConflictProblem,
+    DomainError,
     FieldProblem,
     PermissionProblem,
     RuleProblem,
@@ -59,6 +60,8 @@ from scheduling.models import (
     Service,
 )
 from scheduling.policy import BookingPolicy, closure_on, resolve_policy
+from scheduling.requirements import missing_fields
+from scheduling.slot_check import never_a_slot
 
 Status = Appointment.Status
 
@@ -317,6 +320,20 @@ def _check_provider(
         )
 
 
+def _never_a_slot(service, location, start, candidates, rules, now, online) -> DomainError:
+    """No free option: 422 ``not-a-slot`` when ``start`` could never be offered, else taken."""
+    never = never_a_slot(
+        service=service,
+        location=location,
+        start=start,
+        candidates=candidates,
+        rules=rules,
+        now=now,
+        online=online,
+    )
+    return never or slot_unavailable()
+
+
 def _slot_key(service: Service, start: datetime, reference: str) -> str:
     if service.is_group:
         return f"group:{service.pk}:{start:%Y%m%dT%H%M%SZ}"
@@ -386,6 +403,8 @@ def book_appointment(
             now=now,
             online=online,
         )
+        if not options:
+            raise _never_a_slot(service, location, start, candidates, rules, now, online)
         for option in options:
             appointment = _insert(service, location, start, patient, option, source, reason)
             if appointment is not None:
@@ -472,17 +491,9 @@ def book_online(
                 "No such provider.",
                 [FieldProblem("provider", "unknown", "No active provider has this id.")],
             )
-    if not service.is_free_consult:
-        missing = [
-            FieldProblem(name, "required", "This field is required for this service.")
-            for name, value in (
-                ("patient.date_of_birth", patient_details.get("date_of_birth")),
-                ("reason", reason),
-            )
-            if not value
-        ]
-        if missing:
-            raise ValidationProblem("Some required details are missing.", missing)
+    missing = missing_fields(service, patient_details, reason)
+    if missing:
+        raise ValidationProblem("Some required details are missing.", missing)
     _check_service(service, location, online=True)
     with transaction.atomic():
         patient, created = match_or_create_patient(
@@ -622,7 +633,7 @@ def reschedule_appointment(
             ignore_id=appointment.pk,
         )
         if not options:
-            raise slot_unavailable()
+            raise _never_a_slot(service, location, start, [target.pk], rules, now, online)
         old = {"start": appointment.start.isoformat(), "provider": appointment.provider_id}
         option = options[0]
         appointment.provider_id = option.provider_id

@@ -45,6 +45,7 @@ class LocationSerializer(serializers.ModelSerializer):
             "email",
             "timezone",
             "jurisdiction",
+            "currency",
             "is_virtual",
             "virtual_instructions",
             "is_active",

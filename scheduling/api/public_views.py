@@ -51,7 +51,10 @@ def _render(appointment: Appointment) -> dict:
     responses={200: s.PublicServiceSerializer(many=True)},
 )
 class PublicServiceList(PublicAPIMixin, APIView):
-    """Online-bookable services, optionally those offered at a location or of a discipline."""
+    """Online-bookable services that can really be booked (at ``location`` if given: an active
+    provider in scope offers it there, with hours, and the location has a room of the kind it
+    needs), optionally of one discipline. ``price`` is in ``currency``, the location's;
+    ``required_fields`` names what a booking of the service must give."""
 
     def get(self, request: Request) -> Response:
         query = s.PublicServiceQuerySerializer(data=request.query_params)
@@ -62,18 +65,19 @@ class PublicServiceList(PublicAPIMixin, APIView):
         )
         data = [
             {
-                "id": service.pk,
-                "name": service.name,
-                "description": service.description,
-                "disciplines": disciplines,
-                "duration_minutes": service.duration_minutes,
-                "modality": service.modality,
-                "price": f"{service.price:.2f}",
-                "currency": service.currency,
-                "is_free_consult": service.is_free_consult,
-                "capacity": service.capacity,
+                "id": row.service.pk,
+                "name": row.service.name,
+                "description": row.service.description,
+                "disciplines": row.disciplines,
+                "duration_minutes": row.service.duration_minutes,
+                "modality": row.service.modality,
+                "price": f"{row.service.price:.2f}",
+                "currency": row.currency,
+                "is_free_consult": row.service.is_free_consult,
+                "capacity": row.service.capacity,
+                "required_fields": row.required_fields,
             }
-            for service, disciplines in rows
+            for row in rows
         ]
         return Response(data)
 
@@ -119,6 +123,9 @@ class PublicAvailability(PublicAPIMixin, APIView):
         )
 
 
+# The ids are those of a freshly seeded demo clinic (seed_demo): Pickering is location 1, the
+# physiotherapy assessment service 3, Priya Patel provider 1. tests/test_openapi.py replays
+# every request example against the demo clinic and expects success.
 BOOKING_EXAMPLES = [
     OpenApiExample(
         "Book a named provider",
@@ -126,8 +133,8 @@ BOOKING_EXAMPLES = [
         value={
             "service": 3,
             "location": 1,
-            "provider": 7,
-            "start": "2026-12-01T09:00:00-05:00",
+            "provider": 1,
+            "start": "2027-03-03T09:00:00-05:00",
             "patient": {
                 "first_name": "Ada",
                 "last_name": "Lovelace",
@@ -145,7 +152,7 @@ BOOKING_EXAMPLES = [
         value={
             "service": 1,
             "location": 4,
-            "start": "2026-12-01T12:15:00-05:00",
+            "start": "2027-03-02T12:15:00-05:00",
             "patient": {
                 "first_name": "Grace",
                 "last_name": "Hopper",
@@ -163,10 +170,10 @@ BOOKING_EXAMPLES = [
             "reference": "K7Q2M9XD",
             "status": "booked",
             "service": 3,
-            "provider": 7,
+            "provider": 1,
             "location": 1,
-            "start": "2026-12-01T09:00:00-05:00",
-            "end": "2026-12-01T09:30:00-05:00",
+            "start": "2027-03-03T09:00:00-05:00",
+            "end": "2027-03-03T10:00:00-05:00",
             "manage_token": "b0YxUuVQe1f3zJ1mJ2xv4w5s0kQ",
         },
     ),
@@ -279,7 +286,7 @@ class PublicBookingConfirm(PublicAPIMixin, APIView):
         OpenApiExample(
             "Move to another time",
             request_only=True,
-            value={"token": "b0YxUuVQe1f3zJ1mJ2xv4w5s0kQ", "start": "2026-12-03T14:00:00-05:00"},
+            value={"token": "b0YxUuVQe1f3zJ1mJ2xv4w5s0kQ", "start": "2027-03-03T14:00:00-05:00"},
         )
     ],
     request=s.PublicRescheduleSerializer,

@@ -10,6 +10,7 @@ from clinic.models import Location
 from clinic.validators import validate_date_of_birth, validate_phone
 from patients.api.fields import VisiblePatientField
 from providers.models import Act, Provider
+from scheduling.bookability import offering_problems
 from scheduling.models import (
     Appointment,
     AppointmentEvent,
@@ -22,6 +23,7 @@ from scheduling.models import (
     Service,
     WeeklyAvailability,
 )
+from scheduling.requirements import DATE_OF_BIRTH, REASON
 from scheduling.selectors import event_data_for, service_disciplines
 
 MAX_SEARCH_DAYS = 62
@@ -79,9 +81,17 @@ class PublicServiceSerializer(serializers.Serializer):
     duration_minutes = serializers.IntegerField()
     modality = serializers.ChoiceField(choices=Service._meta.get_field("modality").choices)
     price = serializers.DecimalField(max_digits=8, decimal_places=2)
-    currency = serializers.CharField()
+    currency = serializers.CharField(help_text="ISO 4217 code of the location's currency.")
     is_free_consult = serializers.BooleanField()
     capacity = serializers.IntegerField()
+    required_fields = serializers.ListField(
+        child=serializers.ChoiceField(choices=[DATE_OF_BIRTH, REASON]),
+        help_text=(
+            "Booking-body fields this service needs besides the always-required ones "
+            "(dotted paths, e.g. patient.date_of_birth); a booking without them is refused "
+            "with 422 validation-error naming each."
+        ),
+    )
 
 
 class PublicServiceQuerySerializer(serializers.Serializer):
@@ -195,7 +205,8 @@ class PublicRescheduleSerializer(TokenSerializer):
 class CallbackRequestCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     phone = serializers.CharField(max_length=40, validators=[validate_phone])
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    # No default: "" is not a valid e-mail, so a default of "" would make the schema invalid.
+    email = serializers.EmailField(required=False, allow_blank=True)
     preferred_time = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=200
     )
@@ -232,7 +243,6 @@ class ServiceSerializer(serializers.ModelSerializer):
             "buffer_after_minutes",
             "modality",
             "price",
-            "currency",
             "online_bookable",
             "capacity",
             "room_kind",
@@ -254,10 +264,42 @@ class ServiceSerializer(serializers.ModelSerializer):
         return attrs
 
 
+class UnbookableSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
 class OfferingSerializer(serializers.ModelSerializer):
+    """An offering, with whether it can ever be booked and, if not, why (staff are told:
+    DOMAIN.md section 4). A list passes the page's reasons in ``context["offering_problems"]``."""
+
+    bookable = serializers.SerializerMethodField()
+    unbookable_reasons = serializers.SerializerMethodField()
+
     class Meta:
         model = Offering
-        fields = ["id", "provider", "service", "location", "is_active"]
+        fields = [
+            "id",
+            "provider",
+            "service",
+            "location",
+            "is_active",
+            "bookable",
+            "unbookable_reasons",
+        ]
+
+    def _problems(self, obj: Offering) -> list:
+        known = self.context.setdefault("offering_problems", {})
+        if obj.pk not in known:
+            known.update(offering_problems([obj]))
+        return known[obj.pk]
+
+    def get_bookable(self, obj: Offering) -> bool:
+        return not self._problems(obj)
+
+    @extend_schema_field(UnbookableSerializer(many=True))
+    def get_unbookable_reasons(self, obj: Offering) -> list[dict]:
+        return [{"code": p.code, "message": p.message} for p in self._problems(obj)]
 
 
 class WeeklyAvailabilitySerializer(serializers.ModelSerializer):

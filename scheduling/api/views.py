@@ -23,6 +23,7 @@ from patients.access import sees_clinical_content
 from scheduling import selectors, services
 from scheduling.api import serializers as s
 from scheduling.availability import search
+from scheduling.bookability import offering_problems
 from scheduling.models import (
     Appointment,
     AvailabilityException,
@@ -95,6 +96,13 @@ class OfferingViewSet(
     permission_classes = [StaffReadManagerWrite]
     queryset = Offering.objects.select_related("provider", "service", "location")
     filterset_fields = ["provider", "service", "location", "is_active"]
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        """One judgement of bookability for the whole page, not one per row."""
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        context = {**self.get_serializer_context(), "offering_problems": offering_problems(page)}
+        data = self.get_serializer_class()(page, many=True, context=context).data
+        return self.get_paginated_response(data)
 
     def create(self, request: Request, *args, **kwargs) -> Response:
         body = self.get_serializer(data=request.data)

@@ -116,13 +116,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AlterField(
             model_name="service",
-            name="currency",
-            field=models.CharField(
-                default="CAD", max_length=3, validators=[clinic.validators.validate_currency]
-            ),
-        ),
-        migrations.AlterField(
-            model_name="service",
             name="duration_minutes",
             field=models.PositiveSmallIntegerField(
                 validators=[

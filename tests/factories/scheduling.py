@@ -37,7 +37,6 @@ class ServiceFactory(factory.django.DjangoModelFactory):
     duration_minutes = 60
     modality = "in_person"
     price = "120.00"
-    currency = "CAD"
     online_bookable = True
     capacity = 1
     room_kind = ""

@@ -68,7 +68,10 @@ def test_public_services_list_the_contract_fields(api_client, physio, assessment
         "currency",
         "is_free_consult",
         "capacity",
+        "required_fields",
     }
+    assert item["currency"] == "CAD"
+    assert item["required_fields"] == ["patient.date_of_birth", "reason"]
     assert "physiotherapist" in item["disciplines"]
     assert "massage_therapist" not in item["disciplines"]
     by_discipline = api_client.get("/api/v1/public/services/", {"discipline": "massage_therapist"})

@@ -29,6 +29,9 @@
 
   // --- API -------------------------------------------------------------------------------
 
+  // Booking fields a service may require (its ``required_fields``); optional otherwise.
+  const OPTIONAL_UNLESS_REQUIRED = ["patient.date_of_birth", "reason"];
+
   class ApiError extends Error {
     constructor(status, problem) {
       super(problem.detail || problem.title || "Something went wrong. Please try again.");
@@ -181,9 +184,7 @@
     const consult = mode === "consult";
     $("cw-consult-intro").hidden = !consult;
     $("cw-service").closest(".cw-row").hidden = false;
-    $("cw-dob-row").hidden = consult;
     $("cw-reason-label").textContent = consult ? "What hurts? Tell us briefly" : "Reason for your visit";
-    $("cw-reason").required = !consult;
     $("cw-submit").textContent = consult ? "Book my free consult" : "Book";
     hideDetails();
     state.weekStart = startOfToday();
@@ -363,8 +364,29 @@
     const provider = $("cw-provider").value || "";
     const who = provider ? ` with ${providerName(provider)}` : "";
     $("cw-chosen").textContent = `${currentService().name}, ${whenLabel(state.timezone, slot.start)}${who} at ${location.name}`;
+    askFor(currentService());
     $("cw-details").hidden = false;
     $("cw-first-name").focus();
+  }
+
+  /** Ask for what the chosen service needs: the services list names it in ``required_fields``
+   * (booking-body paths such as ``patient.date_of_birth``, the inputs' names). Those inputs are
+   * shown and required; a date of birth nobody needs is not asked for. */
+  function askFor(service) {
+    const needed = new Set((service && service.required_fields) || []);
+    $("cw-dob-row").hidden = !needed.has("patient.date_of_birth");
+    for (const name of OPTIONAL_UNLESS_REQUIRED) {
+      const input = $("cw-details").querySelector(`[name="${name}"]`);
+      input.required = needed.has(name);
+      input.setAttribute("aria-required", String(input.required));
+    }
+  }
+
+  /** The required fields of the chosen service left empty, as problem items. */
+  function missingRequired(service, form) {
+    return ((service && service.required_fields) || [])
+      .filter((name) => !formValue(form, name))
+      .map((name) => ({ field: name, message: "Please fill this in for this service." }));
   }
 
   function hideDetails() {
@@ -419,10 +441,16 @@
     };
     const provider = $("cw-provider").value;
     if (provider) body.provider = Number(provider);
+    const needed = (service && service.required_fields) || [];
     const dob = formValue(form, "patient.date_of_birth");
-    if (dob && state.mode !== "consult") body.patient.date_of_birth = dob;
+    if (dob && needed.includes("patient.date_of_birth")) body.patient.date_of_birth = dob;
     const reason = formValue(form, "reason");
     if (reason) body.reason = reason;
+    const missing = missingRequired(service, form);
+    if (missing.length) {
+      showProblem(new ApiError(422, { detail: "Some required details are missing.", errors: missing }), form);
+      return;
+    }
 
     const button = $("cw-submit");
     button.disabled = true;

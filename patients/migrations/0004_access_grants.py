@@ -25,7 +25,7 @@ def staff_relationships_to_grants(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("patients", "0002_consent_referrals_care"),
+        ("patients", "0003_plausible_birth_dates_and_phones"),
         ("providers", "0003_load_scope_catalog"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
