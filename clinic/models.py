@@ -74,6 +74,10 @@ class ClinicSettings(models.Model):
         default=60, validators=[MinValueValidator(1)]
     )
     late_cancellation_hours = models.PositiveSmallIntegerField(default=24)
+    cancellation_undo_minutes = models.PositiveSmallIntegerField(
+        default=30,
+        help_text="A booking cancelled this soon after it was made is never a late cancellation.",
+    )
     max_upcoming_online_bookings = models.PositiveSmallIntegerField(default=3)
     one_free_consult_per_patient = models.BooleanField(default=True)
     # Notifications (DOMAIN.md section 7).
