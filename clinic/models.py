@@ -140,7 +140,12 @@ class Location(models.Model):
         default=False, help_text="Phone and video care only; no rooms to walk into."
     )
     virtual_instructions = models.TextField(
-        blank=True, help_text="How patients join a phone or video appointment."
+        blank=True,
+        help_text="Notes for phone and video visits alike (e.g. be somewhere quiet); who calls "
+        "whom, and the video link, are added per modality.",
+    )
+    video_url = models.URLField(
+        blank=True, help_text="The link patients open to join a video visit here."
     )
     is_active = models.BooleanField(default=True)
 

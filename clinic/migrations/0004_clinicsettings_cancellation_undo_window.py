@@ -4,15 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clinic', '0003_auditevent_append_only'),
+        ("clinic", "0003_auditevent_append_only"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='clinicsettings',
-            name='cancellation_undo_minutes',
-            field=models.PositiveSmallIntegerField(default=30, help_text='A booking cancelled this soon after it was made is never a late cancellation.'),
+            model_name="clinicsettings",
+            name="cancellation_undo_minutes",
+            field=models.PositiveSmallIntegerField(
+                default=30,
+                help_text="A booking cancelled this soon after it was made is never a late cancellation.",
+            ),
         ),
     ]
