@@ -2,7 +2,7 @@
 
 No developer chrome and no script: the pages work with a keyboard and a screen reader and in
 any browser. Links from e-mails carry secret tokens in the query string, so the pages are never
-cached, never send a referrer, and may load nothing but their own stylesheet.
+cached, send no referrer to other sites, and may load nothing but their own stylesheet.
 """
 
 from django.http import HttpRequest, HttpResponse
@@ -31,7 +31,7 @@ def render_page(
     response = render(request, template, {**base, **context}, status=status)
     response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex"
     return response
 

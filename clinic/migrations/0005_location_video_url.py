@@ -4,20 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clinic', '0004_clinicsettings_cancellation_undo_window'),
+        ("clinic", "0004_clinicsettings_cancellation_undo_window"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='location',
-            name='video_url',
-            field=models.URLField(blank=True, help_text='The link patients open to join a video visit here.'),
+            model_name="location",
+            name="video_url",
+            field=models.URLField(
+                blank=True, help_text="The link patients open to join a video visit here."
+            ),
         ),
         migrations.AlterField(
-            model_name='location',
-            name='virtual_instructions',
-            field=models.TextField(blank=True, help_text='Notes for phone and video visits alike (e.g. be somewhere quiet); who calls whom, and the video link, are added per modality.'),
+            model_name="location",
+            name="virtual_instructions",
+            field=models.TextField(
+                blank=True,
+                help_text="Notes for phone and video visits alike (e.g. be somewhere quiet); who calls whom, and the video link, are added per modality.",
+            ),
         ),
     ]

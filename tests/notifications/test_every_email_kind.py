@@ -103,7 +103,7 @@ def check_common(appointment, kind: str, message: EmailMessage, sequences: list[
         assert f'href="{link.replace("&", "&amp;")}"' in html
     # One-click unsubscribe (RFC 2369 and 8058), pointing to the unsubscribe page.
     header = message["List-Unsubscribe"].strip()
-    assert header.startswith("<") and header.endswith(">")
+    assert (header[0], header[-1]) == ("<", ">")
     url = header[1:-1]
     assert url.startswith(f"{settings.PUBLIC_BASE_URL}/unsubscribe/?token=")
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
