@@ -290,6 +290,7 @@ class AppointmentAdmin(AuditedAdminMixin, admin.ModelAdmin):
         ("provider", ProviderListFilter),
         "status",
         "source",
+        "needs_rebooking",
     ]
     date_hierarchy = "start"
     change_list_template = "admin/scheduling/appointment/change_list.html"

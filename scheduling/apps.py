@@ -34,3 +34,5 @@ class SchedulingConfig(AppConfig):
         # Appointment e-mails connect their signal receivers when their module is imported.
         if importlib.util.find_spec("scheduling.notifications") is not None:
             importlib.import_module("scheduling.notifications")
+        # Credential changes flag the visits they no longer cover (providers.signals).
+        importlib.import_module("scheduling.rebooking")
