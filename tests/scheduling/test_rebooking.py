@@ -60,9 +60,7 @@ def notices() -> list[Notification]:
     return list(Notification.objects.filter(kind=REBOOKING_NOTICE))
 
 
-def test_a_shortened_credential_flags_only_the_visits_after_its_new_end(
-    physio, visits, committing
-):
+def test_a_shortened_credential_flags_only_the_visits_after_its_new_end(physio, visits, committing):
     credential = physio.credentials.get()
     new_end = next_week() + datetime.timedelta(days=2)
     with committing():
