@@ -47,6 +47,7 @@ class LocationSerializer(serializers.ModelSerializer):
             "jurisdiction",
             "is_virtual",
             "virtual_instructions",
+            "video_url",
             "is_active",
             "rooms",
         ]
