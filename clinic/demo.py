@@ -89,8 +89,8 @@ LOCATIONS = [
         "timezone": "America/Toronto",
         "jurisdiction": "CA-ON",
         "is_virtual": True,
-        "virtual_instructions": "We call you at the number you gave, or send a video link "
-        "15 minutes before the start.",
+        "virtual_instructions": "Please be somewhere quiet a few minutes before the start.",
+        "video_url": "https://video.clinic.example/room/online",
         "rooms": [("Virtual room", "virtual", 20)],
     },
 ]

@@ -88,6 +88,11 @@ class ClinicSettings(models.Model):
     max_upcoming_online_bookings = models.PositiveSmallIntegerField(
         default=3, validators=between(0, 100)
     )
+    cancellation_undo_minutes = models.PositiveSmallIntegerField(
+        default=30,
+        validators=between(0, 24 * 60),
+        help_text="A booking cancelled this soon after it was made is never a late cancellation.",
+    )
     one_free_consult_per_patient = models.BooleanField(default=True)
     # Notifications (DOMAIN.md section 7).
     reminder_offsets_minutes = models.JSONField(
@@ -178,7 +183,12 @@ class Location(models.Model):
         default=False, help_text="Phone and video care only; no rooms to walk into."
     )
     virtual_instructions = models.TextField(
-        blank=True, help_text="How patients join a phone or video appointment."
+        blank=True,
+        help_text="Notes for phone and video visits alike (e.g. be somewhere quiet); who calls "
+        "whom, and the video link, are added per modality.",
+    )
+    video_url = models.URLField(
+        blank=True, help_text="The link patients open to join a video visit here."
     )
     is_active = models.BooleanField(default=True)
 

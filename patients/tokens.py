@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core import signing
+from django.urls import reverse
 
 from clinic.errors import NotFoundProblem
 from patients.models import Consent, Patient
@@ -38,6 +39,7 @@ def read_unsubscribe_token(token: str) -> tuple[Patient, str]:
 
 
 def unsubscribe_url(patient: Patient, purpose: str = "reminders") -> str:
-    """The absolute link to put in an e-mail body and its ``List-Unsubscribe`` header."""
+    """The absolute link to put in an e-mail body and its ``List-Unsubscribe`` header: the
+    unsubscribe page, which also takes the RFC 8058 one-click POST."""
     query = urlencode({"token": make_unsubscribe_token(patient, purpose)})
-    return f"{settings.PUBLIC_BASE_URL}/api/v1/public/unsubscribe/?{query}"
+    return f"{settings.PUBLIC_BASE_URL}{reverse('unsubscribe')}?{query}"

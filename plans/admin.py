@@ -35,6 +35,7 @@ from plans.models import (
     PlannedIntervention,
     Precaution,
 )
+from plans.refer_back_rules import REFER_BACK_DISCIPLINE
 from providers.models import Provider
 
 
@@ -184,7 +185,9 @@ class PlanActionForm(forms.Form):
     )
     red_flag = forms.BooleanField(required=False, help_text="Refer back")
     physiotherapist = forms.ModelChoiceField(
-        Provider.objects.filter(is_active=True), required=False, help_text="Refer back"
+        Provider.objects.filter(is_active=True, discipline__code=REFER_BACK_DISCIPLINE),
+        required=False,
+        help_text="Refer back",
     )
     closed_reason = forms.ChoiceField(
         choices=[("", "---"), *CarePlan.ClosedReason.choices], required=False, help_text="Close"

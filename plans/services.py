@@ -39,6 +39,7 @@ from plans.models import (
     Precaution,
     ProgramVersion,
 )
+from plans.refer_back_rules import require_physiotherapist
 from providers import scope
 from providers.models import Provider
 
@@ -367,8 +368,8 @@ def refer_back(
     at: datetime | None = None,
 ) -> CarePlan:
     """Maintenance -> rehabilitation when pain passes the clinic's threshold or a red flag
-    appears. The plan returns to a lead who may diagnose and prescribe a treatment plan (by
-    default the previous lead); the maintenance owner steps back. Referring needs no act in
+    appears. The plan returns to a physiotherapist who may diagnose and prescribe a treatment
+    plan (by default the previous lead); the maintenance owner steps back. Referring needs no act in
     scope (DOMAIN.md section 2: any provider may refer), only a role on the plan."""
     at = _now(at)
     plan = _lock(plan)
@@ -397,6 +398,7 @@ def refer_back(
     physio = physiotherapist or plan.lead
     _require_scope(physio, PRESCRIBE_PLAN, plan, at, field="physiotherapist")
     _require_scope(physio, DIAGNOSE, plan, at, field="physiotherapist")
+    require_physiotherapist(physio)
     before = {
         "phase": plan.phase,
         "lead": plan.lead_id,

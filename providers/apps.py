@@ -13,3 +13,7 @@ class ProvidersConfig(AppConfig):
         "provider": {"front_desk": "view", "clinician": "view"},
         "credential": {"front_desk": "view", "clinician": "view"},
     }
+
+    def ready(self) -> None:
+        # Connects the receivers that announce a credential covering less (providers.signals).
+        from providers import signals  # noqa: F401

@@ -277,6 +277,7 @@ class AppointmentAdmin(PatientChooserMixin, AuditedAdminMixin, admin.ModelAdmin)
         ("provider", ProviderListFilter),
         "status",
         "source",
+        "needs_rebooking",
     ]
     date_hierarchy = "start"
     change_list_template = "admin/scheduling/appointment/change_list.html"

@@ -32,8 +32,9 @@ class SchedulingConfig(AppConfig):
         register_care_source("appointments", appointment_patient_ids)
 
         register_service_directory(OfferingDirectory())
-        # Appointment e-mails connect their signal receivers when their module is imported,
-        # and register their kinds with the ledger here.
-        from scheduling import notifications
+        # Appointment e-mails connect their signal receivers when their module is imported and
+        # register their kinds with the ledger here; credential changes flag the visits they
+        # no longer cover (providers.signals -> scheduling.rebooking's receivers).
+        from scheduling import notifications, rebooking  # noqa: F401
 
         notifications.register()

@@ -309,6 +309,12 @@ class Appointment(models.Model):
     )
     cancelled_at = models.DateTimeField(null=True, blank=True)
     late_cancellation = models.BooleanField(default=False)
+    # DOMAIN.md 4: care a changed credential no longer covers waits here for the front desk.
+    needs_rebooking = models.BooleanField(
+        default=False, help_text="The provider's credentials no longer cover this visit."
+    )
+    rebooking_reason = models.CharField(max_length=300, blank=True)
+    rebooking_flagged_at = models.DateTimeField(null=True, blank=True)
     ical_uid = models.CharField(max_length=80, unique=True, default=new_ical_uid, editable=False)
     ical_sequence = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -335,6 +341,11 @@ class Appointment(models.Model):
             models.Index(fields=["room", "blocked_start"]),
             models.Index(fields=["patient", "start"]),
             models.Index(fields=["status", "start"]),
+            models.Index(
+                fields=["start"],
+                condition=models.Q(needs_rebooking=True),
+                name="appointment_needs_rebooking",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -372,6 +383,7 @@ class AppointmentEvent(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         NO_SHOW = "no_show", "No-show"
         OUTCOME = "outcome", "Consult outcome recorded"
+        REBOOK = "rebook", "Flagged for rebooking"
 
     appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=12, choices=Kind.choices)

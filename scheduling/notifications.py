@@ -24,8 +24,9 @@ from email.utils import parseaddr
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.dispatch import receiver
+from django.urls import reverse
 
 from clinic.models import ClinicSettings
 from notifications import clock, ical, registry, services
@@ -36,8 +37,9 @@ from patients.models import Consent
 from patients.selectors import consent_column
 from patients.tokens import unsubscribe_url as patient_unsubscribe_url
 from scheduling import signals
-from scheduling.models import UPCOMING_STATUSES, Appointment, Modality
+from scheduling.models import UPCOMING_STATUSES, Appointment
 from scheduling.selectors import appointments_for
+from scheduling.visit_details import visit_place
 
 logger = logging.getLogger(__name__)
 
@@ -187,6 +189,19 @@ def facts(appointment: Appointment) -> dict:
     }
 
 
+# The calendar sequence the patient's calendar holds (the last notice sent), read with the row.
+_told_sequence = (
+    Notification.objects.filter(
+        subject_type=Appointment._meta.label_lower,
+        subject_id=OuterRef("pk"),
+        kind__in=TOLD_KINDS,
+        status=Notification.Status.SENT,
+    )
+    .order_by("-sent_at", "-id")
+    .values("told__sequence")[:1]
+)
+
+
 def _load(notification: Notification) -> Appointment:
     """The appointment behind a row, read once per send in one query that also brings the
     patient's reminder consent and the clinic's name: the consent check and the renderer get the
@@ -199,6 +214,7 @@ def _load(notification: Notification) -> Appointment:
         .annotate(
             reminders_consent=consent_column(Consent.Purpose.REMINDERS),
             clinic_name=Subquery(ClinicSettings.objects.filter(pk=1).values("name")),
+            told_sequence=Subquery(_told_sequence),
         )
         .filter(pk=notification.subject_id)
         .first()
@@ -210,9 +226,10 @@ def _load(notification: Notification) -> Appointment:
 
 
 def manage_url(appointment: Appointment) -> str:
-    """The booking page, which opens this booking for its holder (view, reschedule, cancel)."""
-    query = urlencode({"reference": appointment.reference, "token": appointment.manage_token})
-    return f"{settings.PUBLIC_BASE_URL}/book/?{query}"
+    """The patient's page for this booking (view, reschedule, cancel), opened by its token."""
+    path = reverse("manage-booking", args=[appointment.reference])
+    query = urlencode({"token": appointment.manage_token})
+    return f"{settings.PUBLIC_BASE_URL}{path}?{query}"
 
 
 def unsubscribe_url(appointment: Appointment) -> str:
@@ -236,14 +253,7 @@ def _clinic_name(appointment: Appointment) -> str:
 def _context(appointment: Appointment) -> dict:
     location = appointment.location
     local = appointment.start.astimezone(location.zone)
-    modality = appointment.service.modality
-    is_remote = location.is_virtual or modality != Modality.IN_PERSON
-    if modality == Modality.PHONE:
-        join = location.virtual_instructions or "We call you at the number you gave us."
-    elif modality == Modality.VIDEO:
-        join = location.virtual_instructions or "We e-mail you the video link before the start."
-    else:
-        join = location.virtual_instructions
+    place = visit_place(appointment)
     return {
         "clinic_name": _clinic_name(appointment),
         "first_name": appointment.patient.first_name,
@@ -251,11 +261,8 @@ def _context(appointment: Appointment) -> dict:
         "provider_name": appointment.provider.display_name,
         "when": local_label(appointment.start, appointment),
         "when_short": f"{local:%a %b} {local.day}, {local:%H:%M} {local.tzname()}",
-        "is_remote": is_remote,
-        "modality_label": Modality(modality).label,
-        "join_details": join,
+        "place": place,
         "location_name": location.name,
-        "address": location.address,
         "location_phone": location.phone,
         "reference": appointment.reference,
         "price": location.price_label(appointment.service.price)
@@ -276,11 +283,6 @@ def _sequence(appointment: Appointment, told: dict | None) -> int:
 
 
 def _calendar(appointment: Appointment, context: dict, sequence: int, cancelled: bool):
-    where = (
-        context["join_details"] or context["modality_label"]
-        if context["is_remote"]
-        else f"{context['location_name']}, {context['address']}"
-    )
     ics = ical.event_calendar(
         uid=appointment.ical_uid,
         sequence=sequence,
@@ -288,7 +290,7 @@ def _calendar(appointment: Appointment, context: dict, sequence: int, cancelled:
         end=appointment.end,
         summary=f"{context['service_name']} with {context['provider_name']}",
         description=f"Reference {appointment.reference}. Manage: {context['manage_url']}",
-        location=where,
+        location=context["place"].calendar_location,
         url=context["manage_url"],
         organizer_email=appointment.location.email or parseaddr(settings.DEFAULT_FROM_EMAIL)[1],
         organizer_name=context["clinic_name"],
@@ -352,8 +354,13 @@ def render_reminder(notification: Notification, now: datetime) -> Email:
     if now >= appointment.start:
         raise Skip("too_late")
     context = _context(appointment)
+    # The reminder's calendar file repeats what the patient's calendar already holds (the last
+    # sequence told), so it refreshes the event rather than changing it.
+    told_sequence = appointment.told_sequence
+    sequence = appointment.ical_sequence if told_sequence is None else int(told_sequence)
     told = {"facts": facts(appointment)}
-    return _email("reminder", appointment, context, told, None)
+    attach = _calendar(appointment, context, sequence, False)
+    return _email("reminder", appointment, context, told, attach)
 
 
 def render_cancellation(notification: Notification, now: datetime) -> Email:

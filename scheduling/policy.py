@@ -94,6 +94,15 @@ def closures_between(location: Location, first: date, last: date) -> list[tuple[
     )
 
 
+def within_undo_window(booked_at: datetime | None, now: datetime) -> bool:
+    """A booking cancelled or changed this soon after it was made is a mistake undone, never a
+    late cancellation, however close the start (the clinic's ``cancellation_undo_minutes``)."""
+    if booked_at is None:
+        return False
+    undo = timedelta(minutes=ClinicSettings.load().cancellation_undo_minutes)
+    return now < booked_at + undo
+
+
 def local_midnight(day: date, location: Location) -> datetime:
     return datetime.combine(day, datetime.min.time(), tzinfo=location.zone)
 

@@ -59,7 +59,7 @@ from scheduling.models import (
     Offering,
     Service,
 )
-from scheduling.policy import BookingPolicy, closure_on, resolve_policy
+from scheduling.policy import BookingPolicy, closure_on, resolve_policy, within_undo_window
 from scheduling.requirements import missing_fields
 from scheduling.slot_check import never_a_slot
 
@@ -532,8 +532,11 @@ def _locked(appointment: Appointment) -> Appointment:
 
 
 def is_late(appointment: Appointment, now: datetime | None = None) -> bool:
-    """Inside the late-cancellation window of the policy for the appointment's service."""
+    """Inside the late-cancellation window of the policy for the appointment's service, and
+    past the clinic's undo window after the booking was made."""
     now = now or timezone.now()
+    if within_undo_window(appointment.created_at, now):
+        return False
     policy = resolve_policy(appointment.service, appointment.location)
     return now >= policy.late_cancellation_starts(appointment.start)
 

@@ -48,6 +48,7 @@ class LocationSerializer(serializers.ModelSerializer):
             "currency",
             "is_virtual",
             "virtual_instructions",
+            "video_url",
             "is_active",
             "rooms",
         ]

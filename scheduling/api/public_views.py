@@ -4,8 +4,6 @@ Anonymous and throttled. A booking is reached only with its reference *and* its 
 a wrong token and an unknown reference give the same 404 through the same code path.
 """
 
-import secrets
-
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
@@ -14,31 +12,18 @@ from rest_framework.views import APIView
 
 from clinic.api.public import PublicAPIMixin
 from clinic.audit import client_address
-from clinic.errors import FieldProblem, NotFoundProblem, ValidationProblem
+from clinic.errors import FieldProblem, ValidationProblem
 from providers.models import Provider
 from scheduling import selectors, services
 from scheduling.access import MANAGE_LINK
 from scheduling.api import serializers as s
+from scheduling.holder import booking_for_holder
 from scheduling.idempotency import run_idempotent
 from scheduling.models import Appointment
 
-_DUMMY_TOKEN = secrets.token_urlsafe(32)
-
 
 def _booking(reference: str, token: str) -> Appointment:
-    """The booking when reference and token match; otherwise the one 404 for both cases."""
-    appointment = (
-        Appointment.objects.select_related("service", "location", "provider")
-        .filter(reference=(reference or "").strip().upper())
-        .first()
-    )
-    expected = appointment.manage_token if appointment is not None else _DUMMY_TOKEN
-    if not secrets.compare_digest(expected.encode(), (token or "").encode()) or not appointment:
-        raise NotFoundProblem(
-            "No booking with this reference and token.",
-            [FieldProblem("token", "not_found", "Check the link in your confirmation e-mail.")],
-        )
-    return appointment
+    return booking_for_holder(reference, token)
 
 
 def _render(appointment: Appointment) -> dict:

@@ -425,6 +425,8 @@ class AppointmentSerializer(serializers.ModelSerializer):
             "cancelled_by",
             "cancelled_at",
             "late_cancellation",
+            "needs_rebooking",
+            "rebooking_reason",
             "ical_uid",
             "ical_sequence",
             "created_at",

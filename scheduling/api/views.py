@@ -174,6 +174,7 @@ class AppointmentViewSet(
         "service": ["exact"],
         "status": ["exact", "in"],
         "source": ["exact"],
+        "needs_rebooking": ["exact"],
     }
     search_fields = ["reference", "patient__last_name", "patient__email"]
     ordering_fields = ["start", "created_at"]

@@ -80,9 +80,9 @@ def test_booking_sends_one_confirmation_after_grace_and_reminders_at_the_offsets
     local = start.astimezone(TORONTO)
     assert f"10:00 AM {local.tzname()}" in text_of(confirmation)
     assert "1755 Pickering Pkwy" in text_of(confirmation)
-    assert f"/book/?reference={appointment.reference}&amp;token=" in html_of(confirmation)
+    assert f"/manage/{appointment.reference}/?token=" in html_of(confirmation)
     assert confirmation["List-Unsubscribe"].strip().startswith("<http")
-    assert "/api/v1/public/unsubscribe/?token=" in confirmation["List-Unsubscribe"]
+    assert "/unsubscribe/?token=" in confirmation["List-Unsubscribe"]
     assert confirmation["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     calendar = calendar_of(confirmation)
     assert calendar["METHOD"] == "REQUEST"

@@ -66,7 +66,7 @@ def test_one_program_email_per_version_through_smtp_and_none_without_consent(
     assert "Bridge on a step" in body
     assert "3 x 12, 3 times a week" in body
     assert "Avoid loaded spinal flexion (Disc irritation)" in body
-    assert "/api/v1/public/unsubscribe/?token=" in message["List-Unsubscribe"]
+    assert "/unsubscribe/?token=" in message["List-Unsubscribe"]
 
     # Two quick changes: two versions, one e-mail with the final program.
     second = services.change_prescription(first, actor=owner, sets=4)

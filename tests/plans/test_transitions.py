@@ -22,6 +22,7 @@ from tests.factories.plans import (
     physio,
     trainer,
 )
+from tests.factories.providers import DisciplineFactory, ProviderFactory
 
 pytestmark = pytest.mark.django_db
 Phase = CarePlan.Phase
@@ -181,6 +182,26 @@ def test_refer_back_goes_to_someone_who_may_lead_rehabilitation():
             plan, actor=as_actor(owner), reason="Numbness", red_flag=True, physiotherapist=owner
         )
     assert refused.value.errors[0].field == "physiotherapist"
+
+
+def test_refer_back_goes_to_a_physiotherapist_not_any_discipline_that_may_diagnose():
+    """A chiropractor may diagnose and prescribe a treatment plan, yet DOMAIN.md 6 sends the
+    plan back under a physiotherapist."""
+    owner = trainer()
+    plan = in_maintenance(owner=owner)
+    chiro = ProviderFactory(
+        discipline=DisciplineFactory(code="chiropractor"), locations=[plan.location]
+    )
+    with pytest.raises(ValidationProblem) as refused:
+        services.refer_back(
+            plan, actor=as_actor(owner), reason="Numbness", red_flag=True, physiotherapist=chiro
+        )
+    assert [(e.field, e.code) for e in refused.value.errors] == [
+        ("physiotherapist", "not_physiotherapist")
+    ]
+    plan.refresh_from_db()
+    assert (plan.phase, plan.maintenance_owner) == (Phase.MAINTENANCE, owner)
+    assert not Referral.objects.filter(to_provider=chiro).exists()
 
 
 def test_a_closed_plan_keeps_its_reason_and_accepts_no_more_changes():

@@ -4,6 +4,7 @@ availability, book, view, reschedule, cancel, free consult, call-back; and its r
 import datetime
 
 import pytest
+from django.utils import timezone
 
 from clinic.models import ClinicSettings
 from patients.models import Consent, Patient
@@ -191,10 +192,17 @@ def test_wrong_token_and_unknown_reference_are_the_same_404(
     assert Appointment.objects.get().status == "booked"
 
 
+def booked_minutes_ago(reference: str, minutes: int) -> None:
+    """The booking was made ``minutes`` ago (the undo window counts from then)."""
+    booked = timezone.now() - datetime.timedelta(minutes=minutes)
+    Appointment.objects.filter(reference=reference).update(created_at=booked)
+
+
 def test_cancel_inside_the_late_window_is_refused_online(api_client, physio, assessment, location):
     ClinicSettings.objects.update_or_create(pk=1, defaults={"late_cancellation_hours": 24 * 30})
     response = book(api_client, body(assessment, location, local(next_week(), "10:00"), physio))
     booking = response.json()
+    booked_minutes_ago(booking["reference"], 31)
     cancel = api_client.post(
         f"/api/v1/public/bookings/{booking['reference']}/cancel/",
         {"token": booking["manage_token"], "reason": "Busy"},
@@ -211,6 +219,7 @@ def test_reschedule_inside_the_late_window_is_refused_online(
     ClinicSettings.objects.update_or_create(pk=1, defaults={"late_cancellation_hours": 24 * 30})
     start = local(next_week(), "10:00")
     booking = book(api_client, body(assessment, location, start, physio)).json()
+    booked_minutes_ago(booking["reference"], 31)
     moved = api_client.post(
         f"/api/v1/public/bookings/{booking['reference']}/reschedule/",
         {"token": booking["manage_token"], "start": local(next_week(), "14:00").isoformat()},
@@ -219,6 +228,41 @@ def test_reschedule_inside_the_late_window_is_refused_online(
     assert moved.status_code == 409
     assert problem_type(moved) == "late-cancellation"
     assert Appointment.objects.get().start == start
+
+
+def test_a_cancellation_minutes_after_booking_is_never_late(
+    api_client, physio, assessment, location
+):
+    """DOMAIN.md 4: the undo window (30 minutes by default) beats the late-cancellation window."""
+    ClinicSettings.objects.update_or_create(pk=1, defaults={"late_cancellation_hours": 24 * 30})
+    booking = book(api_client, body(assessment, location, local(next_week(), "10:00"), physio))
+    booking = booking.json()
+    booked_minutes_ago(booking["reference"], 29)
+    cancel = api_client.post(
+        f"/api/v1/public/bookings/{booking['reference']}/cancel/",
+        {"token": booking["manage_token"], "reason": "Booked the wrong day"},
+        format="json",
+    )
+    assert cancel.status_code == 200, cancel.json()
+    appointment = Appointment.objects.get()
+    assert appointment.status == "cancelled"
+    assert appointment.late_cancellation is False
+
+
+def test_the_undo_window_is_a_clinic_setting(api_client, physio, assessment, location):
+    ClinicSettings.objects.update_or_create(
+        pk=1, defaults={"late_cancellation_hours": 24 * 30, "cancellation_undo_minutes": 5}
+    )
+    booking = book(api_client, body(assessment, location, local(next_week(), "10:00"), physio))
+    booking = booking.json()
+    booked_minutes_ago(booking["reference"], 6)
+    cancel = api_client.post(
+        f"/api/v1/public/bookings/{booking['reference']}/cancel/",
+        {"token": booking["manage_token"], "reason": "Changed my mind"},
+        format="json",
+    )
+    assert cancel.status_code == 409
+    assert problem_type(cancel) == "late-cancellation"
 
 
 def test_a_named_provider_who_does_not_offer_the_service_is_refused_by_name(

@@ -143,8 +143,9 @@ def test_staff_cannot_book_in_the_past(front_desk_client, physio, assessment, lo
 def test_staff_may_cancel_late_and_it_is_flagged(front_desk_client, appointment):
     soon = timezone.now() + datetime.timedelta(hours=3)
     end = soon + datetime.timedelta(hours=1)
+    booked = timezone.now() - datetime.timedelta(days=2)
     Appointment.objects.filter(pk=appointment.pk).update(
-        start=soon, end=end, blocked_start=soon, blocked_end=end
+        start=soon, end=end, blocked_start=soon, blocked_end=end, created_at=booked
     )
     response = front_desk_client.post(
         f"/api/v1/appointments/{appointment.pk}/cancel/", {"reason": "Called in sick"}
