@@ -21,6 +21,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("admin/schedule/", include("scheduling.admin_schedule")),
     path("admin/", admin.site.urls),
     path("book/", widget.booking_widget, name="booking-widget"),
     path("api/v1/", include(api_v1)),

@@ -6,16 +6,14 @@ the APIs): a scope, policy or conflict refusal is shown as a form error, never a
 typed in the location's local time.
 """
 
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
 
 from clinic import roles
 from clinic.audit import AuditedAdminMixin
@@ -388,94 +386,13 @@ class AppointmentAdmin(AuditedAdminMixin, admin.ModelAdmin):
         return [day, *super().get_urls()]
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
-        day_view = {"day_view_url": reverse("admin:scheduling_appointment_day")}
-        return super().changelist_view(request, {**(extra_context or {}), **day_view})
+        schedule = {"schedule_url": reverse("admin-schedule")}
+        return super().changelist_view(request, {**(extra_context or {}), **schedule})
 
     def day_view(self, request: HttpRequest) -> HttpResponse:
-        """One location, one day: providers as columns, 15-minute rows, appointments in cells."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        locations = list(Location.objects.filter(is_active=True))
-        location = next(
-            (loc for loc in locations if str(loc.pk) == request.GET.get("location")),
-            locations[0] if locations else None,
-        )
-        try:
-            day = date.fromisoformat(request.GET.get("date", ""))
-        except ValueError:
-            day = timezone.localdate(timezone=location.zone) if location else timezone.localdate()
-        providers, appointments = selectors.day_schedule(location, day) if location else ([], [])
-        if not (roles.is_manager(request.user) or roles.is_front_desk(request.user)):
-            appointments = [a for a in appointments if a.provider.user_id == request.user.pk]
-        rows = _grid(location, day, providers, appointments) if location else []
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Day view: {location.name if location else ''} {day:%A %Y-%m-%d}",
-            "locations": locations,
-            "location": location,
-            "day": day,
-            "previous_day": day - timedelta(days=1),
-            "next_day": day + timedelta(days=1),
-            "providers": providers,
-            "rows": rows,
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/scheduling/appointment/day_view.html", context)
-
-
-STEP = timedelta(minutes=15)
-
-
-def _grid(location: Location, day: date, providers, appointments) -> list[dict]:
-    """Rows of 15 minutes (in local time) from the first to the last hour with anything on;
-    each cell is empty, the start of an appointment (with its row span) or covered."""
-    zone = location.zone
-    first_hour = min([8, *(a.local_start.hour for a in appointments)])
-    last_hour = max([18, *(a.local_end.hour + 1 for a in appointments)])
-    start = datetime.combine(day, datetime.min.time(), tzinfo=zone).replace(hour=first_hour)
-    end = datetime.combine(day, datetime.min.time(), tzinfo=zone).replace(hour=min(last_hour, 23))
-    by_provider: dict[int, list[Appointment]] = {}
-    for appointment in appointments:
-        if appointment.status != Appointment.Status.CANCELLED:
-            by_provider.setdefault(appointment.provider_id, []).append(appointment)
-    covered: dict[int, datetime] = {}
-    add_url = reverse("admin:scheduling_appointment_add")
-    rows = []
-    at = start
-    while at < end:
-        cells = []
-        for provider in providers:
-            if covered.get(provider.pk) and at < covered[provider.pk]:
-                continue
-            here = [a for a in by_provider.get(provider.pk, []) if at <= a.local_start < at + STEP]
-            if here:
-                appointment = here[0]
-                span = max(1, -(-(appointment.end - at) // STEP))
-                covered[provider.pk] = at + span * STEP
-                cells.append(
-                    {
-                        "appointment": appointment,
-                        "rowspan": span,
-                        "url": reverse(
-                            "admin:scheduling_appointment_change", args=[appointment.pk]
-                        ),
-                        "label": (
-                            format_html(
-                                "{} &middot; {}",
-                                appointment.patient.full_name,
-                                appointment.service.name,
-                            )
-                            if len(here) == 1
-                            else f"{appointment.service.name} ({len(here)} booked)"
-                        ),
-                    }
-                )
-            else:
-                query = f"provider={provider.pk}&location={location.pk}&start={at:%Y-%m-%dT%H:%M}"
-                cells.append({"book_url": f"{add_url}?{query}"})
-        rows.append({"time": at.strftime("%H:%M"), "cells": cells})
-        at += STEP
-    return rows
+        """The old day view's address: the schedule page replaced it (same parameters)."""
+        query = request.GET.urlencode()
+        return HttpResponseRedirect(reverse("admin-schedule") + (f"?{query}" if query else ""))
 
 
 class OutcomeForm(forms.ModelForm):

@@ -23,12 +23,14 @@ from clinic.errors import FieldProblem, PermissionProblem
 from clinic.models import Location, Room
 from patients.access import provider_for
 from providers.models import Provider
+from providers.scope import load_scope_index
 from scheduling.availability import Interval, local_instant, merge, subtract
 from scheduling.models import (
     BLOCKING_STATUSES,
     Appointment,
     AvailabilityException,
     Closure,
+    Offering,
     WeeklyAvailability,
 )
 
@@ -263,3 +265,34 @@ def _entries(
         if (provider_id is None or a.provider_id == provider_id)
         and (room_id is None or a.room_id == room_id)
     ]
+
+
+def bookable_services(location: Location, provider_ids: list[int], day: date) -> dict[int, list]:
+    """The services each provider may be booked for at ``location`` on ``day``: those they
+    offer there whose every act their scope covers that local day (the scope decision, with
+    credentials judged per local date). Three queries plus the scope index's, for any number
+    of providers."""
+    offerings = list(
+        Offering.objects.filter(
+            provider_id__in=provider_ids,
+            location=location,
+            is_active=True,
+            service__is_active=True,
+        )
+        .select_related("service")
+        .prefetch_related("service__required_acts")
+        .order_by("service__name")
+    )
+    acts = {o.service_id: [a.code for a in o.service.required_acts.all()] for o in offerings}
+    index = load_scope_index(
+        provider_ids, sorted({c for codes in acts.values() for c in codes}), location.jurisdiction
+    )
+    noon = local_instant(day, time(12), location)
+    allowed: dict[int, list] = defaultdict(list)
+    for offering in offerings:
+        decision = index.decide_acts(
+            offering.provider_id, acts[offering.service_id], location, noon
+        )
+        if decision.allowed:
+            allowed[offering.provider_id].append(offering.service)
+    return allowed
