@@ -6,7 +6,9 @@ the APIs): a scope, policy or conflict refusal is shown as a form error, never a
 typed in the location's local time.
 """
 
+import contextlib
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin, messages
@@ -231,21 +233,46 @@ class RescheduleForm(forms.ModelForm):
         copying the form's fields back onto it (a blank "any provider") would only misread it."""
 
 
+def _local_data(data: dict, zone) -> dict:
+    """An event's recorded times (UTC ISO strings) as the location's wall-clock time."""
+    shown = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            value = _local_data(value, zone)
+        elif key == "start" and isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = datetime.fromisoformat(value).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+        shown[key] = value
+    return shown
+
+
 class EventInline(admin.TabularInline):
+    """The appointment's history, in the location's time zone."""
+
     model = AppointmentEvent
     extra = 0
     can_delete = False
-    fields = ["occurred_at", "kind", "actor_label", "data"]
-    readonly_fields = [*fields, "desk_data"]
+    fields = ["when", "kind", "actor_label", "details"]
+    readonly_fields = fields
 
-    def get_fields(self, request: HttpRequest, obj=None) -> list[str]:
-        if sees_clinical_content(request.user):
-            return self.fields
-        return ["occurred_at", "kind", "actor_label", "desk_data"]
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).select_related("appointment__location")
+
+    @admin.display(description="when (local)")
+    def when(self, event: AppointmentEvent) -> str:
+        zone = event.appointment.location.zone
+        return event.occurred_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
     @admin.display(description="data")
-    def desk_data(self, event: AppointmentEvent) -> dict:
-        return selectors.event_data_for(event, clinical=False)
+    def details(self, event: AppointmentEvent) -> dict:
+        """Front desk reads the history without its clinical details."""
+        clinical = sees_clinical_content(self._request.user) if self._request else False
+        data = selectors.event_data_for(event, clinical=clinical)
+        return _local_data(data, event.appointment.location.zone)
+
+    def get_formset(self, request: HttpRequest, obj=None, **kwargs):
+        self._request = request
+        return super().get_formset(request, obj, **kwargs)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -270,20 +297,59 @@ def _status_action(name: str, label: str):
     return run
 
 
+class WhenFilter(admin.SimpleListFilter):
+    """The desk works from today onward; the past is one click away."""
+
+    title = "when"
+    parameter_name = "when"
+
+    def lookups(self, request, model_admin) -> list[tuple[str, str]]:
+        return [("past", "Before today"), ("all", "Any time")]
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Today onward",
+        }
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": self.value() == value,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
+
+    def queryset(self, request, queryset):
+        # The first of the clinic's local midnights, so no location loses its morning.
+        zones = {ZoneInfo(name) for name in Location.objects.values_list("timezone", flat=True)}
+        now = timezone.now()
+        start = min(
+            (
+                datetime.combine(now.astimezone(zone).date(), datetime.min.time(), tzinfo=zone)
+                for zone in zones
+            ),
+            default=now.replace(hour=0, minute=0, second=0, microsecond=0),
+        )
+        if self.value() == "all":
+            return queryset
+        if self.value() == "past":
+            return queryset.filter(start__lt=start).order_by("-start", "-id")
+        return queryset.filter(start__gte=start)
+
+
 @admin.register(Appointment)
 class AppointmentAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = [
-        "reference",
         "local_time",
         "patient",
         "provider",
         "service",
         "location",
         "status",
-        "source",
+        "reference",
     ]
     list_filter = [
-        ("start", admin.DateFieldListFilter),
+        WhenFilter,
         "location",
         ("provider", ProviderListFilter),
         "status",
@@ -313,12 +379,11 @@ class AppointmentAdmin(AuditedAdminMixin, admin.ModelAdmin):
         "cancel_reason",
         "cancelled_by",
         "late_cancellation",
-        "ical_sequence",
     ]
 
     @admin.display(description="Start (local)", ordering="start")
     def local_time(self, obj: Appointment) -> str:
-        return obj.local_start.strftime("%Y-%m-%d %H:%M %Z")
+        return obj.local_start.strftime("%a %Y-%m-%d %H:%M %Z")
 
     def _clinical(self, request: HttpRequest) -> bool:
         return sees_clinical_content(request.user)
@@ -434,7 +499,12 @@ class FreeConsultOutcomeAdmin(AuditedAdminMixin, admin.ModelAdmin):
     audit_patient_path = "appointment.patient_id"
     list_display = ["appointment", "recommended_path", "first_appointment", "recorded_at"]
     list_filter = ["recommended_path"]
-    list_select_related = ["appointment__service", "first_appointment__service"]
+    list_select_related = [
+        "appointment__service",
+        "appointment__location",
+        "first_appointment__service",
+        "first_appointment__location",
+    ]
     readonly_fields = ["appointment", "first_appointment", "recorded_by", "recorded_at"]
 
     def get_queryset(self, request: HttpRequest):

@@ -31,6 +31,7 @@ from scheduling.models import BLOCKING_STATUSES, UPCOMING_STATUSES, Appointment,
 from scheduling.policy import resolve_policy
 
 STEP = timedelta(minutes=15)
+LOCATION_KEY = "schedule_location"
 DAY, WEEK = "day", "week"
 ACTIONS = {
     "confirm": "Confirmed",
@@ -99,7 +100,7 @@ def _inside(at: datetime, intervals) -> bool:
     return any(start <= at < end for start, end in intervals)
 
 
-def _day_rows(day: calendar.Day, location: Location) -> list[dict]:
+def _day_rows(day: calendar.Day, location: Location, now: datetime) -> list[dict]:
     """15-minute rows (local time) from the day's first to last hour of work or appointments;
     each column's cells: a block (with its row span), free working time, time off, or off."""
     zone = location.zone
@@ -131,7 +132,10 @@ def _day_rows(day: calendar.Day, location: Location) -> list[dict]:
                 covered_until = at + span * STEP
                 cells.append({"block": block, "rowspan": span, "at": at})
             elif column.provider and _inside(at, column.working):
-                cells.append({"free": True, "at": at, "provider": column.provider})
+                past = at <= now  # nobody is booked into time that has gone
+                cells.append(
+                    {"free": not past, "past": past, "at": at, "provider": column.provider}
+                )
             elif _inside(at, column.time_off):
                 cells.append({"time_off": True, "at": at})
             else:
@@ -194,9 +198,12 @@ def schedule_view(request: HttpRequest) -> HttpResponse:
     _need(request, "view")
     locations = list(Location.objects.filter(is_active=True).order_by("is_virtual", "name"))
     today = timezone.localdate()
-    location = next(
-        (loc for loc in locations if str(loc.pk) == request.GET.get("location")), None
-    ) or calendar.default_location(request.user, today)
+    wanted = request.GET.get("location") or str(request.session.get(LOCATION_KEY, ""))
+    location = next((loc for loc in locations if str(loc.pk) == wanted), None)
+    if location is None:
+        location = calendar.default_location(request.user, today)
+    elif request.GET.get("location"):
+        request.session[LOCATION_KEY] = location.pk  # the desk's location from now on
     if location is None:
         messages.info(request, "Add a location to see its schedule.")
         return HttpResponseRedirect(reverse("admin:index"))
@@ -246,7 +253,7 @@ def schedule_view(request: HttpRequest) -> HttpResponse:
     }
     if view == DAY:
         only = schedule.days[0]
-        context["rows"] = _day_rows(only, location)
+        context["rows"] = _day_rows(only, location, now)
         context["columns"] = only.columns
         context["closed"] = only
     else:
