@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 
+import scheduling.admin_patient  # noqa: F401  (visits and call-backs on the patient page)
 from clinic import roles
 from clinic.audit import AuditedAdminMixin
 from clinic.errors import DomainError

@@ -81,7 +81,7 @@ class Schedule:
 
 def default_location(user, day: date) -> Location | None:
     """Where a user's schedule opens: a clinician's location of that weekday's hours, else the
-    first active in-person location (then any active one)."""
+    first active in-person location set up (then any active one)."""
     own = provider_for(user) if roles.is_clinician(user) else None
     if own is not None:
         hours = (
@@ -94,7 +94,7 @@ def default_location(user, day: date) -> Location | None:
         )
         if hours is not None:
             return hours.location
-    active = Location.objects.filter(is_active=True).order_by("is_virtual", "name")
+    active = Location.objects.filter(is_active=True).order_by("is_virtual", "pk")
     return active.first()
 
 

@@ -224,3 +224,22 @@ def test_global_search_is_on_every_admin_page(desk, visit):
     assert 'action="/admin/schedule/search/"' in html
     found = desk.get(reverse("admin-search"), {"q": visit.reference}).content.decode()
     assert visit.patient.full_name in found
+
+
+def test_the_patient_page_shows_visits_consents_and_a_booking_link(desk, visit):
+    from scheduling.models import CallbackRequest
+    from tests.factories.patients import grant_consents
+
+    patient = visit.patient
+    grant_consents(patient)
+    CallbackRequest.objects.create(name="Vera", phone="+1 905 555 0177", patient=patient)
+    url = reverse("admin:patients_patient_change", args=[patient.pk])
+    html = desk.get(url).content.decode()
+    assert "Upcoming visits" in html
+    assert visit.reference in html
+    assert "reminders: yes" in html
+    assert f"/admin/scheduling/appointment/add/?patient={patient.pk}" in html
+    assert "Call-back requests" in html
+    assert "Shoulder pain" not in html
+    form = desk.get(f"/admin/scheduling/appointment/add/?patient={patient.pk}")
+    assert form.context["adminform"].form.initial["patient"] == str(patient.pk)
