@@ -64,7 +64,7 @@ def test_manager_opens_todays_schedule_for_pickering(page):
     page.goto("/admin/scheduling/appointment/day/")  # the old address opens the schedule
     pickering = Location.objects.get(slug="pickering")
     page.select_option("select[name=location]", label="Pickering")
-    page.get_by_role("button", name="Show").click()
+    page.get_by_role("button", name="Show", exact=True).click()
     today = timezone.localdate(timezone=pickering.zone)
     heading = page.locator("#content h1")
     screenshot(page, "admin-day-view-pickering")
