@@ -22,6 +22,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("admin/schedule/", include("scheduling.admin_schedule")),
     path("admin/", admin.site.urls),
     path("book/", widget.booking_widget, name="booking-widget"),
     path("manage/", include("scheduling.page_urls")),

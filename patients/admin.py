@@ -26,6 +26,7 @@ from patients.models import (
     Referral,
     ReferralStatusChange,
 )
+from patients.selectors import current_consents
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -90,9 +91,19 @@ class PatientAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_filter = ["status", "preferred_location", "preferred_language"]
     search_fields = ["first_name", "last_name", "email", "phone"]
     list_select_related = ["preferred_location"]
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = ["consents_now", "created_at", "updated_at"]
     inlines = [ConsentInline, ReferralInline]
     audit_patient_path = "pk"
+
+    @admin.display(description="consents now")
+    def consents_now(self, patient: Patient) -> str:
+        """The current state (the latest record per purpose); the history is listed below."""
+        if patient.pk is None:
+            return "-"
+        state = current_consents(patient)
+        return ", ".join(
+            f"{purpose}: {'yes' if given else 'no'}" for purpose, given in state.items()
+        )
 
     def get_queryset(self, request):
         # The patient list, and so every admin patient autocomplete (patients.choosers).

@@ -6,17 +6,17 @@ the APIs): a scope, policy or conflict refusal is shown as a form error, never a
 typed in the location's local time.
 """
 
-from datetime import date, datetime, timedelta
+import contextlib
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
 
+import scheduling.admin_patient  # noqa: F401  (visits and call-backs on the patient page)
 from clinic.audit import AuditedAdminMixin
 from clinic.errors import DomainError
 from clinic.forms import add_domain_error
@@ -219,21 +219,46 @@ class RescheduleForm(forms.ModelForm):
         copying the form's fields back onto it (a blank "any provider") would only misread it."""
 
 
+def _local_data(data: dict, zone) -> dict:
+    """An event's recorded times (UTC ISO strings) as the location's wall-clock time."""
+    shown = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            value = _local_data(value, zone)
+        elif key == "start" and isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = datetime.fromisoformat(value).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+        shown[key] = value
+    return shown
+
+
 class EventInline(admin.TabularInline):
+    """The appointment's history, in the location's time zone."""
+
     model = AppointmentEvent
     extra = 0
     can_delete = False
-    fields = ["occurred_at", "kind", "actor_label", "data"]
-    readonly_fields = [*fields, "desk_data"]
+    fields = ["when", "kind", "actor_label", "details"]
+    readonly_fields = fields
 
-    def get_fields(self, request: HttpRequest, obj=None) -> list[str]:
-        if sees_clinical_content(request.user):
-            return self.fields
-        return ["occurred_at", "kind", "actor_label", "desk_data"]
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).select_related("appointment__location")
+
+    @admin.display(description="when (local)")
+    def when(self, event: AppointmentEvent) -> str:
+        zone = event.appointment.location.zone
+        return event.occurred_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
     @admin.display(description="data")
-    def desk_data(self, event: AppointmentEvent) -> dict:
-        return selectors.event_data_for(event, clinical=False)
+    def details(self, event: AppointmentEvent) -> dict:
+        """Front desk reads the history without its clinical details."""
+        clinical = sees_clinical_content(self._request.user) if self._request else False
+        data = selectors.event_data_for(event, clinical=clinical)
+        return _local_data(data, event.appointment.location.zone)
+
+    def get_formset(self, request: HttpRequest, obj=None, **kwargs):
+        self._request = request
+        return super().get_formset(request, obj, **kwargs)
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -258,21 +283,60 @@ def _status_action(name: str, label: str):
     return run
 
 
+class WhenFilter(admin.SimpleListFilter):
+    """The desk works from today onward; the past is one click away."""
+
+    title = "when"
+    parameter_name = "when"
+
+    def lookups(self, request, model_admin) -> list[tuple[str, str]]:
+        return [("past", "Before today"), ("all", "Any time")]
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Today onward",
+        }
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": self.value() == value,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
+
+    def queryset(self, request, queryset):
+        # The first of the clinic's local midnights, so no location loses its morning.
+        zones = {ZoneInfo(name) for name in Location.objects.values_list("timezone", flat=True)}
+        now = timezone.now()
+        start = min(
+            (
+                datetime.combine(now.astimezone(zone).date(), datetime.min.time(), tzinfo=zone)
+                for zone in zones
+            ),
+            default=now.replace(hour=0, minute=0, second=0, microsecond=0),
+        )
+        if self.value() == "all":
+            return queryset
+        if self.value() == "past":
+            return queryset.filter(start__lt=start).order_by("-start", "-id")
+        return queryset.filter(start__gte=start)
+
+
 @admin.register(Appointment)
 class AppointmentAdmin(PatientChooserMixin, AuditedAdminMixin, admin.ModelAdmin):
     autocomplete_fields = ["patient"]
     list_display = [
-        "reference",
         "local_time",
         "patient",
         "provider",
         "service",
         "location",
         "status",
-        "source",
+        "reference",
     ]
     list_filter = [
-        ("start", admin.DateFieldListFilter),
+        WhenFilter,
         "location",
         ("provider", ProviderListFilter),
         "status",
@@ -303,12 +367,11 @@ class AppointmentAdmin(PatientChooserMixin, AuditedAdminMixin, admin.ModelAdmin)
         "cancel_reason",
         "cancelled_by",
         "late_cancellation",
-        "ical_sequence",
     ]
 
     @admin.display(description="Start (local)", ordering="start")
     def local_time(self, obj: Appointment) -> str:
-        return obj.local_start.strftime("%Y-%m-%d %H:%M %Z")
+        return obj.local_start.strftime("%a %Y-%m-%d %H:%M %Z")
 
     def _clinical(self, request: HttpRequest) -> bool:
         return sees_clinical_content(request.user)
@@ -373,94 +436,13 @@ class AppointmentAdmin(PatientChooserMixin, AuditedAdminMixin, admin.ModelAdmin)
         return [day, *super().get_urls()]
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
-        day_view = {"day_view_url": reverse("admin:scheduling_appointment_day")}
-        return super().changelist_view(request, {**(extra_context or {}), **day_view})
+        schedule = {"schedule_url": reverse("admin-schedule")}
+        return super().changelist_view(request, {**(extra_context or {}), **schedule})
 
     def day_view(self, request: HttpRequest) -> HttpResponse:
-        """One location, one day: providers as columns, 15-minute rows, appointments in cells."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        locations = list(Location.objects.filter(is_active=True))
-        location = next(
-            (loc for loc in locations if str(loc.pk) == request.GET.get("location")),
-            locations[0] if locations else None,
-        )
-        try:
-            day = date.fromisoformat(request.GET.get("date", ""))
-        except ValueError:
-            day = timezone.localdate(timezone=location.zone) if location else timezone.localdate()
-        providers, appointments = (
-            selectors.day_schedule(location, day, request.user) if location else ([], [])
-        )
-        rows = _grid(location, day, providers, appointments) if location else []
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Day view: {location.name if location else ''} {day:%A %Y-%m-%d}",
-            "locations": locations,
-            "location": location,
-            "day": day,
-            "previous_day": day - timedelta(days=1),
-            "next_day": day + timedelta(days=1),
-            "providers": providers,
-            "rows": rows,
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/scheduling/appointment/day_view.html", context)
-
-
-STEP = timedelta(minutes=15)
-
-
-def _grid(location: Location, day: date, providers, appointments) -> list[dict]:
-    """Rows of 15 minutes (in local time) from the first to the last hour with anything on;
-    each cell is empty, the start of an appointment (with its row span) or covered."""
-    zone = location.zone
-    first_hour = min([8, *(a.local_start.hour for a in appointments)])
-    last_hour = max([18, *(a.local_end.hour + 1 for a in appointments)])
-    start = datetime.combine(day, datetime.min.time(), tzinfo=zone).replace(hour=first_hour)
-    end = datetime.combine(day, datetime.min.time(), tzinfo=zone).replace(hour=min(last_hour, 23))
-    by_provider: dict[int, list[Appointment]] = {}
-    for appointment in appointments:
-        if appointment.status != Appointment.Status.CANCELLED:
-            by_provider.setdefault(appointment.provider_id, []).append(appointment)
-    covered: dict[int, datetime] = {}
-    add_url = reverse("admin:scheduling_appointment_add")
-    rows = []
-    at = start
-    while at < end:
-        cells = []
-        for provider in providers:
-            if covered.get(provider.pk) and at < covered[provider.pk]:
-                continue
-            here = [a for a in by_provider.get(provider.pk, []) if at <= a.local_start < at + STEP]
-            if here:
-                appointment = here[0]
-                span = max(1, -(-(appointment.end - at) // STEP))
-                covered[provider.pk] = at + span * STEP
-                cells.append(
-                    {
-                        "appointment": appointment,
-                        "rowspan": span,
-                        "url": reverse(
-                            "admin:scheduling_appointment_change", args=[appointment.pk]
-                        ),
-                        "label": (
-                            format_html(
-                                "{} &middot; {}",
-                                appointment.patient.full_name,
-                                appointment.service.name,
-                            )
-                            if len(here) == 1
-                            else f"{appointment.service.name} ({len(here)} booked)"
-                        ),
-                    }
-                )
-            else:
-                query = f"provider={provider.pk}&location={location.pk}&start={at:%Y-%m-%dT%H:%M}"
-                cells.append({"book_url": f"{add_url}?{query}"})
-        rows.append({"time": at.strftime("%H:%M"), "cells": cells})
-        at += STEP
-    return rows
+        """The old day view's address: the schedule page replaced it (same parameters)."""
+        query = request.GET.urlencode()
+        return HttpResponseRedirect(reverse("admin-schedule") + (f"?{query}" if query else ""))
 
 
 class OutcomeForm(forms.ModelForm):
@@ -502,7 +484,12 @@ class FreeConsultOutcomeAdmin(AuditedAdminMixin, admin.ModelAdmin):
     audit_patient_path = "appointment.patient_id"
     list_display = ["appointment", "recommended_path", "first_appointment", "recorded_at"]
     list_filter = ["recommended_path"]
-    list_select_related = ["appointment__service", "first_appointment__service"]
+    list_select_related = [
+        "appointment__service",
+        "appointment__location",
+        "first_appointment__service",
+        "first_appointment__location",
+    ]
     readonly_fields = ["appointment", "first_appointment", "recorded_by", "recorded_at"]
 
     def get_queryset(self, request: HttpRequest):

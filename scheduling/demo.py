@@ -10,6 +10,7 @@ Idempotent: services by code, offerings and hours by natural key, appointments b
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -427,6 +428,11 @@ def _history(reference: str, offering: Offering, start: datetime, patient: Patie
         return
 
 
+def _front_desk():
+    """The demo's front-desk login, who books the demo's upcoming visits (history names them)."""
+    return get_user_model().objects.filter(username="frontdesk").first()
+
+
 def _book(reference: str, offering: Offering, start: datetime, patient: Patient, confirmed: bool):
     try:
         with transaction.atomic():
@@ -437,10 +443,11 @@ def _book(reference: str, offering: Offering, start: datetime, patient: Patient,
                 patient=patient,
                 provider=offering.provider,
                 reason="Demo booking",
+                actor=_front_desk(),
             )
             Appointment.objects.filter(pk=appointment.pk).update(reference=reference)
             if confirmed:
-                services.change_status(appointment, "confirm")
+                services.change_status(appointment, "confirm", actor=_front_desk())
     except DomainError:
         return  # outside hours, out of scope (an expiring licence) or taken: not booked
 

@@ -349,7 +349,8 @@ class Appointment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.reference} {self.service.name} {self.start:%Y-%m-%d %H:%M} UTC"
+        """Staff read times in the location's zone: admin titles, breadcrumbs and history."""
+        return f"{self.reference} {self.service.name} {self.local_start:%Y-%m-%d %H:%M %Z}"
 
     @property
     def local_start(self):

@@ -1,12 +1,22 @@
 """Reads for scheduling: the public service list, the widget's availability, staff lists."""
 
+import contextlib
 from datetime import date, datetime
 from typing import NamedTuple
 
-from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from django.db.models import (
+    F,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    prefetch_related_objects,
+)
+from django.db.models.functions import Replace
 
 from clinic import roles
 from clinic.models import ClinicSettings, Location
+from patients.models import Patient
 from providers.models import Act, Provider
 from providers.scope import disciplines_for_acts
 from scheduling.availability import search
@@ -156,20 +166,34 @@ def event_data_for(event: AppointmentEvent, clinical: bool) -> dict:
     return {key: value for key, value in event.data.items() if key != "recommended_path"}
 
 
-def day_schedule(location: Location, day: date, user) -> tuple[list[Provider], list[Appointment]]:
-    """Providers working or booked at a location on a local day, and that day's appointments
-    ``user`` may see (``appointments_for``), for the front-desk day view."""
-    zone = location.zone
-    start = datetime.combine(day, datetime.min.time(), tzinfo=zone)
-    end = datetime.combine(day, datetime.max.time(), tzinfo=zone)
-    appointments = list(
-        appointments_for(user).filter(location=location, start__gte=start, start__lte=end)
-    )
-    provider_ids = {a.provider_id for a in appointments}
-    provider_ids |= set(
-        location.weekly_hours.filter(weekday=day.weekday(), valid_from__lte=day)
-        .exclude(valid_until__lt=day)
-        .values_list("provider_id", flat=True)
-    )
-    providers = list(Provider.objects.filter(pk__in=provider_ids).order_by("display_name"))
-    return providers, appointments
+QUICK_SEARCH_LIMIT = 10
+
+
+def _digits_only(field: str):
+    """A phone column without its spaces and punctuation, so "905 555 0100" finds "+1 (905)..."."""
+    expression = F(field)
+    for mark in (" ", "-", "(", ")", "+", "."):
+        expression = Replace(expression, Value(mark), Value(""))
+    return expression
+
+
+def quick_search(patients: QuerySet[Patient], text: str) -> list[Patient]:
+    """The desk's one search box: patients (of ``patients``, which the caller has already
+    restricted by the patient visibility rule) by name, e-mail, phone, date of birth
+    (YYYY-MM-DD) or one of their booking references."""
+    words = text.split()[:5]
+    text = " ".join(words)[:100]
+    if len(text) < 2:
+        return []
+    name = Q()
+    for word in words:
+        name &= Q(first_name__icontains=word) | Q(last_name__icontains=word)
+    match = name | Q(email__icontains=text) | Q(appointments__reference__iexact=text)
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if len(digits) >= 4:
+        patients = patients.annotate(phone_digits=_digits_only("phone"))
+        match |= Q(phone_digits__contains=digits)
+    with contextlib.suppress(ValueError):
+        match |= Q(date_of_birth=date.fromisoformat(text))
+    found = patients.filter(match).distinct().order_by("last_name", "first_name", "pk")
+    return list(found[:QUICK_SEARCH_LIMIT])

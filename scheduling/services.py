@@ -666,9 +666,35 @@ def reschedule_appointment(
 TRANSITIONS: dict[str, tuple[tuple[str, ...], str, bool]] = {
     "confirm": ((Status.BOOKED,), Status.CONFIRMED, False),
     "arrive": ((Status.BOOKED, Status.CONFIRMED), Status.ARRIVED, False),
-    "complete": ((Status.BOOKED, Status.CONFIRMED, Status.ARRIVED), Status.COMPLETED, True),
+    "complete": ((Status.ARRIVED,), Status.COMPLETED, False),
     "no_show": ((Status.BOOKED, Status.CONFIRMED), Status.NO_SHOW, True),
 }
+
+
+STATUS_PHRASES = {
+    "confirm": "Cannot confirm {} appointment",
+    "arrive": "Cannot check in {} appointment",
+    "complete": "Cannot complete {} appointment",
+    "no_show": "Cannot mark {} appointment as a no-show",
+}
+
+
+def _status_refusal(appointment: Appointment, action: str, now: datetime) -> str | None:
+    """Why ``action`` cannot happen now, in the desk's words; None when it can. A patient
+    checks in on the visit's local day, is a no-show only once it has started, and a visit is
+    completed only after check-in."""
+    allowed_from, _, needs_start = TRANSITIONS[action]
+    phrase = STATUS_PHRASES[action]
+    if appointment.status not in allowed_from:
+        label = appointment.get_status_display().lower()
+        hint = " (check the patient in first)" if action == "complete" else ""
+        return phrase.format(("an " if label[0] in "aeiou" else "a ") + label) + f"{hint}."
+    local_day = appointment.local_start.date()
+    if action == "arrive" and now.astimezone(appointment.location.zone).date() != local_day:
+        return f"{phrase.format('an')} on another day than its own ({local_day:%Y-%m-%d})."
+    if needs_start and now < appointment.start:
+        return f"{phrase.format('an')} before it starts."
+    return None
 
 
 def change_status(
@@ -686,19 +712,13 @@ def change_status(
             "Unknown action.",
             [FieldProblem("action", "unknown", f"Actions are {', '.join(TRANSITIONS)}.")],
         )
-    allowed_from, target, needs_start = TRANSITIONS[action]
+    target = TRANSITIONS[action][1]
     now = now or timezone.now()
     with transaction.atomic():
         appointment = _locked(appointment)
-        if appointment.status not in allowed_from:
-            raise invalid_transition(
-                f"Cannot {action.replace('_', ' ')} a "
-                f"{appointment.get_status_display().lower()} appointment."
-            )
-        if needs_start and now < appointment.start:
-            raise invalid_transition(
-                f"Cannot {action.replace('_', ' ')} an appointment that has not started."
-            )
+        refusal = _status_refusal(appointment, action, now)
+        if refusal:
+            raise invalid_transition(refusal)
         old = appointment.status
         appointment.status = target
         appointment.save(update_fields=["status", "updated_at"])

@@ -191,6 +191,8 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("appointment-list", "GET"): READ_ALL,
     ("appointment-list", "POST"): (401, ALLOWED, ALLOWED, ALLOWED, ALLOWED),
     ("appointment-slots", "GET"): (401, ALLOWED, ALLOWED, ALLOWED, ALLOWED),
+    # the calendar: every staff role; a clinician gets their own column (tests/scheduling)
+    ("schedule", "GET"): READ_ALL,
     ("appointment-detail", "GET"): SCHEDULE_READ,
     ("appointment-history", "GET"): SCHEDULE_READ,
     ("appointment-confirm", "POST"): SCHEDULE_WRITE,

@@ -1,8 +1,10 @@
 """Staff API routes of this app, mounted under ``/api/v1/``."""
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from scheduling.api import views
+from scheduling.api.schedule import ScheduleView
 
 router = SimpleRouter()
 router.register("services", views.ServiceViewSet, basename="service")
@@ -16,4 +18,7 @@ router.register("booking-policies", views.BookingPolicyOverrideViewSet, basename
 router.register("appointments", views.AppointmentViewSet, basename="appointment")
 router.register("callback-requests", views.CallbackRequestViewSet, basename="callback-request")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("schedule/", ScheduleView.as_view(), name="schedule"),
+    *router.urls,
+]

@@ -8,15 +8,14 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from clinic.models import Location
 from patients.models import Patient
 from plans.models import CarePlan
 from providers.models import Provider
-from scheduling import selectors
 from scheduling.models import Appointment, Service
+from scheduling.schedule import schedule_for
 from tests.e2e.conftest import admin_login, screenshot
 
 pytestmark = pytest.mark.browser
@@ -63,23 +62,28 @@ def fill_booking_form(page, *, patient: Patient, service, location, provider, at
     page.fill("#id_start_local_1", at.strftime("%H:%M:%S"))
 
 
-def test_manager_opens_todays_day_view_for_pickering(page):
+def test_manager_opens_todays_schedule_for_pickering(page):
     admin_login(page, *MANAGER)
-    page.goto("/admin/scheduling/appointment/day/")
+    page.goto("/admin/scheduling/appointment/day/")  # the old address opens the schedule
     pickering = Location.objects.get(slug="pickering")
     page.select_option("select[name=location]", label="Pickering")
-    page.get_by_role("button", name="Show").or_(page.locator("input[value=Show]")).click()
+    page.get_by_role("button", name="Show", exact=True).click()
     today = timezone.localdate(timezone=pickering.zone)
     heading = page.locator("#content h1")
     screenshot(page, "admin-day-view-pickering")
-    assert f"Pickering {today:%A %Y-%m-%d}" in heading.inner_text()
-    manager = get_user_model().objects.get(username=MANAGER[0])
-    working, appointments = selectors.day_schedule(pickering, today, manager)
-    columns = page.locator("table.dayview thead th").all_inner_texts()[1:]
-    assert [c.lower() for c in columns] == [p.display_name.lower() for p in working]
-    booked = [a for a in appointments if a.status != Appointment.Status.CANCELLED]
-    for appointment in booked:
-        assert page.locator("table.dayview td.booked", has_text=appointment.reference).count() == 1
+    assert f"Pickering, {today:%A %d %B %Y}" in heading.inner_text()
+    (day,) = schedule_for(location=pickering, first=today).days
+    columns = page.locator("table.schedule thead th").all_inner_texts()[1:]
+    names = [c.provider.display_name.lower() for c in day.columns]
+    assert [c.splitlines()[0].lower() for c in columns] == names
+    for column in day.columns:
+        for entry in column.entries:
+            if entry.appointment.status != Appointment.Status.CANCELLED:
+                shown = page.locator(f"button.appt[data-appointment='{entry.appointment.pk}']")
+                assert shown.count() == 1
+    page.goto(f"/admin/schedule/?location={pickering.pk}&view=week")
+    assert page.locator("#schedule-week tbody tr").count() >= 1
+    screenshot(page, "admin-week-view-pickering")
 
 
 def test_manager_books_a_physiotherapy_follow_up(page):

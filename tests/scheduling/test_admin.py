@@ -105,26 +105,15 @@ def test_admin_list_filters_and_confirm_action(desk, physio, assessment, locatio
     assert appointment.status == "confirmed"
 
 
-def test_day_view_has_providers_as_columns(desk, physio, assessment, location):
-    patient = PatientFactory(first_name="Dora", last_name="Day")
-    book_appointment(
-        service=assessment,
-        location=location,
-        start=local(next_week(), "10:00"),
-        patient=patient,
-        provider=physio,
-    )
+def test_the_old_day_view_address_opens_the_schedule(desk, location):
     response = desk.get(
         reverse("admin:scheduling_appointment_day"),
         {"location": location.pk, "date": next_week().isoformat()},
     )
-    assert response.status_code == 200
-    html = response.content.decode()
-    assert physio.display_name in html
-    assert "Dora Day" in html
-    assert response.context["rows"][0]["time"] == "08:00"
-    ten = next(row for row in response.context["rows"] if row["time"] == "10:00")
-    assert ten["cells"][0]["rowspan"] == 4
+    assert response.status_code == 302
+    assert response["Location"] == (
+        f"/admin/schedule/?location={location.pk}&date={next_week().isoformat()}"
+    )
 
 
 def test_admin_reschedule_refusal_is_a_form_error(desk, physio, assessment, location):
@@ -170,17 +159,6 @@ def test_admin_books_any_free_provider_when_none_is_chosen(desk, physio, assessm
     response = desk.post(reverse("admin:scheduling_appointment_add"), form)
     assert response.status_code == 302
     assert Appointment.objects.get().provider == physio
-
-
-def test_day_view_book_link_prefills_the_add_form(desk, physio, assessment, location):
-    day = desk.get(
-        reverse("admin:scheduling_appointment_day"),
-        {"location": location.pk, "date": next_week().isoformat()},
-    )
-    nine = next(row for row in day.context["rows"] if row["time"] == "09:00")
-    form = desk.get(nine["cells"][0]["book_url"]).context["adminform"].form
-    assert form.initial["provider"] == str(physio.pk)
-    assert form.initial["start_local"].strftime("%H:%M") == "09:00"
 
 
 def test_admin_clinician_books_only_their_own_schedule(client, physio, assessment, location):

