@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -252,7 +253,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Hourly: each clinician's reminder of unsigned visit notes is planned once their local 07:00
+    # has passed (one ledger row per clinician per day, so running twice sends nothing twice).
+    "plans-unsigned-note-reminders": {
+        "task": "plans.unsigned_note_reminders",
+        "schedule": crontab(minute=5),
+        "options": {"expires": 3000},
+    },
 }
+# Visit notes signed more than this many hours after the visit are marked late (DOMAIN.md 9).
+VISIT_NOTES_LATE_ENTRY_HOURS = int(os.environ.get("VISIT_NOTES_LATE_ENTRY_HOURS", "72"))
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
