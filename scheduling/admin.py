@@ -23,7 +23,7 @@ from clinic.errors import DomainError
 from clinic.models import AuditEvent, Location
 from patients.access import clinical_patient_ids_for, sees_clinical_content
 from providers.models import Provider
-from scheduling import selectors, services
+from scheduling import admin_links, selectors, services
 from scheduling.models import (
     Appointment,
     AppointmentEvent,
@@ -386,6 +386,12 @@ class AppointmentAdmin(AuditedAdminMixin, admin.ModelAdmin):
             name="scheduling_appointment_day",
         )
         return [day, *super().get_urls()]
+
+    def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
+        appointment = self.get_object(request, object_id)
+        links = admin_links.links_for(request, appointment) if appointment else []
+        extra = {**(extra_context or {}), "appointment_links": links}
+        return super().change_view(request, object_id, form_url, extra)
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         day_view = {"day_view_url": reverse("admin:scheduling_appointment_day")}

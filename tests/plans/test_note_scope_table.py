@@ -4,7 +4,10 @@ exercise prescription) x the demo jurisdictions (CA-ON, US-NY), through the staf
 admin. The expectations are written out here from the domain's table, not read from the catalogue.
 """
 
+import json
+
 import pytest
+from django.test import Client
 
 from plans.models import VisitNote
 from tests.conftest import client_for
@@ -163,3 +166,42 @@ def test_each_charted_act_is_allowed_or_refused_by_the_scope_decision_through_th
     ][-1]
     assert stored == client.get(url).json()["content"]
     assert set(stored) == set(last_allowed)
+
+
+def admin_form(content: dict) -> dict:
+    """The admin form's fields (``<section>__<key>``) for one content object."""
+    data = {}
+    for section, values in content.items():
+        for key, value in values.items():
+            data[f"{section}__{key}"] = json.dumps(value) if key == "exercises" else value
+    return data
+
+
+@pytest.mark.parametrize("jurisdiction", list(JURISDICTIONS))
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_each_charted_act_is_allowed_or_refused_by_the_scope_decision_in_the_admin(
+    variant, jurisdiction
+):
+    location = JURISDICTIONS[jurisdiction]()
+    provider = author(variant, location)
+    browser = Client()
+    browser.force_login(provider.user)
+    appointment = visit(provider, location)
+    opened = browser.get(f"/admin/plans/visitnote/write/{appointment.pk}/")
+    note = VisitNote.objects.get(appointment=appointment)
+    assert opened.status_code == 302 and opened["Location"].endswith(f"/{note.pk}/change/")
+    assert note.template.discipline.code == variant.removesuffix("_endorsed")
+    url = opened["Location"]
+    exercise = ExerciseFactory(tags=[])
+    wrong = []
+    for label, _path, content, act in cases(exercise.pk):
+        response = browser.post(url, admin_form(content))
+        reason = expected_reason(variant, jurisdiction, act)
+        if reason is None:
+            ok = response.status_code == 302
+        else:
+            page = response.content.decode()
+            ok = response.status_code == 200 and f"{reason}: {act}" in page
+        if not ok:
+            wrong.append((label, reason, response.status_code))
+    assert wrong == []
