@@ -170,11 +170,11 @@ class VisitNoteAdmin(AuditedAdminMixin, admin.ModelAdmin):
         return [write, *super().get_urls()]
 
     def write_view(self, request: HttpRequest, appointment_id: int) -> HttpResponse:
+        if not sees_clinical_content(request.user):
+            raise PermissionDenied
         appointment = get_object_or_404(Appointment, pk=appointment_id)
         note = VisitNote.objects.filter(appointment=appointment).first()
         if note is None:
-            if request.method != "POST" and not sees_clinical_content(request.user):
-                raise PermissionDenied
             try:
                 note = lifecycle.start_note(
                     appointment, user=request.user, request=request, channel="admin"

@@ -91,9 +91,9 @@ def _require_draft(note: VisitNote) -> None:
     if note.is_signed:
         raise ConflictProblem(
             "A signed note never changes; write an addendum instead.",
-            [FieldProblem("status", "signed", "The note is signed.")],
             NOTE_SIGNED,
             "The note is signed.",
+            [FieldProblem("status", "signed", "The note is signed.")],
         )
 
 
@@ -146,9 +146,9 @@ def start_note(
 def _exists() -> ConflictProblem:
     return ConflictProblem(
         "This appointment already has a visit note; open it instead.",
-        [FieldProblem("appointment", "unique", "One note per appointment.")],
         NOTE_EXISTS,
         "The visit already has a note.",
+        [FieldProblem("appointment", "unique", "One note per appointment.")],
     )
 
 
@@ -270,9 +270,9 @@ def add_addendum(
     if not note.is_signed:
         raise ConflictProblem(
             "Sign the note first; a draft is simply edited.",
-            [FieldProblem("status", "draft", "The note is a draft.")],
             "note-not-signed",
             "The note is not signed.",
+            [FieldProblem("status", "draft", "The note is a draft.")],
         )
     if not isinstance(text, str) or not text.strip() or len(text) > 10_000 or "\x00" in text:
         raise ValidationProblem(

@@ -189,7 +189,8 @@ def test_each_charted_act_is_allowed_or_refused_by_the_scope_decision_in_the_adm
     appointment = visit(provider, location)
     opened = browser.get(f"/admin/plans/visitnote/write/{appointment.pk}/")
     note = VisitNote.objects.get(appointment=appointment)
-    assert opened.status_code == 302 and opened["Location"].endswith(f"/{note.pk}/change/")
+    assert opened.status_code == 302
+    assert opened["Location"].endswith(f"/{note.pk}/change/")
     assert note.template.discipline.code == variant.removesuffix("_endorsed")
     url = opened["Location"]
     exercise = ExerciseFactory(tags=[])
