@@ -35,11 +35,13 @@ from clinic import roles
 from clinic.audit import record_event
 from clinic.models import AuditEvent, Room
 from patients.models import Patient, Referral
+from plans.notes.lifecycle import start_note
 from providers.models import Act, CredentialRequirement, Discipline, ScopeRule
 from scheduling.models import CallbackRequest
 from scheduling.services import book_appointment
 from tests.conftest import client_for
 from tests.factories.clinic import LocationFactory, RoomFactory
+from tests.factories.notes import visit
 from tests.factories.patients import (
     PatientFactory,
     ReferralFactory,
@@ -212,6 +214,14 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("care-plan-move-to-maintenance", "POST"): CLINICAL_WRITE,
     ("care-plan-refer-back", "POST"): CLINICAL_WRITE,
     ("care-plan-close", "POST"): CLINICAL_WRITE,
+    # visit notes: the appointment's provider writes; care team and managers read; never front desk
+    ("visit-note-list", "GET"): (401, 403, 200, 200, 200),
+    ("visit-note-list", "POST"): (401, 403, 201, 403, 403),
+    ("visit-note-detail", "GET"): CLINICAL_READ,
+    ("visit-note-detail", "PATCH"): (401, 403, 200, 404, 403),
+    ("visit-note-sign", "POST"): (401, 403, 200, 404, 403),
+    ("visit-note-addenda", "POST"): (401, 403, 409, 404, 403),
+    ("visit-note-chart", "GET"): (401, 403, 422, 422, 422),  # without ?patient=
     ("exercise-list", "GET"): READ_ALL,
     ("exercise-list", "POST"): (401, 403, ALLOWED, ALLOWED, ALLOWED),
     ("exercise-detail", "GET"): READ_ALL,
@@ -268,6 +278,7 @@ OBJECTS: dict[str, Callable[[World], Any]] = {
     ),
     "exercise": lambda w: ExerciseFactory(),
     "appointment": lambda w: _appointment(w),
+    "visit-note": lambda w: _visit_note(w),
 }
 
 
@@ -293,7 +304,21 @@ def _appointment(w: "World"):
     )
 
 
+def _visit_note(w: "World"):
+    """The draft note of the patient's appointment, started by its provider."""
+    return start_note(
+        _appointment(w),
+        user=w.users["own_clinician"],
+        content={"subjective": {"complaint": "Stiff neck"}},
+    )
+
+
 BODIES: dict[tuple[str, str], Callable[[World], dict]] = {
+    ("visit-note-list", "POST"): lambda w: {
+        "appointment": visit(w.own_provider, w.room.location, patient=w.patient).pk
+    },
+    ("visit-note-detail", "PATCH"): lambda w: {"content": {"subjective": {"pain": 3}}},
+    ("visit-note-addenda", "POST"): lambda w: {"text": "Correction."},
     ("patient-list", "POST"): lambda w: {
         "first_name": "Nia",
         "last_name": "New",

@@ -18,7 +18,7 @@ from plans.notes import lifecycle
 from tests.conftest import client_for
 from tests.factories.notes import pickering, visit
 from tests.factories.patients import clinician_user, link_patient, staff_user
-from tests.factories.plans import CarePlanFactory, ExerciseFactory, as_actor, physio, trainer
+from tests.factories.plans import CarePlanFactory, ExerciseFactory, as_actor, physio
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/visit-notes/"
@@ -42,7 +42,7 @@ def charting():
 
 
 def test_a_visit_has_one_note_and_only_its_provider_starts_it(charting):
-    provider, appointment, client, _ = charting
+    _provider, appointment, client, _ = charting
     again = client.post(URL, {"appointment": appointment.pk}, format="json")
     assert again.status_code == 409
     assert problem(again)["type"].endswith("/note-exists")
@@ -137,7 +137,7 @@ def test_a_note_signed_after_the_late_entry_limit_is_marked_late(charting, setti
 def test_postgresql_refuses_update_and_delete_of_a_signed_note_in_raw_sql(charting):
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL trigger")
-    provider, appointment, client, url = charting
+    _provider, appointment, client, url = charting
     client.patch(url, {"content": {"subjective": {"complaint": "Knee sore"}}}, format="json")
     client.post(f"{url}sign/")
     client.post(f"{url}addenda/", {"text": "Correction."}, format="json")
@@ -151,9 +151,12 @@ def test_postgresql_refuses_update_and_delete_of_a_signed_note_in_raw_sql(charti
         ("DELETE FROM plans_noteaddendum WHERE id = %s", addendum.pk),
     ]
     for sql, pk in statements:
-        with pytest.raises(DatabaseError, match="never changes|append-only"):
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(sql, [pk])
+        with (
+            pytest.raises(DatabaseError, match=r"never changes|append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(sql, [pk])
     note.refresh_from_db()
     assert note.content == {"subjective": {"complaint": "Knee sore"}}
     assert note.status == "signed"
@@ -226,7 +229,7 @@ def test_an_exercise_the_plans_precautions_forbid_is_refused_naming_the_field():
 
 
 def test_who_reads_a_note_author_care_team_managers_never_front_desk(charting, manager_client):
-    provider, appointment, client, url = charting
+    _provider, appointment, _client, url = charting
     front_desk = client_for(staff_user("desk", "front_desk"))
     assert front_desk.get(URL).status_code == 403
     assert front_desk.get(url).status_code == 403
