@@ -187,11 +187,11 @@ class VisitNoteAdmin(AuditedAdminMixin, admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:plans_visitnote_change", args=[note.pk]))
 
     def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         note = self.get_queryset(request).filter(pk=object_id).first()
         if note is None:
             raise Http404("No such visit note.")
-        if not self.has_view_permission(request, note):
-            raise PermissionDenied
         form = NoteForm(request.POST or None, note=note)
         if request.method == "POST":
             if form.is_valid() and self._save(request, note, form):
