@@ -309,3 +309,27 @@ def test_the_chart_pdf_has_every_signed_note_and_addendum_in_order_and_is_audite
     assert "Draft" not in text.replace("Drafts", "")
     exports = AuditEvent.objects.filter(action="export", patient_id=appointment.patient_id)
     assert exports.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_refuses_changing_a_signed_note_on_every_backend_and_flush_still_empties():
+    """The ORM meets the same guard on PostgreSQL and SQLite; the flush after this test (a
+    transactional test) must still empty the table, as it does the audit log."""
+    from tests.factories.providers import ensure_scope_catalog
+
+    ensure_scope_catalog()
+    location = pickering()
+    provider = physio(locations=[location])
+    user = clinician_user("flush-physio", provider=provider)
+    note = lifecycle.start_note(
+        visit(provider, location), user=user, content={"plan": {"next_steps": "x"}}
+    )
+    lifecycle.sign_note(note, user=user)
+    lifecycle.add_addendum(note, user=user, text="Later.")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        VisitNote.objects.filter(pk=note.pk).update(content={})
+    with pytest.raises(DatabaseError), transaction.atomic():
+        VisitNote.objects.filter(pk=note.pk).delete()
+    with pytest.raises(DatabaseError), transaction.atomic():
+        NoteAddendum.objects.filter(note=note).update(text="rewritten")
+    assert VisitNote.objects.get(pk=note.pk).content == {"plan": {"next_steps": "x"}}
