@@ -135,6 +135,7 @@ class NoteTemplateAdmin(admin.ModelAdmin):
     """Clinics add fields here, without code; an act on a field makes filling it a scope check."""
 
     list_display = ["name", "discipline"]
+    list_select_related = ["discipline"]
     inlines = [TemplateFieldInline]
 
 
