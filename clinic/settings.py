@@ -330,6 +330,9 @@ SPECTACULAR_SETTINGS = {
         "ClosedReasonEnum": "plans.models.CarePlan.ClosedReason",
         "DiagnosisCauseEnum": "plans.models.Diagnosis.Cause",
         "MeasureKindEnum": "plans.models.MeasureKind",
+        "VisitNoteStatusEnum": "plans.models.VisitNote.Status",
+        "NoteSectionEnum": "plans.models.Section",
+        "NoteFieldKindEnum": "plans.models.FieldKind",
     },
 }
 # Every operation documents the problem+json errors it can answer with (checked by the API fuzz).

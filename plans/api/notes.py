@@ -7,6 +7,8 @@ audited there with the note's id; reads are audited by the mixin. ``chart/?patie
 patient's signed chart as a PDF (an audited export).
 """
 
+import json
+
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -16,7 +18,7 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_field,
 )
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, renderers, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -29,6 +31,21 @@ from plans.api.views import ClinicalStaff
 from plans.models import CarePlan, NoteAddendum, Precaution, TemplateField, VisitNote
 from plans.notes import export, lifecycle, selectors
 from scheduling.models import Appointment
+
+
+class PDFRenderer(renderers.BaseRenderer):
+    """Lets a client ask for ``Accept: application/pdf``; refusals still go out as JSON."""
+
+    media_type = "application/pdf"
+    format = "pdf"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        if isinstance(data, bytes):
+            return data
+        return json.dumps(data).encode()
+
 
 REFUSALS = (
     "Refusals are problem+json: 403 `permission-denied` (not the appointment's provider), 409 "
@@ -249,7 +266,13 @@ class VisitNoteViewSet(
             (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY),
         },
     )
-    @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
+    @action(
+        detail=False,
+        methods=["get"],
+        filter_backends=[],
+        pagination_class=None,
+        renderer_classes=[renderers.JSONRenderer, PDFRenderer],
+    )
     def chart(self, request: Request) -> HttpResponse:
         raw = request.query_params.get("patient", "")
         if not raw.isdigit() or len(raw) > 18:
