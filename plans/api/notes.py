@@ -123,12 +123,17 @@ class VisitNoteSerializer(serializers.ModelSerializer):
     @extend_schema_field(PrecautionShownSerializer(many=True))
     def get_precautions(self, note: VisitNote) -> list[dict]:
         """The patient's active care-plan precautions, shown while charting."""
-        return PrecautionShownSerializer(selectors.precautions_for(note), many=True).data
+        page = self.context.get("precautions")
+        shown = page[note.patient_id] if page is not None else selectors.precautions_for(note)
+        return PrecautionShownSerializer(shown, many=True).data
 
     @extend_schema_field(InterventionMatchSerializer(many=True))
     def get_interventions(self, note: VisitNote) -> list[dict]:
         """Interventions delivered, each matched to the plan's planned interventions."""
-        return InterventionMatchSerializer(selectors.intervention_match(note), many=True).data
+        page = self.context.get("planned")
+        planned = page.get(note.care_plan_id, {}) if page is not None else None
+        matched = selectors.intervention_match(note, planned)
+        return InterventionMatchSerializer(matched, many=True).data
 
 
 class StartNoteInput(serializers.Serializer):
@@ -189,6 +194,19 @@ class VisitNoteViewSet(
             .prefetch_related("template__fields", "addenda")
             .order_by("-visit_at", "-id")
         )
+
+    def paginate_queryset(self, queryset) -> list | None:
+        """A page's precautions and planned interventions are read once for the whole page."""
+        page = super().paginate_queryset(queryset)
+        if page is not None:
+            self._page_context = {
+                "precautions": selectors.precautions_by_patient({n.patient_id for n in page}),
+                "planned": selectors.planned_acts_by_plan({n.care_plan_id for n in page}),
+            }
+        return page
+
+    def get_serializer_context(self) -> dict:
+        return {**super().get_serializer_context(), **getattr(self, "_page_context", {})}
 
     def _answer(self, note: VisitNote, code=status.HTTP_200_OK) -> Response:
         fresh = self.get_queryset().get(pk=note.pk)

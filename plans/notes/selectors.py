@@ -11,9 +11,15 @@ from django.db.models import Q, QuerySet
 
 from clinic import roles
 from patients.access import clinical_patient_ids_for, provider_for, sees_clinical_content
-from plans.models import NoteAddendum, PlannedIntervention, Precaution, VisitNote
+from plans.models import (
+    CarePlan,
+    FieldKind,
+    NoteAddendum,
+    PlannedIntervention,
+    Precaution,
+    VisitNote,
+)
 from plans.notes.authoring import open_plan_precautions
-from plans.notes.templates import filled_fields
 
 UNSIGNED_AFTER = timedelta(days=1)
 
@@ -35,23 +41,47 @@ def precautions_for(note: VisitNote) -> list[Precaution]:
     return open_plan_precautions(note.patient_id)
 
 
-def intervention_match(note: VisitNote) -> list[dict]:
-    """Each intervention delivered, matched to the linked plan's active planned interventions."""
-    delivered = [
+def precautions_by_patient(patient_ids) -> dict[int, list[Precaution]]:
+    """The same for a page of notes, in one query."""
+    found: dict[int, list[Precaution]] = {pk: [] for pk in patient_ids}
+    rows = (
+        Precaution.objects.filter(plan__patient_id__in=list(found), is_active=True)
+        .exclude(plan__phase=CarePlan.Phase.CLOSED)
+        .select_related("plan")
+        .order_by("plan_id", "recorded_at", "id")
+    )
+    for precaution in rows:
+        found[precaution.plan.patient_id].append(precaution)
+    return found
+
+
+def planned_acts_by_plan(plan_ids) -> dict[int, dict[str, int]]:
+    """Active planned interventions per plan, ``{plan_id: {act: id}}``, in one query."""
+    found: dict[int, dict[str, int]] = {pk: {} for pk in plan_ids if pk}
+    rows = PlannedIntervention.objects.filter(plan_id__in=list(found), is_active=True)
+    for pk, plan_id, act in rows.order_by("id").values_list("pk", "plan_id", "act"):
+        found[plan_id].setdefault(act, pk)
+    return found
+
+
+def delivered_interventions(note: VisitNote) -> list[str]:
+    """The acts recorded as delivered (stored content is already checked; no query with the
+    template's fields prefetched)."""
+    return [
         code
-        for item in filled_fields(note.template, note.content)
-        if item.field.kind == "interventions"
-        for code in item.value
+        for field in note.template.fields.all()
+        if field.kind == FieldKind.INTERVENTIONS
+        for code in (note.content.get(field.section) or {}).get(field.key) or []
     ]
-    planned: dict[str, int] = {}
-    if note.care_plan_id:
-        for pk, act in PlannedIntervention.objects.filter(
-            plan_id=note.care_plan_id, is_active=True
-        ).values_list("pk", "act"):
-            planned.setdefault(act, pk)
+
+
+def intervention_match(note: VisitNote, planned: dict[str, int] | None = None) -> list[dict]:
+    """Each intervention delivered, matched to the linked plan's active planned interventions."""
+    if planned is None:
+        planned = planned_acts_by_plan([note.care_plan_id]).get(note.care_plan_id, {})
     return [
         {"act": code, "planned": code in planned, "planned_intervention": planned.get(code)}
-        for code in delivered
+        for code in delivered_interventions(note)
     ]
 
 

@@ -8,6 +8,7 @@ import io
 import pytest
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from pypdf import PdfReader
 
@@ -333,3 +334,33 @@ def test_the_database_refuses_changing_a_signed_note_on_every_backend_and_flush_
     with pytest.raises(DatabaseError), transaction.atomic():
         NoteAddendum.objects.filter(note=note).update(text="rewritten")
     assert VisitNote.objects.get(pk=note.pk).content == {"plan": {"next_steps": "x"}}
+
+
+def test_the_note_list_costs_the_same_queries_for_two_notes_as_for_six():
+    plan = CarePlanFactory(title="Shoulder")
+    lead = plan.lead
+    clinician_user("lister", provider=lead)
+    services.add_precaution(plan, actor=as_actor(lead), tags=["overhead_pressing"])
+    services.add_intervention(plan, actor=as_actor(lead), act="manual_therapy")
+    client = client_for(lead.user)
+    now = timezone.now().replace(microsecond=0)
+
+    def chart(count: int, first_day: int) -> None:
+        for day in range(first_day, first_day + count):
+            appointment = visit(
+                lead, plan.location, patient=plan.patient, start=now - datetime.timedelta(days=day)
+            )
+            lifecycle.start_note(
+                appointment, user=lead.user, content={"plan": {"interventions": ["manual_therapy"]}}
+            )
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            body = client.get(URL).json()
+        assert all(n["interventions"][0]["planned"] for n in body["results"])
+        return len(captured)
+
+    chart(2, 1)
+    two = queries()
+    chart(4, 10)
+    assert queries() == two
