@@ -32,6 +32,14 @@ SQLITE_UNGUARD_SQL = [
     "DROP TRIGGER IF EXISTS clinic_auditevent_no_update;",
     "DROP TRIGGER IF EXISTS clinic_auditevent_no_delete;",
 ]
+# Other append-only guards on SQLite (e.g. signed visit notes), registered from an app's
+# ``ready``: ``flush`` lifts and restores them with the audit log's.
+SQLITE_GUARDS: list[tuple[list[str], list[str]]] = [(SQLITE_GUARD_SQL, SQLITE_UNGUARD_SQL)]
+
+
+def register_sqlite_guard(guard_sql: list[str], unguard_sql: list[str]) -> None:
+    if (guard_sql, unguard_sql) not in SQLITE_GUARDS:
+        SQLITE_GUARDS.append((guard_sql, unguard_sql))
 
 
 def _jsonable(value: Any) -> Any:

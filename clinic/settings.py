@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -259,7 +260,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Hourly: each clinician's reminder of unsigned visit notes is planned once their local 07:00
+    # has passed (one ledger row per clinician per day, so running twice sends nothing twice).
+    "plans-unsigned-note-reminders": {
+        "task": "plans.unsigned_note_reminders",
+        "schedule": crontab(minute=5),
+        "options": {"expires": 3000},
+    },
 }
+# Visit notes signed more than this many hours after the visit are marked late (DOMAIN.md 9).
+VISIT_NOTES_LATE_ENTRY_HOURS = int(os.environ.get("VISIT_NOTES_LATE_ENTRY_HOURS", "72"))
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -335,6 +345,9 @@ SPECTACULAR_SETTINGS = {
         "ClosedReasonEnum": "plans.models.CarePlan.ClosedReason",
         "DiagnosisCauseEnum": "plans.models.Diagnosis.Cause",
         "MeasureKindEnum": "plans.models.MeasureKind",
+        "VisitNoteStatusEnum": "plans.models.VisitNote.Status",
+        "NoteSectionEnum": "plans.models.Section",
+        "NoteFieldKindEnum": "plans.models.FieldKind",
     },
 }
 # Every operation documents the problem+json errors it can answer with (checked by the API fuzz).

@@ -395,3 +395,7 @@ class CarePlanAdmin(AuditedAdminMixin, admin.ModelAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/plans/careplan/actions.html", context)
+
+
+# Visit notes and their templates (registered on import).
+from plans import admin_notes  # noqa: E402, F401

@@ -28,13 +28,23 @@ class PlansConfig(AppConfig):
                 "planevent",
             )
         },
+        # Visit notes: clinicians chart (row rules in plans.notes: the author writes, the care
+        # team reads); managers read. Templates are configuration (managers only). Front desk
+        # has nothing here. Signed notes and addenda are never changed (database triggers).
+        "visitnote": {"clinician": "view add change", "manager": "view"},
+        "noteaddendum": {"clinician": "view add", "manager": "view"},
+        "notetemplate": {"clinician": "view", "manager": "view add change"},
+        "templatefield": {"clinician": "view", "manager": "view add change delete"},
     }
 
     def ready(self) -> None:
+        from clinic.audit import register_sqlite_guard
         from patients.access import register_care_source
         from plans import notifications
         from plans.access import plan_role_patient_ids
+        from plans.notes import guard, reminders
 
         register_care_source("care_plan_roles", plan_role_patient_ids)
-
         notifications.register()
+        reminders.register()
+        register_sqlite_guard(guard.SQLITE_GUARD_SQL, guard.SQLITE_UNGUARD_SQL)

@@ -25,6 +25,7 @@ from patients.services import match_or_create_patient, record_consents
 from plans import services
 from plans.library import EXERCISES
 from plans.models import CarePlan, Exercise
+from plans.notes.templates import load_templates
 from providers.models import Provider
 
 PRIYA = "priya.patel@clinic.example"
@@ -360,6 +361,7 @@ class _Story:
 
 def seed(ctx: DemoContext) -> None:
     library = seed_library()
+    load_templates()  # visit-note templates per discipline (missing ones only)
     providers = {p.email: p for p in Provider.objects.select_related("user")}
     locations = {loc.slug: loc for loc in Location.objects.all()}
     for spec in STORIES:

@@ -404,3 +404,14 @@ class PlanEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.kind}: {self.summary}"
+
+
+# Visit notes live in their own module; importing them here registers them with the app.
+from plans.note_models import (  # noqa: E402, F401
+    FieldKind,
+    NoteAddendum,
+    NoteTemplate,
+    Section,
+    TemplateField,
+    VisitNote,
+)

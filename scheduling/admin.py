@@ -24,7 +24,7 @@ from clinic.models import AuditEvent, Location
 from patients.access import clinical_patient_ids_for, sees_clinical_content
 from patients.choosers import PatientChooserMixin
 from providers.models import Provider
-from scheduling import selectors, services
+from scheduling import admin_links, selectors, services
 from scheduling.admin_bookability import UnbookableWarningMixin
 from scheduling.models import (
     Appointment,
@@ -434,6 +434,12 @@ class AppointmentAdmin(PatientChooserMixin, AuditedAdminMixin, admin.ModelAdmin)
             name="scheduling_appointment_day",
         )
         return [day, *super().get_urls()]
+
+    def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
+        appointment = self.get_object(request, object_id)
+        links = admin_links.links_for(request, appointment) if appointment else []
+        extra = {**(extra_context or {}), "appointment_links": links}
+        return super().change_view(request, object_id, form_url, extra)
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         schedule = {"schedule_url": reverse("admin-schedule")}

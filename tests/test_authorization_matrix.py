@@ -39,6 +39,7 @@ from notifications.models import Notification
 from patients.grants import break_the_glass
 from patients.models import AccessGrant, Patient, Referral
 from plans.models import ProgramVersion
+from plans.notes.lifecycle import start_note
 from plans.notifications import KIND as PROGRAM_EMAIL
 from providers.models import Act, CredentialRequirement, Discipline, ScopeRule
 from scheduling.models import Appointment, CallbackRequest
@@ -46,6 +47,7 @@ from scheduling.notifications import CONFIRMATION
 from scheduling.services import book_appointment
 from tests.conftest import client_for
 from tests.factories.clinic import LocationFactory, RoomFactory
+from tests.factories.notes import visit
 from tests.factories.patients import (
     PatientFactory,
     ReferralFactory,
@@ -229,6 +231,14 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("care-plan-move-to-maintenance", "POST"): CLINICAL_WRITE,
     ("care-plan-refer-back", "POST"): CLINICAL_WRITE,
     ("care-plan-close", "POST"): CLINICAL_WRITE,
+    # visit notes: the appointment's provider writes; care team and managers read; never front desk
+    ("visit-note-list", "GET"): (401, 403, 200, 200, 200),
+    ("visit-note-list", "POST"): (401, 403, 201, 403, 403),
+    ("visit-note-detail", "GET"): CLINICAL_READ,
+    ("visit-note-detail", "PATCH"): (401, 403, 200, 404, 403),
+    ("visit-note-sign", "POST"): (401, 403, 200, 404, 403),
+    ("visit-note-addenda", "POST"): (401, 403, 409, 404, 403),
+    ("visit-note-chart", "GET"): (401, 403, 400, 400, 400),  # without ?patient=
     ("exercise-list", "GET"): READ_ALL,
     ("exercise-list", "POST"): (401, 403, ALLOWED, ALLOWED, ALLOWED),
     ("exercise-detail", "GET"): READ_ALL,
@@ -293,6 +303,7 @@ OBJECTS: dict[str, Callable[[World], Any]] = {
     "exercise": lambda w: ExerciseFactory(),
     "appointment": lambda w: _appointment(w),
     "notification": lambda w: _ledger_rows(w)["own_appointment"],
+    "visit-note": lambda w: _visit_note(w),
 }
 
 
@@ -348,7 +359,21 @@ def _ledger_rows(w: "World") -> dict[str, Notification]:
     return rows
 
 
+def _visit_note(w: "World"):
+    """The draft note of the patient's appointment, started by its provider."""
+    return start_note(
+        _appointment(w),
+        user=w.users["own_clinician"],
+        content={"subjective": {"complaint": "Stiff neck"}},
+    )
+
+
 BODIES: dict[tuple[str, str], Callable[[World], dict]] = {
+    ("visit-note-list", "POST"): lambda w: {
+        "appointment": visit(w.own_provider, w.room.location, patient=w.patient).pk
+    },
+    ("visit-note-detail", "PATCH"): lambda w: {"content": {"subjective": {"pain": 3}}},
+    ("visit-note-addenda", "POST"): lambda w: {"text": "Correction."},
     ("patient-list", "POST"): lambda w: {
         "first_name": "Nia",
         "last_name": "New",

@@ -8,7 +8,7 @@ the guard steps aside, and it is put back in the same transaction.
 from django.core.management.commands import flush
 from django.db import connections, transaction
 
-from clinic.audit import SQLITE_GUARD_SQL, SQLITE_UNGUARD_SQL
+from clinic.audit import SQLITE_GUARDS
 
 
 class Command(flush.Command):
@@ -18,11 +18,13 @@ class Command(flush.Command):
             return super().handle(**options)
         with transaction.atomic(using=connection.alias):
             with connection.cursor() as cursor:
-                for statement in SQLITE_UNGUARD_SQL:
-                    cursor.execute(statement)
+                for _, unguard in SQLITE_GUARDS:
+                    for statement in unguard:
+                        cursor.execute(statement)
             try:
                 return super().handle(**options)
             finally:
                 with connection.cursor() as cursor:
-                    for statement in SQLITE_GUARD_SQL:
-                        cursor.execute(statement)
+                    for guard, _ in SQLITE_GUARDS:
+                        for statement in guard:
+                            cursor.execute(statement)
