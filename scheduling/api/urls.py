@@ -1,8 +1,9 @@
 """Staff API routes of this app, mounted under ``/api/v1/``."""
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from scheduling.api import views
+from scheduling.api import calendar_views, views
 
 router = SimpleRouter()
 router.register("services", views.ServiceViewSet, basename="service")
@@ -16,4 +17,16 @@ router.register("booking-policies", views.BookingPolicyOverrideViewSet, basename
 router.register("appointments", views.AppointmentViewSet, basename="appointment")
 router.register("callback-requests", views.CallbackRequestViewSet, basename="callback-request")
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    path(
+        "providers/<int:pk>/calendar-feed/",
+        calendar_views.ProviderCalendarFeed.as_view(),
+        name="provider-calendar-feed",
+    ),
+    path(
+        "providers/<int:pk>/calendar-feed/rotate/",
+        calendar_views.RotateProviderCalendarFeed.as_view(),
+        name="provider-calendar-feed-rotate",
+    ),
+]
