@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "scheduling",
     "notifications",
     "plans",
+    "interop",
 ]
 
 MIDDLEWARE = [

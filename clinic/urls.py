@@ -6,6 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from clinic import health, widget
+from scheduling.api.calendar_views import feed as calendar_feed
 
 api_v1 = [
     path("public/", include("clinic.api.public_urls")),
@@ -23,6 +24,8 @@ api_v1 = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("book/", widget.booking_widget, name="booking-widget"),
+    path("calendar/<str:token>.ics", calendar_feed, name="calendar-feed"),
+    path("fhir/R4/", include("interop.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
