@@ -51,7 +51,7 @@ class CalendarFeedSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(allow_null=True)
 
 
-class ProviderCalendarFeed(APIView):
+class _FeedLink(APIView):
     """A provider's secret calendar-feed link: the provider themselves and managers."""
 
     permission_classes = [IsStaffMember]
@@ -72,12 +72,14 @@ class ProviderCalendarFeed(APIView):
             }
         )
 
+
+class ProviderCalendarFeed(_FeedLink):
     @extend_schema(tags=["scheduling"], responses=CalendarFeedSerializer)
     def get(self, request: Request, pk: int) -> Response:
         return self._answer(self._provider(request, pk))
 
 
-class RotateProviderCalendarFeed(ProviderCalendarFeed):
+class RotateProviderCalendarFeed(_FeedLink):
     @extend_schema(tags=["scheduling"], request=None, responses=CalendarFeedSerializer)
     def post(self, request: Request, pk: int) -> Response:
         """A new link; the old one stops working at once."""
