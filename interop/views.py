@@ -1,9 +1,15 @@
 """The FHIR R4 endpoints: thin views over ``interop.fhir`` handlers. Staff tokens (or a staff
 session), ``application/fhir+json``, and every error as an OperationOutcome."""
 
+from django.db import DataError
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import exceptions
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import JSONRenderer
@@ -52,6 +58,9 @@ class FHIRView(APIView):
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, FHIRError):
             return Response(outcome(exc.code, exc.diagnostics), status=exc.status)
+        if isinstance(exc, DataError):
+            # The database refused a value (a number or date out of its range): the client's.
+            return Response(outcome("invalid", "A search value is out of range."), status=400)
         if isinstance(exc, Http404):
             return Response(outcome("not-found", "Not found."), status=404)
         if isinstance(exc, exceptions.APIException):
@@ -107,12 +116,14 @@ def search_view(resource_type: str):
             description="Paging offset (from the next link).",
         )
     ]
-    schema = extend_schema(
-        tags=["fhir"],
-        summary=f"Search {resource_type} (Bundle searchset)",
-        parameters=params,
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="Bundle"), **ERRORS},
-        operation_id=f"fhir_{resource_type}_search",
+    schema = extend_schema_view(
+        get=extend_schema(
+            tags=["fhir"],
+            summary=f"Search {resource_type} (Bundle searchset)",
+            parameters=params,
+            responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="Bundle"), **ERRORS},
+            operation_id=f"fhir_{resource_type}_search",
+        )
     )
     return schema(
         type(f"{resource_type}Search", (Search,), {"resource_type": resource_type})
@@ -120,15 +131,20 @@ def search_view(resource_type: str):
 
 
 def read_view(resource_type: str):
-    schema = extend_schema(
-        tags=["fhir"],
-        summary=f"Read {resource_type}",
-        parameters=[
-            OpenApiParameter(
-                "ident", OpenApiTypes.STR, OpenApiParameter.PATH, description="The resource id."
-            )
-        ],
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description=resource_type), **ERRORS},
-        operation_id=f"fhir_{resource_type}_read",
+    schema = extend_schema_view(
+        get=extend_schema(
+            tags=["fhir"],
+            summary=f"Read {resource_type}",
+            parameters=[
+                OpenApiParameter(
+                    "ident", OpenApiTypes.STR, OpenApiParameter.PATH, description="The resource id."
+                )
+            ],
+            responses={
+                200: OpenApiResponse(OpenApiTypes.OBJECT, description=resource_type),
+                **ERRORS,
+            },
+            operation_id=f"fhir_{resource_type}_read",
+        )
     )
     return schema(type(f"{resource_type}Read", (Read,), {"resource_type": resource_type})).as_view()

@@ -68,8 +68,8 @@ class Params:
         here for the parameters whose values are alternatives)."""
         out = []
         for raw in self.query.getlist(name):
-            if raw == "" or len(raw) > 200:
-                raise BadParameter(name, "an empty or over-long value.")
+            if raw == "" or len(raw) > 200 or "\x00" in raw:
+                raise BadParameter(name, "an empty, over-long or NUL-bearing value.")
             out.append(raw)
         return out
 

@@ -220,8 +220,14 @@ class SlotHandler(Handler):
         statuses = params.token_codes("status")
         provider, location = schedule_parts(schedule, "schedule")
         window = params.date_range("start", location.zone)
-        low = window.low or timezone.now()
-        high = window.high or low + timedelta(days=DEFAULT_SLOT_DAYS)
+        try:
+            low = window.low or timezone.now()
+            high = window.high or low + timedelta(days=DEFAULT_SLOT_DAYS)
+            # The search works on whole local days around the bounds.
+            (high + timedelta(days=2)).astimezone(location.zone)
+            (low - timedelta(days=2)).astimezone(location.zone)
+        except OverflowError:
+            raise BadParameter("start", "a date out of range.") from None
         if high - low > timedelta(days=MAX_SLOT_DAYS):
             raise BadParameter("start", f"at most {MAX_SLOT_DAYS} days at a time.")
         service = self._service(location, provider, codes)
