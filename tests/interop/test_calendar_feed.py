@@ -6,10 +6,12 @@ import icalendar
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from clinic import roles
 from clinic.models import AuditEvent, ClinicSettings
+from notifications.models import Notification
 from scheduling import calendar_feed
 from scheduling.models import CalendarFeed
 from scheduling.services import book_appointment, cancel_appointment, reschedule_appointment
@@ -134,7 +136,8 @@ def test_patient_names_appear_only_when_the_clinic_allows_it(booked, physio):
 def test_unchanged_feed_answers_304_to_its_etag_and_changes_after_an_edit(booked, physio):
     token = calendar_feed.rotate(physio)
     first = _fetch(token)
-    assert first["ETag"] and first["Last-Modified"]
+    assert first["ETag"]
+    assert first["Last-Modified"]
     again = _fetch(token, HTTP_IF_NONE_MATCH=first["ETag"])
     assert again.status_code == 304
     assert again.content == b""
@@ -198,3 +201,23 @@ def test_the_provider_and_managers_see_and_rotate_the_link_others_do_not(physio)
     newer = client_for(manager).post(url + "rotate/").json()["url"]
     assert newer != rotated
     assert _fetch(token).status_code == 404
+
+
+def test_feed_sequence_never_falls_behind_the_last_invitation(booked, physio):
+    """The patient's invitation may carry a higher SEQUENCE than the appointment's counter
+    (``scheduling.notifications`` keeps it above what their calendar holds): the feed follows."""
+    now = timezone.now()
+    Notification.objects.create(
+        subject_type="scheduling.appointment",
+        subject_id=booked.pk,
+        kind="appointment.change",
+        planned_for=now,
+        next_attempt_at=now,
+        recipient=booked.patient.email,
+        status=Notification.Status.SENT,
+        sent_at=now,
+        message_id="<feed-sequence@test>",
+        told={"sequence": 4},
+    )
+    token = calendar_feed.rotate(physio)
+    assert _events(_fetch(token))[booked.ical_uid]["sequence"] == 4
