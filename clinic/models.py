@@ -114,6 +114,14 @@ class ClinicSettings(models.Model):
     refer_back_pain_threshold = models.PositiveSmallIntegerField(
         default=6, validators=between(0, PAIN_SCALE_MAX)
     )
+    # Interoperability (DOMAIN.md section 12).
+    calendar_feed_patient_names = models.BooleanField(
+        default=False,
+        help_text=(
+            "Show patients' names in providers' calendar feeds. Off: events read "
+            "'Booked: <service>'. A phone's calendar is outside the clinic's control."
+        ),
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "scheduling",
     "notifications",
     "plans",
+    "interop",
 ]
 
 MIDDLEWARE = [

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from clinic import health, widget
 from patients import pages as patient_pages
+from scheduling.api.calendar_views import feed as calendar_feed
 
 api_v1 = [
     path("public/", include("clinic.api.public_urls")),
@@ -27,6 +28,8 @@ urlpatterns = [
     path("book/", widget.booking_widget, name="booking-widget"),
     path("manage/", include("scheduling.page_urls")),
     path("unsubscribe/", patient_pages.unsubscribe, name="unsubscribe"),
+    path("calendar/<str:token>.ics", calendar_feed, name="calendar-feed"),
+    path("fhir/R4/", include("interop.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -24,13 +24,14 @@ from clinic.models import AuditEvent, Location
 from patients.access import clinical_patient_ids_for, sees_clinical_content
 from patients.choosers import PatientChooserMixin
 from providers.models import Provider
-from scheduling import admin_links, selectors, services
+from scheduling import admin_links, calendar_feed, selectors, services
 from scheduling.admin_bookability import UnbookableWarningMixin
 from scheduling.models import (
     Appointment,
     AppointmentEvent,
     AvailabilityException,
     BookingPolicyOverride,
+    CalendarFeed,
     CallbackRequest,
     Closure,
     FreeConsultOutcome,
@@ -554,3 +555,36 @@ class CallbackRequestAdmin(admin.ModelAdmin):
     def mark_closed(self, request: HttpRequest, queryset) -> None:
         for callback in queryset:
             services.update_callback(callback, status="closed", actor=request.user)
+
+
+@admin.register(CalendarFeed)
+class CalendarFeedAdmin(admin.ModelAdmin):
+    """Providers' secret calendar-feed links (managers). Adding one for a provider, or the
+    "rotate" action, makes a new link and shows it once here; the old link stops working.
+    Deleting a row revokes the link without a replacement."""
+
+    list_display = ["provider", "created_at", "created_by"]
+    fields = ["provider"]
+    actions = ["rotate_links"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        return ["provider"] if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: CalendarFeed, form, change: bool) -> None:
+        token = calendar_feed.rotate(obj.provider, actor=request.user)
+        saved = CalendarFeed.objects.get(provider=obj.provider)
+        obj.pk, obj.created_at = saved.pk, saved.created_at
+        self._show(request, obj.provider, token)
+
+    def _show(self, request: HttpRequest, provider: Provider, token: str) -> None:
+        messages.success(
+            request,
+            f"New calendar link for {provider.display_name}: {calendar_feed.feed_url(token)}",
+        )
+
+    @admin.action(description="Rotate the selected links (the old ones stop working)")
+    def rotate_links(self, request: HttpRequest, queryset) -> None:
+        for feed in queryset.select_related("provider"):
+            self._show(
+                request, feed.provider, calendar_feed.rotate(feed.provider, actor=request.user)
+            )

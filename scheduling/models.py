@@ -480,3 +480,26 @@ class CallbackRequest(models.Model):
 
     def __str__(self) -> str:
         return f"Call back {self.name} ({self.get_status_display()})"
+
+
+class CalendarFeed(models.Model):
+    """A provider's secret calendar-feed link. Only a SHA-256 hash of the token is stored, so
+    the table alone never yields a working link; the token itself is re-derived from ``nonce``
+    with the site's secret key (``scheduling.calendar_feed``). Rotating replaces the nonce,
+    which revokes the old link at once; deleting the row revokes it without a replacement."""
+
+    provider = models.OneToOneField(
+        Provider, on_delete=models.CASCADE, related_name="calendar_feed"
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    nonce = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["provider__display_name"]
+
+    def __str__(self) -> str:
+        return f"Calendar feed of {self.provider.display_name}"

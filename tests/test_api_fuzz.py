@@ -16,6 +16,7 @@ import schemathesis
 from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.db.models import ProtectedError
+from fhir.resources.R4B.operationoutcome import OperationOutcome
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis.errors import Unsatisfiable
@@ -40,13 +41,19 @@ from tests.e2e.server import seeded_live_server
 # staff operations only need to show that they refuse an anonymous caller properly.
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
 PROBLEM = "application/problem+json"
+FHIR_JSON = "application/fhir+json"
 
 
 def errors_are_problem_json(ctx, response, case) -> None:
-    """Every 4xx/5xx names its error kind the same way, whatever endpoint gave it."""
+    """Every 4xx/5xx names its error kind the same way, whatever endpoint gave it; the FHIR
+    API's the FHIR way, as a valid ``OperationOutcome``."""
     if response.status_code < 400:
         return
     content_type = (response.headers.get("content-type") or [""])[0]
+    if case.path.startswith("/fhir/"):
+        assert content_type.startswith(FHIR_JSON), f"{case.method} {case.path}: {content_type!r}"
+        OperationOutcome.model_validate(response.json())
+        return
     assert content_type.startswith(PROBLEM), (
         f"{case.method} {case.path} gave {response.status_code} as {content_type!r}, "
         f"not {PROBLEM}: {response.content[:300]!r}"

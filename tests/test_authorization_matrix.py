@@ -24,6 +24,7 @@ import re
 import zoneinfo
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -42,8 +43,10 @@ from plans.models import ProgramVersion
 from plans.notes.lifecycle import start_note
 from plans.notifications import KIND as PROGRAM_EMAIL
 from providers.models import Act, CredentialRequirement, Discipline, ScopeRule
+from scheduling import calendar_feed
 from scheduling.models import Appointment, CallbackRequest
 from scheduling.notifications import CONFIRMATION
+from scheduling.selectors import public_slots
 from scheduling.services import book_appointment
 from tests.conftest import client_for
 from tests.factories.clinic import LocationFactory, RoomFactory
@@ -248,8 +251,34 @@ MATRIX: dict[tuple[str, str], Expect] = {
     # the own clinician's appointment e-mail); retry by managers. Which rows each role lists,
     # and the admin's pages, are in LEDGER_ROWS_SEEN below.
     ("notification-list", "GET"): READ_ALL,
-    ("notification-detail", "GET"): SCHEDULE_READ,
-    ("notification-retry", "POST"): (401, 403, 403, 403, 200),
+    ("notification-detail", "GET"): MISSING_OBJECT_READ,
+    ("notification-retry", "POST"): (401, 403, 403, 403, 404),
+    # calendar feeds: the provider themselves and managers see and rotate the secret link
+    ("provider-calendar-feed", "GET"): (401, 403, 200, 403, 200),
+    ("provider-calendar-feed-rotate", "POST"): (401, 403, 200, 403, 200),
+    # the feed itself: the token is the only credential (any caller with it; see the test below)
+    ("calendar-feed", "GET"): (200, 200, 200, 200, 200),
+    # FHIR R4: the staff API's rules; front desk never gets care plans
+    ("fhir-metadata", "GET"): READ_ALL,
+    ("fhir-practitioner-search", "GET"): READ_ALL,
+    ("fhir-practitioner-read", "GET"): READ_ALL,
+    ("fhir-practitionerrole-search", "GET"): READ_ALL,
+    ("fhir-practitionerrole-read", "GET"): READ_ALL,
+    ("fhir-location-search", "GET"): READ_ALL,
+    ("fhir-location-read", "GET"): READ_ALL,
+    ("fhir-healthcareservice-search", "GET"): READ_ALL,
+    ("fhir-healthcareservice-read", "GET"): READ_ALL,
+    ("fhir-schedule-search", "GET"): READ_ALL,
+    ("fhir-schedule-read", "GET"): READ_ALL,
+    # a Slot search needs ``schedule`` and ``service-type`` (400 OperationOutcome without)
+    ("fhir-slot-search", "GET"): (401, 400, 400, 400, 400),
+    ("fhir-slot-read", "GET"): READ_ALL,
+    ("fhir-appointment-search", "GET"): READ_ALL,
+    ("fhir-appointment-read", "GET"): SCHEDULE_READ,
+    ("fhir-patient-search", "GET"): READ_ALL,
+    ("fhir-patient-read", "GET"): (401, 200, 200, 404, 200),
+    ("fhir-careplan-search", "GET"): (401, 403, 200, 200, 200),
+    ("fhir-careplan-read", "GET"): CLINICAL_READ,
 }
 
 
@@ -304,7 +333,37 @@ OBJECTS: dict[str, Callable[[World], Any]] = {
     "appointment": lambda w: _appointment(w),
     "notification": lambda w: _ledger_rows(w)["own_appointment"],
     "visit-note": lambda w: _visit_note(w),
+    "calendar-feed": lambda w: SimpleNamespace(token=calendar_feed.rotate(w.own_provider)),
+    "fhir-practitioner": lambda w: SimpleNamespace(ident=w.own_provider.pk),
+    "fhir-practitionerrole": lambda w: SimpleNamespace(ident=w.own_provider.pk),
+    "fhir-location": lambda w: SimpleNamespace(ident=w.room.location.pk),
+    "fhir-healthcareservice": lambda w: SimpleNamespace(ident=ServiceFactory().pk),
+    "fhir-schedule": lambda w: SimpleNamespace(ident=_schedule_id(w)),
+    "fhir-slot": lambda w: SimpleNamespace(ident=_free_slot_id(w)),
+    "fhir-appointment": lambda w: SimpleNamespace(ident=_appointment(w).pk),
+    "fhir-patient": lambda w: SimpleNamespace(ident=w.patient.pk),
+    "fhir-careplan": lambda w: SimpleNamespace(
+        ident=CarePlanFactory(patient=w.patient, lead=w.own_provider, location=w.room.location).pk
+    ),
 }
+
+
+def _schedule_id(w: "World") -> str:
+    offer(w.own_provider, ServiceFactory(acts=["manual_therapy"]), w.room.location)
+    return f"{w.own_provider.pk}-{w.room.location.pk}"
+
+
+def _free_slot_id(w: "World") -> str:
+    """A start time the own clinician really has free next week, as a FHIR Slot id."""
+    location = w.room.location
+    service = ServiceFactory(acts=["manual_therapy"])
+    offer(w.own_provider, service, location)
+    weekly_hours(w.own_provider, location, start="08:00", end="18:00")
+    day = _next_week_at(9).date()
+    slot = public_slots(
+        service=service, location=location, start_date=day, end_date=day, provider=w.own_provider
+    )[0]
+    return f"{w.own_provider.pk}-{location.pk}-{service.pk}-{int(slot.start.timestamp())}"
 
 
 def _next_week_at(hour: int) -> datetime.datetime:
@@ -444,11 +503,15 @@ def _methods(pattern: URLPattern) -> list[str]:
     )
 
 
+# The staff API, the FHIR API, and the calendar feeds (opened by their token alone).
+STAFF_PREFIXES = ("api/v1/", "fhir/R4/", "calendar/")
+
+
 def staff_endpoints() -> list[Endpoint]:
     found = []
     for route, pattern in _walk(get_resolver().url_patterns):
         plain = route.replace("^", "").replace("$", "")
-        if not plain.startswith("api/v1/") or plain.startswith("api/v1/public/"):
+        if not plain.startswith(STAFF_PREFIXES) or plain.startswith("api/v1/public/"):
             continue
         if "(?P<format>" in route:
             continue
@@ -557,6 +620,19 @@ def test_the_matrix_checks_clinical_endpoints_for_every_role():
     for key in [("referral-list", "GET"), ("referral-detail", "GET"), ("auditevent-list", "GET")]:
         assert MATRIX[key][front_desk] == 403
     assert MATRIX[("patient-detail", "GET")][other] == 404
+    for key in [("fhir-careplan-search", "GET"), ("fhir-careplan-read", "GET")]:
+        assert MATRIX[key][front_desk] == 403
+    assert MATRIX[("fhir-patient-read", "GET")][other] == 404
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_calendar_feed_opens_by_its_token_only(role, world):
+    """A staff login opens no feed: an unknown or rotated token is 404 for every caller."""
+    old = calendar_feed.rotate(world.own_provider)
+    calendar_feed.rotate(world.own_provider)
+    client = _client(world.users[role])
+    for token in (old, "x" * 43):
+        assert client.get(f"/calendar/{token}.ics").status_code == 404
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from scheduling.api import views
+from scheduling.api import calendar_views, views
 from scheduling.api.schedule import ScheduleView
 
 router = SimpleRouter()
@@ -20,5 +20,15 @@ router.register("callback-requests", views.CallbackRequestViewSet, basename="cal
 
 urlpatterns = [
     path("schedule/", ScheduleView.as_view(), name="schedule"),
+    path(
+        "providers/<int:pk>/calendar-feed/",
+        calendar_views.ProviderCalendarFeed.as_view(),
+        name="provider-calendar-feed",
+    ),
+    path(
+        "providers/<int:pk>/calendar-feed/rotate/",
+        calendar_views.RotateProviderCalendarFeed.as_view(),
+        name="provider-calendar-feed-rotate",
+    ),
     *router.urls,
 ]
