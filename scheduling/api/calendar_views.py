@@ -28,19 +28,26 @@ def feed(request: HttpRequest, token: str) -> HttpResponse:
     if found is None:
         raise Http404("No such calendar feed.")
     document = calendar_feed.build(found)
-    response = HttpResponse(document.body, content_type="text/calendar; charset=utf-8")
-    response["ETag"] = document.etag
-    response["Last-Modified"] = http_date(document.last_modified.timestamp())
-    response["Cache-Control"] = CACHE_CONTROL
-    response["Content-Disposition"] = 'inline; filename="schedule.ics"'
-    conditional = get_conditional_response(
+    validators = {
+        "ETag": document.etag,
+        "Last-Modified": http_date(document.last_modified.timestamp()),
+        "Cache-Control": CACHE_CONTROL,
+    }
+    # A matching If-None-Match (or unchanged If-Modified-Since) answers 304 before the body,
+    # the expensive part, is built.
+    response = get_conditional_response(
         request,
         etag=document.etag,
         last_modified=int(document.last_modified.timestamp()),
-        response=response,
+        response=HttpResponse(status=200),
     )
-    calendar_feed.record_access(found, request, document, conditional.status_code)
-    return conditional
+    if response.status_code == 200:
+        response = HttpResponse(document.body, content_type="text/calendar; charset=utf-8")
+        response["Content-Disposition"] = 'inline; filename="schedule.ics"'
+    for header, value in validators.items():
+        response[header] = value
+    calendar_feed.record_access(found, request, document, response.status_code)
+    return response
 
 
 class CalendarFeedSerializer(serializers.Serializer):

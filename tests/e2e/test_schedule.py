@@ -24,6 +24,7 @@ from patients.models import Patient
 from providers.models import Discipline, Provider
 from scheduling.models import Appointment, AvailabilityException, Closure, Service
 from scheduling.services import book_appointment, create_offering
+from tests.e2e.a11y import axe_violations
 from tests.e2e.conftest import admin_login, screenshot
 from tests.factories.patients import PatientFactory
 from tests.factories.providers import ProviderFactory
@@ -154,8 +155,9 @@ UNLABELLED = f"""() => [...document.querySelectorAll('{CONTROLS}')]
 
 
 def assert_labelled(page) -> None:
-    """No form control or button without an accessible name (axe-core is not installed here;
-    this is the part of its check the schedule's own markup can break)."""
+    """axe-core finds no WCAG A/AA violation, and no form control or button is left without an
+    accessible name (including the panel's controls, which axe sees only once shown)."""
+    assert axe_violations(page) == []
     assert page.evaluate(UNLABELLED) == []
     assert page.locator("html").get_attribute("lang")
     assert page.title()

@@ -8,6 +8,7 @@ from clinic.models import Location
 from patients.models import Patient
 from providers.models import Provider
 from scheduling.models import Appointment, CallbackRequest, Service
+from tests.e2e.a11y import axe_violations
 from tests.e2e.conftest import screenshot
 
 pytestmark = pytest.mark.browser
@@ -32,6 +33,7 @@ def test_a_new_person_books_a_free_consult_and_becomes_a_lead(page):
     page.get_by_role("tab", name="Free 15-minute consult").click()
     first_slot = page.locator("#cw-days button.cw-slot").first
     first_slot.wait_for()
+    assert axe_violations(page) == []
     chosen_start = first_slot.get_attribute("data-start")
     first_slot.click()
 
