@@ -15,7 +15,7 @@ from clinic.models import AuditEvent
 from scheduling.models import Appointment, FreeConsultOutcome
 from scheduling.services import book_appointment, record_consult_outcome
 from tests.conftest import make_staff_user
-from tests.factories.patients import PatientFactory
+from tests.factories.patients import PatientFactory, link_patient
 from tests.factories.scheduling import ServiceFactory
 from tests.scheduling.conftest import local, make_physio, massage_therapist, next_week
 
@@ -169,16 +169,24 @@ def test_admin_clinician_books_only_their_own_schedule(client, physio, assessmen
     colleague = make_physio(location, assessment, "Colleague Physio")
     client.force_login(clinician)
     start = local(next_week(), "10:00")
+    # A clinician picks only from their own patient list (patients.choosers).
+    patient = PatientFactory()
+    link_patient(patient, physio)
     refused = client.post(
         reverse("admin:scheduling_appointment_add"),
-        add_form(PatientFactory(), assessment, location, colleague, start),
+        add_form(patient, assessment, location, colleague, start),
     )
     assert refused.status_code == 200
     assert "own schedule" in str(refused.context["adminform"].form.errors)
     assert not Appointment.objects.exists()
-    own = client.post(
+    unseen = client.post(
         reverse("admin:scheduling_appointment_add"),
         add_form(PatientFactory(), assessment, location, physio, start),
+    )
+    assert "patient" in unseen.context["adminform"].form.errors
+    own = client.post(
+        reverse("admin:scheduling_appointment_add"),
+        add_form(patient, assessment, location, physio, start),
     )
     assert own.status_code == 302
     assert Appointment.objects.get().provider == physio
