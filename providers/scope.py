@@ -311,6 +311,15 @@ def load_scope_index(
 ) -> ScopeIndex:
     """Read what scope decisions need for these providers in one jurisdiction: six queries,
     whatever the number of providers or acts. ``act_codes=None`` loads every act."""
+    return load_scope_indexes(provider_ids, act_codes, [jurisdiction])[jurisdiction]
+
+
+def load_scope_indexes(
+    provider_ids: Iterable[int], act_codes: Iterable[str] | None, jurisdictions: Iterable[str]
+) -> dict[str, ScopeIndex]:
+    """One ``ScopeIndex`` per jurisdiction, in the same six queries whatever the number of
+    jurisdictions (a list spanning several locations, e.g. the offering admin)."""
+    jurisdictions = sorted(set(jurisdictions))
     ids = sorted({int(pk) for pk in provider_ids})
     wanted = None if act_codes is None else frozenset(act_codes)
     act_rows = Act.objects.all() if wanted is None else Act.objects.filter(code__in=wanted)
@@ -323,20 +332,24 @@ def load_scope_index(
     )
     discipline_ids = {row[2] for row in rows}
 
-    rules: dict[tuple[int, int], ScopeRule] = {}
+    rules: dict[str, dict[tuple[int, int], ScopeRule]] = {j: {} for j in jurisdictions}
     rule_rows = ScopeRule.objects.filter(
         discipline_id__in=discipline_ids,
         act_id__in=[pk for pk, _ in acts.values()],
-        jurisdiction__in=["", jurisdiction],
+        jurisdiction__in=["", *jurisdictions],
     ).order_by("jurisdiction")  # the default ("") first, so the override replaces it
     for rule in rule_rows:
-        rules[(rule.discipline_id, rule.act_id)] = rule
+        for jurisdiction in [rule.jurisdiction] if rule.jurisdiction else jurisdictions:
+            rules[jurisdiction][(rule.discipline_id, rule.act_id)] = rule
 
-    requirements: dict[int, frozenset[str]] = {}
+    requirements: dict[str, dict[int, frozenset[str]]] = {j: {} for j in jurisdictions}
     for requirement in CredentialRequirement.objects.filter(
-        discipline_id__in=discipline_ids, jurisdiction__in=["", jurisdiction]
+        discipline_id__in=discipline_ids, jurisdiction__in=["", *jurisdictions]
     ).order_by("jurisdiction"):
-        requirements[requirement.discipline_id] = requirement.kinds
+        for jurisdiction in (
+            [requirement.jurisdiction] if requirement.jurisdiction else jurisdictions
+        ):
+            requirements[jurisdiction][requirement.discipline_id] = requirement.kinds
 
     endorsements: dict[int, set[int]] = defaultdict(set)
     through = Credential.endorsements.through.objects.filter(credential__provider_id__in=ids)
@@ -361,7 +374,9 @@ def load_scope_index(
         pk: _Provider(name, discipline_id, discipline_name, active, tuple(credentials[pk]))
         for pk, name, discipline_id, discipline_name, active in rows
     }
-    return ScopeIndex(jurisdiction, wanted, acts, providers, rules, requirements)
+    return {
+        j: ScopeIndex(j, wanted, acts, providers, rules[j], requirements[j]) for j in jurisdictions
+    }
 
 
 def _code(act) -> str:

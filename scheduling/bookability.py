@@ -7,10 +7,9 @@ where some offering has no such reason, and staff see the reasons (admin and sta
 widget never opens on a service that has no times, ever.
 
 One call judges any number of offerings in a fixed number of queries (rooms, hours, extra
-hours, the services' acts, and one scope index per jurisdiction).
+hours, the services' acts, and the scope indexes of every jurisdiction at once).
 """
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -20,7 +19,7 @@ from django.utils import timezone
 
 from clinic.models import ClinicSettings, Location, Room
 from providers.models import Act
-from providers.scope import ScopeIndex, load_scope_index
+from providers.scope import ScopeIndex, load_scope_indexes
 from scheduling.availability import local_instant
 from scheduling.models import AvailabilityException, Offering, Service, WeeklyAvailability
 
@@ -121,18 +120,14 @@ def _in_scope(
     offerings: list[Offering], acts: dict[int, list[str]], now: datetime, horizon: int
 ) -> dict[int, bool]:
     """Per offering: does scope hold at some time between now and the booking horizon?"""
-    by_jurisdiction: dict[str, list[Offering]] = defaultdict(list)
-    for offering in offerings:
-        by_jurisdiction[offering.location.jurisdiction].append(offering)
-    answer: dict[int, bool] = {}
-    for jurisdiction, group in by_jurisdiction.items():
-        codes = {code for o in group for code in acts[o.service_id]}
-        index = load_scope_index({o.provider_id for o in group}, codes, jurisdiction)
-        for offering in group:
-            answer[offering.pk] = _ever_allowed(
-                index, offering, acts[offering.service_id], now, horizon
-            )
-    return answer
+    codes = {code for o in offerings for code in acts[o.service_id]}
+    indexes = load_scope_indexes(
+        {o.provider_id for o in offerings}, codes, {o.location.jurisdiction for o in offerings}
+    )
+    return {
+        o.pk: _ever_allowed(indexes[o.location.jurisdiction], o, acts[o.service_id], now, horizon)
+        for o in offerings
+    }
 
 
 def _ever_allowed(
