@@ -15,7 +15,7 @@ from clinic.audit import AuditedAdminMixin
 from clinic.errors import DomainError
 from clinic.forms import add_domain_error, add_problems
 from clinic.models import AuditEvent
-from patients import grants, services
+from patients import grants, referrals, services
 from patients.access import clinical_patient_ids_for, visible_patients
 from patients.choosers import PatientChooserMixin
 from patients.models import (
@@ -148,20 +148,20 @@ class ReferralAdminForm(forms.ModelForm):
         status = data.get("status")
         if instance.pk and status and status != instance.status:
             try:
-                services.check_referral_status_change(
+                referrals.check_referral_status_change(
                     Referral.objects.get(pk=instance.pk), status=status, actor=self.request.user
                 )
             except DomainError as exc:
                 add_domain_error(self, exc)
         if not instance.pk:
             try:
-                services.referrer_for(self.request.user, data.get("from_provider"))
+                referrals.referrer_for(self.request.user, data.get("from_provider"))
             except DomainError as exc:
                 add_domain_error(self, exc)
         if not instance.pk and not self.errors:
             add_problems(
                 self,
-                services.referral_problems(
+                referrals.referral_problems(
                     patient=data["patient"],
                     from_provider=data["from_provider"],
                     to_discipline=data["to_discipline"],
@@ -220,7 +220,7 @@ class ReferralAdmin(PatientChooserMixin, AuditedAdminMixin, admin.ModelAdmin):
         """Writes go through the services (history, audit row)."""
         if change:
             if "status" in form.changed_data:
-                services.change_referral_status(
+                referrals.change_referral_status(
                     Referral.objects.get(pk=obj.pk),
                     status=form.cleaned_data["status"],
                     actor=request.user,
@@ -228,7 +228,7 @@ class ReferralAdmin(PatientChooserMixin, AuditedAdminMixin, admin.ModelAdmin):
                     channel="admin",
                 )
             return
-        created = services.create_referral(
+        created = referrals.create_referral(
             patient=form.cleaned_data["patient"],
             from_provider=form.cleaned_data["from_provider"],
             to_discipline=form.cleaned_data["to_discipline"],

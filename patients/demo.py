@@ -10,7 +10,7 @@ from datetime import date
 
 from clinic.demo import DemoContext
 from clinic.models import Location
-from patients import grants, services
+from patients import grants, referrals, services
 from patients.models import AccessGrant, Consent, Patient, Referral
 from providers.models import Discipline, Provider
 
@@ -229,7 +229,7 @@ def seed(ctx: DemoContext) -> None:
         ).exists():
             continue
         to_provider = providers.get(receiver) if receiver else None
-        referral = services.create_referral(
+        referral = referrals.create_referral(
             patient=patients[email],
             from_provider=providers[referrer],
             to_discipline=disciplines[code],
@@ -238,6 +238,6 @@ def seed(ctx: DemoContext) -> None:
             channel="command",
         )
         for status in steps:
-            services.change_referral_status(
+            referrals.change_referral_status(
                 referral, status=status, actor=None, note="Demo data", channel="command"
             )

@@ -1,4 +1,5 @@
-"""Writes about patients: matching, consent, care relationships and referrals.
+"""Writes about patients: matching, records, consent and care relationships (referrals are in
+``patients.referrals``).
 
 Each function is one use case in one transaction: it validates, refuses with a ``clinic.errors``
 problem naming the field, and writes the audit row for staff changes in the same transaction.
@@ -12,18 +13,15 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from clinic import roles
 from clinic.audit import diff, object_label, record_event
 from clinic.errors import (
     ConflictProblem,
     FieldProblem,
-    PermissionProblem,
     ValidationProblem,
 )
 from clinic.models import AuditEvent, Location
 from patients import consent_texts
-from patients.access import provider_for
-from patients.models import CareRelationship, Consent, Patient, Referral, ReferralStatusChange
+from patients.models import CareRelationship, Consent, Patient
 
 PURPOSES = tuple(Consent.Purpose.values)
 SOURCES = tuple(Consent.Source.values)
@@ -384,220 +382,3 @@ def record_care_relationship(patient: Patient, provider, source: str) -> None:
         [CareRelationship(patient=patient, provider=provider, source=source[:20])],
         ignore_conflicts=True,
     )
-
-
-# --- Referrals ------------------------------------------------------------------------------
-
-REFERRAL_TRANSITIONS: dict[str, frozenset[str]] = {
-    Referral.Status.OPEN: frozenset({Referral.Status.ACCEPTED, Referral.Status.DECLINED}),
-    Referral.Status.ACCEPTED: frozenset({Referral.Status.COMPLETED, Referral.Status.DECLINED}),
-    Referral.Status.COMPLETED: frozenset(),
-    Referral.Status.DECLINED: frozenset(),
-}
-
-
-def referrer_for(user, from_provider=None):
-    """Whom a staff user's referral is from. A clinician refers only as themselves (their own
-    provider when none is named); a manager names the referrer, or refers as their own provider."""
-    if roles.is_manager(user):
-        referrer = from_provider or provider_for(user)
-        if referrer is None:
-            raise ValidationProblem(
-                "Name the referring provider.",
-                [FieldProblem("from_provider", "required", "Required for a manager.")],
-            )
-        return referrer
-    own = provider_for(user)
-    if own is None:
-        raise PermissionProblem("Your login is not linked to a provider record.")
-    if from_provider is not None and from_provider.pk != own.pk:
-        raise PermissionProblem(
-            "You may only refer as yourself.",
-            [FieldProblem("from_provider", "not_self", "You may only refer as yourself.")],
-        )
-    return own
-
-
-def referral_problems(
-    *, patient: Patient, from_provider, to_discipline, to_provider=None, reason: str = ""
-) -> list[FieldProblem]:
-    """Why a referral cannot be made (empty when it can); the admin form shows these before
-    ``create_referral`` is asked to write."""
-    problems: list[FieldProblem] = []
-    if not (reason or "").strip():
-        problems.append(FieldProblem("reason", "required", "Say why the patient is referred."))
-    if to_provider is not None and to_provider.discipline_id != to_discipline.pk:
-        problems.append(
-            FieldProblem(
-                "to_provider",
-                "discipline_mismatch",
-                f"{to_provider.display_name} is not a {to_discipline.name}.",
-            )
-        )
-    if to_provider is not None and to_provider.pk == from_provider.pk:
-        problems.append(
-            FieldProblem("to_provider", "self_referral", "A provider cannot refer to themselves.")
-        )
-    if patient.status == Patient.Status.ARCHIVED:
-        problems.append(FieldProblem("patient", "archived", "The patient record is archived."))
-    return problems
-
-
-def create_referral(
-    *,
-    patient: Patient,
-    from_provider,
-    to_discipline,
-    reason: str,
-    to_provider=None,
-    actor=None,
-    request=None,
-    channel: str = "api",
-) -> Referral:
-    """A provider refers a patient to a discipline (and maybe a named provider of it)."""
-    problems = referral_problems(
-        patient=patient,
-        from_provider=from_provider,
-        to_discipline=to_discipline,
-        to_provider=to_provider,
-        reason=reason,
-    )
-    if problems:
-        raise ValidationProblem("The referral cannot be made.", problems)
-    now = timezone.now()
-    with transaction.atomic():
-        referral = Referral.objects.create(
-            patient=patient,
-            from_provider=from_provider,
-            to_discipline=to_discipline,
-            to_provider=to_provider,
-            reason=reason.strip(),
-            created_by=actor,
-            created_at=now,
-            status_changed_at=now,
-            status_changed_by=actor,
-        )
-        ReferralStatusChange.objects.create(
-            referral=referral, to_status=referral.status, changed_at=now, changed_by=actor
-        )
-        record_care_relationship(patient, from_provider, CareRelationship.Source.REFERRAL)
-        record_event(
-            actor=actor,
-            action=AuditEvent.Action.CREATE,
-            object_type=object_label(Referral),
-            object_id=referral.pk,
-            patient_id=patient.pk,
-            request=request,
-            changes={
-                "to_discipline": to_discipline.code,
-                "to_provider": to_provider.pk if to_provider else None,
-                "from_provider": from_provider.pk,
-            },
-            channel=channel,
-        )
-    return referral
-
-
-def may_handle_referral(user, referral: Referral) -> bool:
-    """Managers, the named receiving provider, or (when none is named) any clinician of the
-    receiving discipline; the referring provider may decline (withdraw) their own referral."""
-    if roles.is_manager(user):
-        return True
-    if not roles.is_clinician(user):
-        return False
-    provider = provider_for(user)
-    if provider is None:
-        return False
-    if referral.to_provider_id is not None:
-        return referral.to_provider_id == provider.pk
-    return referral.to_discipline_id == provider.discipline_id
-
-
-def check_referral_status_change(referral: Referral, *, status: str, actor) -> None:
-    """Refuse a status change the actor may not make or the transitions do not allow: the
-    receiving provider or a manager moves a referral, and the referring provider may withdraw
-    (decline) their own open referral. ``actor=None`` is the system. The API and the admin both
-    ask here, before anything is written."""
-    is_referrer_withdrawing = (
-        status == Referral.Status.DECLINED
-        and referral.status == Referral.Status.OPEN
-        and (provider := provider_for(actor)) is not None
-        and provider.pk == referral.from_provider_id
-    )
-    is_system = actor is None
-    if not (is_system or may_handle_referral(actor, referral) or is_referrer_withdrawing):
-        raise PermissionProblem(
-            "Only the receiving provider or a manager may do this.",
-            [FieldProblem("status", "not_handler", "Only the receiving provider or a manager.")],
-        )
-    if status not in REFERRAL_TRANSITIONS[referral.status]:
-        raise ConflictProblem(
-            f"A referral that is {referral.status} cannot become {status}.",
-            slug="invalid-transition",
-            title="Invalid status change.",
-            errors=[FieldProblem("status", "invalid_transition", "Not allowed from here.")],
-        )
-
-
-def change_referral_status(
-    referral: Referral,
-    *,
-    status: str,
-    actor,
-    note: str = "",
-    request=None,
-    channel: str = "api",
-) -> Referral:
-    """Move a referral along open -> accepted -> completed (or declined), keeping who and when.
-
-    A clinician who accepts an unnamed referral becomes its receiving provider, and so reads
-    the patient's records (``patients.access``). ``actor=None`` is the system (management
-    commands, demo data); views always pass the requesting user.
-    """
-    if status not in Referral.Status.values:
-        raise ValidationProblem(
-            "Unknown referral status.",
-            [FieldProblem("status", "invalid_choice", f"Use one of {Referral.Status.values}.")],
-        )
-    with transaction.atomic():
-        referral = Referral.objects.select_for_update().get(pk=referral.pk)
-        check_referral_status_change(referral, status=status, actor=actor)
-        previous = referral.status
-        now = timezone.now()
-        referral.status = status
-        referral.status_changed_at = now
-        referral.status_changed_by = actor
-        fields = ["status", "status_changed_at", "status_changed_by"]
-        receiver = provider_for(actor) if roles.is_clinician(actor) else None
-        if (
-            status == Referral.Status.ACCEPTED
-            and referral.to_provider_id is None
-            and receiver is not None
-        ):
-            referral.to_provider = receiver
-            fields.append("to_provider")
-        referral.save(update_fields=fields)
-        ReferralStatusChange.objects.create(
-            referral=referral,
-            from_status=previous,
-            to_status=status,
-            changed_at=now,
-            changed_by=actor,
-            note=note[:300],
-        )
-        if status == Referral.Status.ACCEPTED and referral.to_provider_id is not None:
-            record_care_relationship(
-                referral.patient, referral.to_provider, CareRelationship.Source.REFERRAL
-            )
-        record_event(
-            actor=actor,
-            action=AuditEvent.Action.UPDATE,
-            object_type=object_label(Referral),
-            object_id=referral.pk,
-            patient_id=referral.patient_id,
-            request=request,
-            changes={"status": [previous, status]},
-            summary=note[:300],
-            channel=channel,
-        )
-    return referral

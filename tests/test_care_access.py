@@ -25,7 +25,7 @@ from clinic import roles
 from clinic.models import AuditEvent
 from patients.access import can_view_clinical, clinical_patient_ids_for
 from patients.models import AccessGrant, EmergencyAccess, Referral
-from patients.services import change_referral_status, create_referral
+from patients.referrals import change_referral_status, create_referral
 from plans.services import actor_for, create_plan
 from scheduling.models import Appointment
 from scheduling.services import (

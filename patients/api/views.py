@@ -22,7 +22,7 @@ from clinic.api.permissions import IsManager
 from clinic.api.public import PublicAPIMixin
 from clinic.audit import AuditedViewMixin, client_address
 from clinic.models import AuditEvent
-from patients import selectors, services, tokens
+from patients import referrals, selectors, services, tokens
 from patients.access import clinical_patient_ids_for, sees_clinical_content
 from patients.api import serializers as s
 from patients.models import Consent, Patient, Referral, ReferralStatusChange
@@ -180,9 +180,9 @@ class ReferralViewSet(
     def perform_create(self, serializer) -> None:
         user = self.request.user
         data = serializer.validated_data
-        serializer.instance = services.create_referral(
+        serializer.instance = referrals.create_referral(
             patient=data["patient"],
-            from_provider=services.referrer_for(user, data.get("from_provider")),
+            from_provider=referrals.referrer_for(user, data.get("from_provider")),
             to_discipline=data["to_discipline"],
             to_provider=data.get("to_provider"),
             reason=data["reason"],
@@ -199,7 +199,7 @@ class ReferralViewSet(
         referral = self.get_object()
         body = s.ReferralStatusSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        services.change_referral_status(
+        referrals.change_referral_status(
             referral,
             status=body.validated_data["status"],
             note=body.validated_data["note"],

@@ -5,7 +5,8 @@ import pytest
 from clinic import roles
 from patients.access import can_view_clinical, clinical_patient_ids_for
 from patients.models import CareRelationship, Referral
-from patients.services import change_referral_status, record_care_relationship
+from patients.referrals import change_referral_status
+from patients.services import record_care_relationship
 from tests.factories.patients import (
     PatientFactory,
     ReferralFactory,

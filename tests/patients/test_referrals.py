@@ -4,7 +4,7 @@ import pytest
 
 from clinic.errors import ConflictProblem, PermissionProblem, ValidationProblem
 from patients.models import CareRelationship, Referral
-from patients.services import change_referral_status, create_referral
+from patients.referrals import change_referral_status, create_referral
 from tests.conftest import client_for
 from tests.factories.patients import PatientFactory, clinician_user, link_patient, staff_user
 from tests.factories.providers import DisciplineFactory, ProviderFactory

@@ -1,0 +1,59 @@
+"""Writes for scheduling, one module per sub-domain; every name is re-exported here.
+
+- ``booking``: the one booking rule (``book_appointment``) and the widget's ``book_online``;
+- ``lifecycle``: cancel, reschedule and the status changes of an appointment;
+- ``consult``: the free consult's outcome;
+- ``callbacks``: the call-back queue;
+- ``offerings``: who offers what where, within scope;
+- ``errors``: the refusals (problem slugs) the others raise;
+- ``_common``: the history row, the after-commit signal and time checks they share.
+
+See ``booking`` for how a booking stays correct under concurrency.
+"""
+
+from scheduling.services._common import Status
+from scheduling.services.booking import book_appointment, book_online, schedule_provider_for
+from scheduling.services.callbacks import request_callback, update_callback
+from scheduling.services.consult import may_record_outcome, record_consult_outcome
+from scheduling.services.errors import (
+    OUTSIDE_POLICY,
+    SLOT_UNAVAILABLE,
+    inactive_service,
+    invalid_transition,
+    outside_policy,
+    slot_unavailable,
+)
+from scheduling.services.lifecycle import (
+    STATUS_PHRASES,
+    TRANSITIONS,
+    cancel_appointment,
+    change_status,
+    is_late,
+    reschedule_appointment,
+)
+from scheduling.services.offerings import check_offering_scope, create_offering
+
+__all__ = [
+    "OUTSIDE_POLICY",
+    "SLOT_UNAVAILABLE",
+    "STATUS_PHRASES",
+    "TRANSITIONS",
+    "Status",
+    "book_appointment",
+    "book_online",
+    "cancel_appointment",
+    "change_status",
+    "check_offering_scope",
+    "create_offering",
+    "inactive_service",
+    "invalid_transition",
+    "is_late",
+    "may_record_outcome",
+    "outside_policy",
+    "record_consult_outcome",
+    "request_callback",
+    "reschedule_appointment",
+    "schedule_provider_for",
+    "slot_unavailable",
+    "update_callback",
+]

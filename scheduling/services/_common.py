@@ -1,0 +1,55 @@
+"""What the scheduling services share: the actor's label, the history row,
+the after-commit signal, UTC checks.
+"""
+
+from datetime import UTC, datetime
+
+from django.db import transaction
+
+from clinic.errors import FieldProblem, ValidationProblem
+from scheduling.models import Appointment, AppointmentEvent
+
+Status = Appointment.Status
+
+
+def _actor_label(actor) -> str:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return "patient (online)"
+    return actor.get_username()
+
+
+def _user(actor):
+    return actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+
+
+def _aware_utc(value: datetime, field: str = "start") -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationProblem(
+            "Times need an offset.",
+            [FieldProblem(field, "naive_datetime", "Give the time with its UTC offset.")],
+        )
+    return value.astimezone(UTC)
+
+
+def _record(appointment: Appointment, kind: str, actor, **data) -> None:
+    AppointmentEvent.objects.create(
+        appointment=appointment,
+        kind=kind,
+        actor=_user(actor),
+        actor_label=_actor_label(actor),
+        data=data,
+    )
+
+
+def _send_after_commit(signal, appointment: Appointment, actor) -> None:
+    transaction.on_commit(
+        lambda: signal.send(sender=Appointment, appointment=appointment, actor=_user(actor))
+    )
+
+
+def _locked(appointment: Appointment) -> Appointment:
+    return (
+        Appointment.objects.select_for_update()
+        .select_related("service", "location", "provider", "patient")
+        .get(pk=appointment.pk)
+    )

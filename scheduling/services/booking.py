@@ -1,0 +1,401 @@
+"""Writes for scheduling: offerings, booking, the appointment lifecycle, free consults, call-backs.
+
+``book_appointment`` is the one booking function; the public widget, the staff API, the admin and
+the demo all call it. It judges scope, policy and conflicts, then writes inside one transaction:
+
+1. lock the patient row (serialises one person's bookings: free consult, upcoming limit),
+   the provider rows for a group class (counts its participants), and the rooms of the kind the
+   service needs (counts room use) -- always in that order, so two bookings cannot deadlock;
+2. run the availability search for that day inside the transaction, so a booking accepts exactly
+   what the widget shows;
+3. insert in a savepoint. On PostgreSQL the exclusion constraints refuse an overlap that a racing
+   transaction slipped in; that ``IntegrityError`` becomes ``409 slot-unavailable``, and "any
+   provider" moves on to the next free provider.
+
+Signals go out with ``transaction.on_commit``, so a rolled-back booking tells nobody.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from clinic import roles
+from clinic.errors import (
+    DomainError,
+    FieldProblem,
+    PermissionProblem,
+    RuleProblem,
+    ValidationProblem,
+)
+from clinic.models import Location, Room
+from patients.access import provider_for
+from patients.models import Patient
+from patients.services import match_or_create_patient, record_online_form_consents
+from providers.models import Provider
+from scheduling import signals
+from scheduling.availability import ProviderSlot, Rules, load_rules, offering_providers, search
+from scheduling.models import (
+    BLOCKING_STATUSES,
+    UPCOMING_STATUSES,
+    Appointment,
+    AppointmentEvent,
+    Offering,
+    Service,
+)
+from scheduling.policy import BookingPolicy, closure_on
+from scheduling.requirements import missing_fields
+from scheduling.services._common import _aware_utc, _record, _send_after_commit
+from scheduling.services.errors import inactive_service, outside_policy, slot_unavailable
+from scheduling.slot_check import never_a_slot
+
+
+def schedule_provider_for(actor, provider: Provider | None) -> Provider | None:
+    """The provider whose calendar a staff booking or move may fill. Front desk and managers run
+    every calendar; a clinician only their own (their provider when none is named), so one
+    clinician cannot fill or take a colleague's time. The API and the admin both ask here."""
+    if roles.is_manager(actor) or not roles.is_clinician(actor):
+        return provider
+    own = provider_for(actor)
+    if own is not None and provider is None:
+        return own
+    if own is None or provider != own:
+        raise PermissionProblem(
+            "Clinicians book and move appointments on their own schedule only.",
+            [FieldProblem("provider", "not_own_schedule", "Choose yourself as the provider.")],
+        )
+    return provider
+
+
+def _check_service(service: Service, location: Location, online: bool) -> None:
+    if not service.is_active:
+        raise inactive_service(f"{service.name} is not offered any more.")
+    if online and not service.online_bookable:
+        raise inactive_service(
+            f"{service.name} cannot be booked online; please call the clinic.",
+            code="not_online_bookable",
+        )
+    if not location.is_active:
+        raise inactive_service(f"{location.name} is not open for bookings.", field="location")
+
+
+def _check_policy(
+    policy: BookingPolicy, location: Location, start: datetime, now: datetime, online: bool
+) -> None:
+    """Refuse a start the booking window or a closure rules out, with the window's reason."""
+    refusal = policy.window(now, location, online).refusal(start)
+    if refusal is not None:
+        code, message = refusal
+        raise outside_policy(message, code)
+    closure = closure_on(location, start.astimezone(location.zone).date())
+    if closure is not None:
+        raise outside_policy(f"{location.name} is closed that day: {closure.reason}.", "closed")
+
+
+def _check_patient(
+    patient: Patient,
+    service: Service,
+    policy: BookingPolicy,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    online: bool,
+    ignore_id: int | None,
+) -> None:
+    """The patient's own limits: one free consult, the online cap on upcoming bookings, and no
+    two appointments at once. One query counts all three."""
+    blocking = Q(status__in=BLOCKING_STATUSES)
+    counts = (
+        Appointment.objects.filter(patient=patient)
+        .exclude(pk=ignore_id)
+        .aggregate(
+            consults=Count("pk", filter=blocking & Q(is_free_consult=True)),
+            upcoming_online=Count(
+                "pk",
+                filter=Q(
+                    source=Appointment.Source.ONLINE, status__in=UPCOMING_STATUSES, start__gt=now
+                ),
+            ),
+            overlapping=Count("pk", filter=blocking & Q(start__lt=end, end__gt=start)),
+        )
+    )
+    if service.is_free_consult and policy.one_free_consult_per_patient and counts["consults"]:
+        raise RuleProblem(
+            "A free consult has already been booked for this person; one per patient.",
+            "free-consult-used",
+            "The free consult is used.",
+            [FieldProblem("service", "free_consult_used", "One free consult per patient.")],
+        )
+    if online and counts["upcoming_online"] >= policy.max_upcoming_online_bookings:
+        raise outside_policy(
+            f"At most {policy.max_upcoming_online_bookings} upcoming online bookings per "
+            "patient; please call the clinic for more.",
+            "max_upcoming_bookings",
+            field="patient",
+        )
+    if counts["overlapping"]:
+        if online:  # anyone may type this e-mail: say no more than for any taken slot
+            raise slot_unavailable()
+        raise slot_unavailable(
+            "The patient already has an appointment at that time.", "patient_busy"
+        )
+
+
+def _lock(service: Service, location: Location, provider_ids: Iterable[int]) -> None:
+    """Row locks for what exclusion constraints cannot count: group size and room use."""
+    if service.is_group:
+        list(
+            Provider.objects.select_for_update()
+            .filter(pk__in=list(provider_ids))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    if service.room_kind:
+        list(
+            Room.objects.select_for_update()
+            .filter(location=location, kind=service.room_kind)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+
+
+def _candidates(service: Service, location: Location, provider: Provider | None) -> list[int]:
+    """Who may take the booking: the named provider, or everyone offering the service there."""
+    if provider is not None:
+        return [provider.pk]
+    return list(offering_providers(service, location))
+
+
+def _options(
+    *,
+    service: Service,
+    location: Location,
+    start: datetime,
+    candidates: list[int],
+    rules: Rules,
+    now: datetime,
+    online: bool,
+    ignore_id: int | None = None,
+) -> list[ProviderSlot]:
+    """The providers who can take ``start``, best first (joining a group session, then the
+    least busy), judged inside the caller's transaction after the locks."""
+    _lock(service, location, candidates)
+    day = start.astimezone(location.zone).date()
+    result = search(
+        service=service,
+        location=location,
+        start_date=day,
+        end_date=day,
+        provider_ids=candidates,
+        now=now,
+        online=online,
+        ignore_appointment_id=ignore_id,
+        rules=rules,
+    )
+    options = [slot for slot in result.slots if slot.start == start]
+    options.sort(
+        key=lambda s: (s.spots_left == service.capacity, result.provider_load.get(s.provider_id, 0))
+    )
+    return options
+
+
+def _check_provider(
+    provider: Provider, service: Service, location: Location, start: datetime, rules: Rules
+) -> None:
+    """A named provider is refused with the scope decision's reasons, not a bare "taken"."""
+    rules.scope.decide_acts(provider.pk, rules.act_codes, location, start).raise_if_refused(
+        "provider"
+    )
+    if not Offering.objects.filter(
+        provider=provider, service=service, location=location, is_active=True
+    ).exists():
+        raise ValidationProblem(
+            f"{provider.display_name} does not offer {service.name} at {location.name}.",
+            [FieldProblem("provider", "not_offered", "Pick a provider who offers this service.")],
+        )
+
+
+def _never_a_slot(service, location, start, candidates, rules, now, online) -> DomainError:
+    """No free option: 422 ``not-a-slot`` when ``start`` could never be offered, else taken."""
+    never = never_a_slot(
+        service=service,
+        location=location,
+        start=start,
+        candidates=candidates,
+        rules=rules,
+        now=now,
+        online=online,
+    )
+    return never or slot_unavailable()
+
+
+def _slot_key(service: Service, start: datetime, reference: str) -> str:
+    if service.is_group:
+        return f"group:{service.pk}:{start:%Y%m%dT%H%M%SZ}"
+    return f"one:{reference}"
+
+
+def _blocked(service: Service, start: datetime) -> tuple[datetime, datetime, datetime]:
+    end = start + timedelta(minutes=service.duration_minutes)
+    return (
+        end,
+        start - timedelta(minutes=service.buffer_before_minutes),
+        end + timedelta(minutes=service.buffer_after_minutes),
+    )
+
+
+def book_appointment(
+    *,
+    service: Service,
+    location: Location,
+    start: datetime,
+    patient: Patient,
+    provider: Provider | None = None,
+    source: str = Appointment.Source.STAFF,
+    actor=None,
+    reason: str = "",
+    now: datetime | None = None,
+) -> Appointment:
+    """Book ``patient`` for ``service`` at ``location`` at ``start``; ``provider=None`` picks a
+    free, in-scope provider. Refuses with a problem naming the field and the rule. A clinician
+    ``actor`` books only their own calendar (``schedule_provider_for``), whatever the caller."""
+    now = now or timezone.now()
+    provider = schedule_provider_for(actor, provider)
+    start = _aware_utc(start)
+    online = source == Appointment.Source.ONLINE
+    _check_service(service, location, online)
+    end, _, _ = _blocked(service, start)
+    with transaction.atomic():
+        patient = Patient.objects.select_for_update().get(pk=patient.pk)
+        candidates = _candidates(service, location, provider)
+        rules = load_rules(service, location, candidates)
+        _check_policy(rules.policy, location, start, now, online)
+        if provider is not None:
+            _check_provider(provider, service, location, start, rules)
+        _check_patient(patient, service, rules.policy, start, end, now, online, None)
+        options = _options(
+            service=service,
+            location=location,
+            start=start,
+            candidates=candidates,
+            rules=rules,
+            now=now,
+            online=online,
+        )
+        if not options:
+            raise _never_a_slot(service, location, start, candidates, rules, now, online)
+        for option in options:
+            appointment = _insert(service, location, start, patient, option, source, reason)
+            if appointment is not None:
+                break
+        else:
+            raise slot_unavailable()
+        if provider is not None:
+            appointment.provider = provider
+        _record(
+            appointment,
+            AppointmentEvent.Kind.BOOKED,
+            actor,
+            start=start.isoformat(),
+            provider=appointment.provider_id,
+            source=source,
+        )
+        if not service.is_free_consult and patient.status == Patient.Status.LEAD:
+            # A lead (free consult, call-back) who books real care becomes an active patient.
+            patient.status = Patient.Status.ACTIVE
+            patient.save(update_fields=["status", "updated_at"])
+        _send_after_commit(signals.appointment_booked, appointment, actor)
+    return appointment
+
+
+def _insert(
+    service: Service,
+    location: Location,
+    start: datetime,
+    patient: Patient,
+    option: ProviderSlot,
+    source: str,
+    reason: str,
+) -> Appointment | None:
+    """Insert in a savepoint; None when a racing booking won the constraint."""
+    end, blocked_start, blocked_end = _blocked(service, start)
+    appointment = Appointment(
+        patient=patient,
+        provider_id=option.provider_id,
+        service=service,
+        location=location,
+        room_id=option.room_id,
+        start=start,
+        end=end,
+        blocked_start=blocked_start,
+        blocked_end=blocked_end,
+        is_free_consult=service.is_free_consult,
+        source=source,
+        reason=reason,
+    )
+    appointment.slot_key = _slot_key(service, start, appointment.reference)
+    try:
+        with transaction.atomic():
+            appointment.save()
+    except IntegrityError:
+        return None
+    return appointment
+
+
+def book_online(
+    *,
+    service_id: int,
+    location_id: int,
+    provider_id: int | None,
+    start: datetime,
+    patient_details: dict,
+    consent: dict[str, bool],
+    reason: str = "",
+    client_address: str | None = None,
+    now: datetime | None = None,
+) -> Appointment:
+    """The widget's booking: match or create the person (a new one is a lead), record their
+    consents, book. All or nothing."""
+    service = Service.objects.filter(pk=service_id).first()
+    if service is None:
+        raise inactive_service("No such service.", code="unknown")
+    location = Location.objects.filter(pk=location_id).first()
+    if location is None:
+        raise inactive_service("No such location.", field="location", code="unknown")
+    provider = None
+    if provider_id is not None:
+        provider = Provider.objects.filter(pk=provider_id, is_active=True).first()
+        if provider is None:
+            raise ValidationProblem(
+                "No such provider.",
+                [FieldProblem("provider", "unknown", "No active provider has this id.")],
+            )
+    missing = missing_fields(service, patient_details, reason)
+    if missing:
+        raise ValidationProblem("Some required details are missing.", missing)
+    _check_service(service, location, online=True)
+    with transaction.atomic():
+        patient, created = match_or_create_patient(
+            first_name=patient_details.get("first_name", ""),
+            last_name=patient_details.get("last_name", ""),
+            email=patient_details.get("email", ""),
+            phone=patient_details.get("phone", ""),
+            date_of_birth=patient_details.get("date_of_birth"),
+            preferred_location=location if not location.is_virtual else None,
+        )
+        appointment = book_appointment(
+            service=service,
+            location=location,
+            start=start,
+            patient=patient,
+            provider=provider,
+            source=Appointment.Source.ONLINE,
+            reason=reason,
+            now=now,
+        )
+        record_online_form_consents(
+            patient, created=created, choices=consent or {}, client_address=client_address
+        )
+    return appointment
