@@ -16,6 +16,7 @@ from clinic.errors import (
     ValidationProblem,
 )
 from clinic.models import AuditEvent
+from clinic.roles import User
 from patients.access import provider_for
 from patients.models import CareRelationship, Patient, Referral, ReferralStatusChange
 from patients.services import record_care_relationship
@@ -82,7 +83,7 @@ def create_referral(
     to_discipline,
     reason: str,
     to_provider=None,
-    actor=None,
+    actor: User | None = None,
     request=None,
     channel: str = "api",
 ) -> Referral:
@@ -145,7 +146,7 @@ def may_handle_referral(user, referral: Referral) -> bool:
     return referral.to_discipline_id == provider.discipline_id
 
 
-def check_referral_status_change(referral: Referral, *, status: str, actor) -> None:
+def check_referral_status_change(referral: Referral, *, status: str, actor: User | None) -> None:
     """Refuse a status change the actor may not make or the transitions do not allow: the
     receiving provider or a manager moves a referral, and the referring provider may withdraw
     (decline) their own open referral. ``actor=None`` is the system. The API and the admin both
@@ -175,7 +176,7 @@ def change_referral_status(
     referral: Referral,
     *,
     status: str,
-    actor,
+    actor: User | None,
     note: str = "",
     request=None,
     channel: str = "api",

@@ -20,6 +20,7 @@ from clinic.errors import (
     ValidationProblem,
 )
 from clinic.models import AuditEvent, Location
+from clinic.roles import User
 from patients import consent_texts
 from patients.models import CareRelationship, Consent, Patient
 
@@ -79,7 +80,7 @@ def match_or_create_patient(
     phone: str = "",
     date_of_birth: date | None = None,
     preferred_location: Location | None = None,
-    actor=None,
+    actor: User | None = None,
 ) -> tuple[Patient, bool]:
     """The patient with this e-mail (case-insensitive, non-archived), or a new ``lead``.
 
@@ -244,7 +245,7 @@ def record_consents(
     source: str,
     wording_version: str = "",
     client_address: str | None = None,
-    actor=None,
+    actor: User | None = None,
     request=None,
 ) -> None:
     """Append one consent record per purpose in ``choices``, with the wording that was shown.

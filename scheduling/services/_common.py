@@ -7,18 +7,19 @@ from datetime import UTC, datetime
 from django.db import transaction
 
 from clinic.errors import FieldProblem, ValidationProblem
+from clinic.roles import User
 from scheduling.models import Appointment, AppointmentEvent
 
 Status = Appointment.Status
 
 
-def _actor_label(actor) -> str:
+def _actor_label(actor: User | None) -> str:
     if actor is None or not getattr(actor, "is_authenticated", False):
         return "patient (online)"
     return actor.get_username()
 
 
-def _user(actor):
+def _user(actor: User | None) -> User | None:
     return actor if actor is not None and getattr(actor, "is_authenticated", False) else None
 
 
@@ -41,7 +42,7 @@ def _record(appointment: Appointment, kind: str, actor, **data) -> None:
     )
 
 
-def _send_after_commit(signal, appointment: Appointment, actor) -> None:
+def _send_after_commit(signal, appointment: Appointment, actor: User | None) -> None:
     transaction.on_commit(
         lambda: signal.send(sender=Appointment, appointment=appointment, actor=_user(actor))
     )

@@ -31,6 +31,7 @@ from clinic.errors import (
     ValidationProblem,
 )
 from clinic.models import Location, Room
+from clinic.roles import User
 from patients.access import provider_for
 from patients.models import Patient
 from patients.services import match_or_create_patient, record_online_form_consents
@@ -52,7 +53,7 @@ from scheduling.services.errors import inactive_service, outside_policy, slot_un
 from scheduling.slot_check import never_a_slot
 
 
-def schedule_provider_for(actor, provider: Provider | None) -> Provider | None:
+def schedule_provider_for(actor: User | None, provider: Provider | None) -> Provider | None:
     """The provider whose calendar a staff booking or move may fill. Front desk and managers run
     every calendar; a clinician only their own (their provider when none is named), so one
     clinician cannot fill or take a colleague's time. The API and the admin both ask here."""
@@ -254,7 +255,7 @@ def book_appointment(
     patient: Patient,
     provider: Provider | None = None,
     source: str = Appointment.Source.STAFF,
-    actor=None,
+    actor: User | None = None,
     reason: str = "",
     now: datetime | None = None,
 ) -> Appointment:

@@ -4,6 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinic.errors import FieldProblem, ValidationProblem
+from clinic.roles import User
 from patients.services import PURPOSES, match_or_create_patient, record_online_form_consents
 from scheduling.models import CallbackRequest
 from scheduling.services._common import _user
@@ -54,7 +55,7 @@ def request_callback(
 
 
 def update_callback(
-    callback: CallbackRequest, *, status: str, actor, note: str | None = None
+    callback: CallbackRequest, *, status: str, actor: User | None, note: str | None = None
 ) -> CallbackRequest:
     """Move a call-back through the queue; who handled it and when are kept."""
     if status not in CallbackRequest.Status.values:

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from clinic import roles
 from clinic.errors import FieldProblem, PermissionProblem, ValidationProblem
+from clinic.roles import User
 from patients.access import provider_for
 from patients.models import Patient
 from scheduling import signals
@@ -30,7 +31,7 @@ def record_consult_outcome(
     *,
     recommended_path: str,
     notes: str = "",
-    actor=None,
+    actor: User | None = None,
     first_appointment: dict | None = None,
     now: datetime | None = None,
 ) -> FreeConsultOutcome:

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clinic.errors import ConflictProblem, FieldProblem, ValidationProblem
+from clinic.roles import User
 from patients.models import Patient
 from providers.models import Provider
 from scheduling import signals
@@ -51,7 +52,7 @@ def cancel_appointment(
     *,
     reason: str = "",
     by: str = Appointment.CancelledBy.STAFF,
-    actor=None,
+    actor: User | None = None,
     refuse_late: bool = False,
     now: datetime | None = None,
 ) -> Appointment:
@@ -94,7 +95,7 @@ def reschedule_appointment(
     *,
     start: datetime,
     provider: Provider | None = None,
-    actor=None,
+    actor: User | None = None,
     source: str = Appointment.Source.STAFF,
     refuse_late: bool = False,
     now: datetime | None = None,
@@ -205,7 +206,7 @@ def change_status(
     appointment: Appointment,
     action: str,
     *,
-    actor=None,
+    actor: User | None = None,
     now: datetime | None = None,
     via: str = "",
 ) -> Appointment:
