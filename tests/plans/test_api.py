@@ -251,20 +251,20 @@ def test_plans_say_when_they_are_ready_for_handover_or_need_referral(manager_cli
 
 
 def test_a_clinician_opens_plans_only_for_patients_they_treat_whichever_way_they_ask():
-    """The rule lives in ``create_plan``: the API and a direct service call refuse alike, and
-    nothing is written."""
+    """The rule lives in ``create_plan``: a direct service call is refused as the API is (where
+    the patient chooser does not even offer the patient), and nothing is written."""
     location = LocationFactory(slug="pickering", name="Pickering")
     lead = physio(locations=[location])
     user = clinician_user("opening-physio", provider=lead)
     stranger = PatientFactory()
     body = {"patient": stranger.pk, "location": location.pk, "title": "Knee"}
     refused = client_for(user).post(URL, body, format="json")
-    assert refused.status_code == 403
-    assert problem(refused)["errors"][0]["code"] == "not_your_patient"
-    with pytest.raises(PermissionProblem):
+    assert refused.status_code == 404
+    with pytest.raises(PermissionProblem) as refusal:
         services.create_plan(
             actor=as_actor(lead), patient=stranger, location=location, title="Knee"
         )
+    assert refusal.value.errors[0].code == "not_your_patient"
     assert not CarePlan.objects.exists()
     link_patient(stranger, lead)
     created = client_for(user).post(URL, body, format="json")

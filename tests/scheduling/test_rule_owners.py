@@ -21,7 +21,7 @@ from scheduling.availability import search
 from scheduling.models import Appointment, Closure, FreeConsultOutcome
 from scheduling.services import book_appointment
 from tests.conftest import client_for, make_staff_user
-from tests.factories.patients import PatientFactory
+from tests.factories.patients import PatientFactory, link_patient
 from tests.factories.scheduling import ServiceFactory, offer
 from tests.scheduling.conftest import TORONTO, local, make_physio
 from tests.scheduling.test_admin import add_form
@@ -83,8 +83,8 @@ def test_search_lists_a_start_exactly_when_the_booking_accepts_it(physio, assess
             assert (refused is None) == (start in listed), (start.astimezone(TORONTO), refused)
             refusals.add(refused)
         day += datetime.timedelta(days=1)
-    # every reason a policy or a closure gives was met, not only "outside hours"
-    assert {"outside-booking-policy", "slot-unavailable", None} <= refusals
+    # every kind of answer was met: booked, refused by the policy or a closure, never a slot
+    assert {"outside-booking-policy", "not-a-slot", None} <= refusals
 
 
 @pytest.fixture
@@ -99,10 +99,12 @@ def test_api_refuses_a_clinician_booking_a_colleagues_calendar(
     clinician_and_colleague, assessment, location
 ):
     clinician, colleague = clinician_and_colleague
+    patient = PatientFactory()
+    link_patient(patient, clinician.provider)
     response = client_for(clinician).post(
         "/api/v1/appointments/",
         {
-            "patient": PatientFactory().pk,
+            "patient": patient.pk,
             "service": assessment.pk,
             "location": location.pk,
             "provider": colleague.pk,
@@ -120,10 +122,12 @@ def test_admin_refuses_a_clinician_booking_a_colleagues_calendar(
 ):
     clinician, colleague = clinician_and_colleague
     client.force_login(clinician)
+    patient = PatientFactory()
+    link_patient(patient, clinician.provider)
     start = local(datetime.date.today() + datetime.timedelta(days=7), "10:00")
     refused = client.post(
         reverse("admin:scheduling_appointment_add"),
-        add_form(PatientFactory(), assessment, location, colleague, start),
+        add_form(patient, assessment, location, colleague, start),
     )
     assert "own schedule" in str(refused.context["adminform"].form.errors)
     assert not Appointment.objects.exists()
@@ -177,3 +181,38 @@ def test_consult_outcome_refuses_booking_the_first_visit_in_a_colleagues_calenda
     assert response.json()["errors"][0]["code"] == "not_own_schedule"
     assert not FreeConsultOutcome.objects.exists()
     assert Appointment.objects.filter(provider=colleague).count() == 0
+
+
+def test_a_clinician_sees_the_same_appointments_in_the_api_the_admin_and_the_schedule(
+    client, clinician_and_colleague, assessment, location
+):
+    """Which appointments a user may see is ``appointments_for``: the staff API's list, the
+    admin's list and the schedule API show a clinician their own visits and no colleague's."""
+    clinician, colleague = clinician_and_colleague
+    day = datetime.date.today() + datetime.timedelta(days=7)
+    mine = book_appointment(
+        service=assessment,
+        location=location,
+        start=local(day, "10:00"),
+        patient=PatientFactory(),
+        provider=clinician.provider,
+    )
+    book_appointment(
+        service=assessment,
+        location=location,
+        start=local(day, "11:00"),
+        patient=PatientFactory(),
+        provider=colleague,
+    )
+    api = client_for(clinician)
+    listed = {a["reference"] for a in api.get("/api/v1/appointments/").json()["results"]}
+    schedule = api.get("/api/v1/schedule/", {"location": location.pk, "date": day.isoformat()})
+    on_schedule = {
+        a["reference"]
+        for column in schedule.json()["days"][0]["columns"]
+        for a in column["appointments"]
+    }
+    client.force_login(clinician)
+    admin_list = client.get(reverse("admin:scheduling_appointment_changelist"))
+    in_admin = {a.reference for a in admin_list.context["cl"].result_list}
+    assert listed == on_schedule == in_admin == {mine.reference}
