@@ -248,7 +248,7 @@ class HealthcareServiceHandler(ModelHandler):
                 concept("modality", service.modality, service.get_modality_display())
             ],
             "extraDetails": (
-                f"{service.duration_minutes} minutes; {service.price} {service.currency}"
+                f"{service.duration_minutes} minutes; {service.price} in the location's currency"
                 + ("; free consult" if service.is_free_consult else "")
             ),
         }
