@@ -48,23 +48,7 @@ class PublicServiceList(PublicAPIMixin, APIView):
             location=query.validated_data.get("location"),
             discipline=query.validated_data.get("discipline"),
         )
-        data = [
-            {
-                "id": row.service.pk,
-                "name": row.service.name,
-                "description": row.service.description,
-                "disciplines": row.disciplines,
-                "duration_minutes": row.service.duration_minutes,
-                "modality": row.service.modality,
-                "price": f"{row.service.price:.2f}",
-                "currency": row.currency,
-                "is_free_consult": row.service.is_free_consult,
-                "capacity": row.service.capacity,
-                "required_fields": row.required_fields,
-            }
-            for row in rows
-        ]
-        return Response(data)
+        return Response(s.PublicServiceSerializer(rows, many=True).data)
 
 
 @extend_schema(
@@ -89,22 +73,10 @@ class PublicAvailability(PublicAPIMixin, APIView):
             end_date=data["end"],
             provider=data.get("provider"),
         )
-        zone = location.zone
         return Response(
-            {
-                "service": data["service"].pk,
-                "location": location.pk,
-                "timezone": location.timezone,
-                "slots": [
-                    {
-                        "start": slot.start.astimezone(zone).isoformat(),
-                        "end": slot.end.astimezone(zone).isoformat(),
-                        "provider": slot.provider_id,
-                        "spots_left": slot.spots_left,
-                    }
-                    for slot in slots
-                ],
-            }
+            s.AvailabilityResponseSerializer(
+                {"service": data["service"], "location": location, "slots": slots}
+            ).data
         )
 
 

@@ -74,16 +74,21 @@ def local_iso(value: datetime, location: Location) -> str:
 
 
 class PublicServiceSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    name = serializers.CharField()
-    description = serializers.CharField()
+    """One row of ``selectors.public_services`` (a service, its disciplines, the currency of
+    where it is booked, what a booking must give), as the widget reads it."""
+
+    id = serializers.IntegerField(source="service.pk")
+    name = serializers.CharField(source="service.name")
+    description = serializers.CharField(source="service.description")
     disciplines = serializers.ListField(child=serializers.CharField())
-    duration_minutes = serializers.IntegerField()
-    modality = serializers.ChoiceField(choices=Service._meta.get_field("modality").choices)
-    price = serializers.DecimalField(max_digits=8, decimal_places=2)
+    duration_minutes = serializers.IntegerField(source="service.duration_minutes")
+    modality = serializers.ChoiceField(
+        source="service.modality", choices=Service._meta.get_field("modality").choices
+    )
+    price = serializers.DecimalField(source="service.price", max_digits=8, decimal_places=2)
     currency = serializers.CharField(help_text="ISO 4217 code of the location's currency.")
-    is_free_consult = serializers.BooleanField()
-    capacity = serializers.IntegerField()
+    is_free_consult = serializers.BooleanField(source="service.is_free_consult")
+    capacity = serializers.IntegerField(source="service.capacity")
     required_fields = serializers.ListField(
         child=serializers.ChoiceField(choices=[DATE_OF_BIRTH, REASON]),
         help_text=(
@@ -131,10 +136,35 @@ class PublicSlotSerializer(serializers.Serializer):
 
 
 class AvailabilityResponseSerializer(serializers.Serializer):
+    """The availability answer for ``{"service", "location", "slots"}`` (slots from
+    ``selectors.public_slots``): times in the location's zone with their offsets.
+
+    A month of a busy service is thousands of slots, so ``to_representation`` writes the
+    declared fields directly instead of running a field object per value (the declared fields
+    still describe the schema)."""
+
     service = serializers.IntegerField()
     location = serializers.IntegerField()
     timezone = serializers.CharField()
     slots = PublicSlotSerializer(many=True)
+
+    def to_representation(self, instance: dict) -> dict:
+        location = instance["location"]
+        zone = location.zone
+        return {
+            "service": instance["service"].pk,
+            "location": location.pk,
+            "timezone": location.timezone,
+            "slots": [
+                {
+                    "start": slot.start.astimezone(zone).isoformat(),
+                    "end": slot.end.astimezone(zone).isoformat(),
+                    "provider": slot.provider_id,
+                    "spots_left": slot.spots_left,
+                }
+                for slot in instance["slots"]
+            ],
+        }
 
 
 class BookingPatientSerializer(serializers.Serializer):
