@@ -274,9 +274,24 @@ class TriageRedFlagSerializer(serializers.Serializer):
 
 
 class TriageResponseSerializer(serializers.Serializer):
+    """A ``patients.triage`` result; recommendations are ranked in the order triage gives."""
+
     recommendations = TriageRecommendationSerializer(many=True)
     red_flags = TriageRedFlagSerializer(many=True)
     disclaimer = serializers.CharField()
+
+    def to_representation(self, instance) -> dict:
+        ranked = [
+            {"discipline": r.discipline, "name": r.name, "rank": rank, "reasons": r.reasons}
+            for rank, r in enumerate(instance.recommendations, start=1)
+        ]
+        return super().to_representation(
+            {
+                "recommendations": ranked,
+                "red_flags": instance.red_flags,
+                "disclaimer": instance.disclaimer,
+            }
+        )
 
 
 class UnsubscribeSerializer(serializers.Serializer):

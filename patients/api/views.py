@@ -245,21 +245,7 @@ class TriageView(PublicAPIMixin, APIView):
         body = s.TriageRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         result = triage(s.to_triage_answers(body.validated_data["answers"]))
-        return Response(
-            {
-                "recommendations": [
-                    {
-                        "discipline": rec.discipline,
-                        "name": rec.name,
-                        "rank": rank,
-                        "reasons": rec.reasons,
-                    }
-                    for rank, rec in enumerate(result.recommendations, start=1)
-                ],
-                "red_flags": [{"code": f.code, "message": f.message} for f in result.red_flags],
-                "disclaimer": result.disclaimer,
-            }
-        )
+        return Response(s.TriageResponseSerializer(result).data)
 
 
 def _masked(email: str) -> str:
@@ -283,13 +269,15 @@ class UnsubscribeView(PublicAPIMixin, APIView):
     parser_classes = [FormParser, MultiPartParser, JSONParser]
 
     def _payload(self, patient: Patient, purpose: str, detail: str) -> dict:
-        return {
-            "purpose": purpose,
-            "purpose_label": Consent.Purpose(purpose).label,
-            "email": _masked(patient.email),
-            "granted": selectors.has_consent(patient, purpose),
-            "detail": detail,
-        }
+        return s.UnsubscribeSerializer(
+            {
+                "purpose": purpose,
+                "purpose_label": Consent.Purpose(purpose).label,
+                "email": _masked(patient.email),
+                "granted": selectors.has_consent(patient, purpose),
+                "detail": detail,
+            }
+        ).data
 
     def _token(self, request: Request) -> str:
         token = request.query_params.get("token", "")
