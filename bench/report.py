@@ -98,6 +98,24 @@ def _med(values: list[float]) -> float:
     return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
 
 
+def _schedule(r: dict) -> list[str]:
+    """The staff schedule API's server time and query count (absent in older recorded runs)."""
+    rows = r.get("schedule")
+    if not rows:
+        return []
+    out = [
+        "## Staff schedule (`GET /api/v1/schedule/`, in-process, as a manager)",
+        "",
+        "| case | appointments shown | SQL queries | server time |",
+        "|---|---|---|---|",
+    ]
+    out += [
+        f"| {row['case']} | {row['appointments']} | {row['queries']} | {_spread(row['server'])} |"
+        for row in rows
+    ]
+    return [*out, ""]
+
+
 def render(r: dict) -> str:
     m = r["machine"]
     out = [
@@ -198,6 +216,7 @@ def render(r: dict) -> str:
     b = r["booking"]
     out += [
         "",
+        *_schedule(r),
         "## Booking (`POST /api/v1/public/bookings/`, distinct free slots)",
         "",
         f"{b['clients']} parallel HTTP clients, each booking a new person into a distinct free "

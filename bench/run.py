@@ -342,6 +342,11 @@ def main(argv: list[str] | None = None) -> int:
         log("availability (in-process, HTTP, scaling)")
         results["phase_load"]["availability"] = load()
         run_availability(results, clinic, sizes, client)
+        log("schedule API")
+        results["phase_load"]["schedule"] = load()
+        from bench import schedule
+
+        results["schedule"] = schedule.measure(clinic, sizes.availability_runs)
         log("peer")
         results["phase_load"]["peer"] = load()
         run_peer(results, clinic, sizes)

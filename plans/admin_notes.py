@@ -159,6 +159,11 @@ class VisitNoteAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # a note starts from its appointment ("Write note")
 
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        """Every field: a note is written through its own page (``change_view``) and the
+        lifecycle services, never through a model form (so no patient chooser either)."""
+        return [field.name for field in self.model._meta.fields]
+
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 

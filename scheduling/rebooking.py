@@ -19,8 +19,10 @@ from collections import defaultdict
 from datetime import datetime
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.dispatch import receiver
 
+from clinic import roles
 from clinic.models import ClinicSettings
 from notifications import clock, registry
 from notifications import services as ledger
@@ -155,4 +157,12 @@ def render_notice(notification: Notification, now: datetime) -> Email:
     )
 
 
-registry.register(REBOOKING_NOTICE, render=render_notice)
+def ledger_subjects(user) -> QuerySet[Provider]:
+    """Whose rebooking notices a staff user reads in the ledger: the desk (which rebooks the
+    visits) every provider's, a clinician their own."""
+    if roles.runs_the_desk(user):
+        return Provider.objects.all()
+    return Provider.objects.filter(user_id=getattr(user, "pk", None))
+
+
+registry.register(REBOOKING_NOTICE, render=render_notice, visible_subjects=ledger_subjects)

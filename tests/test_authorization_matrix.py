@@ -251,8 +251,8 @@ MATRIX: dict[tuple[str, str], Expect] = {
     # the own clinician's appointment e-mail); retry by managers. Which rows each role lists,
     # and the admin's pages, are in LEDGER_ROWS_SEEN below.
     ("notification-list", "GET"): READ_ALL,
-    ("notification-detail", "GET"): MISSING_OBJECT_READ,
-    ("notification-retry", "POST"): (401, 403, 403, 403, 404),
+    ("notification-detail", "GET"): SCHEDULE_READ,
+    ("notification-retry", "POST"): (401, 403, 403, 403, 200),
     # calendar feeds: the provider themselves and managers see and rotate the secret link
     ("provider-calendar-feed", "GET"): (401, 403, 200, 403, 200),
     ("provider-calendar-feed-rotate", "POST"): (401, 403, 200, 403, 200),
@@ -751,6 +751,7 @@ ADMIN_PATIENT_CHOOSERS: dict[tuple[str, str], str] = {
     ("patients.emergencyaccess", "patient"): "read-only",
     ("patients.consent", "patient"): "read-only",  # an inline of the patient's own page
     ("plans.careplan", "patient"): "read-only",
+    ("plans.visitnote", "patient"): "read-only",  # written from its appointment, never chosen
     ("scheduling.callbackrequest", "patient"): "read-only",
 }
 API_PATIENT_CHOOSERS: dict[str, str] = {

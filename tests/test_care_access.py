@@ -214,7 +214,7 @@ def test_an_admin_booking_follows_the_same_rule(client, clinic):
 
 def test_an_attended_appointment_keeps_access_after_it_is_over_and_a_no_show_grants_none(clinic):
     attended = _staff_book(clinic, clinic["front_desk"], hour=10)
-    change_status(attended, "arrive", actor=clinic["front_desk"])
+    change_status(attended, "arrive", actor=clinic["front_desk"], now=attended.start)
     change_status(attended, "complete", actor=clinic["user"], now=attended.end)
     later = attended.end + datetime.timedelta(days=90)
     assert clinical_patient_ids_for(clinic["user"], now=later).filter(pk=clinic["patient"].pk)

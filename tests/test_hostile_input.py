@@ -153,6 +153,7 @@ VALID_BODIES: dict[str, Callable[[World], dict]] = {
         "token": w.appointment.manage_token,
         "reason": "Feeling better",
     },
+    "public-booking-confirm": lambda w: {"token": w.appointment.manage_token},
     "public-booking-reschedule": lambda w: {
         "token": w.appointment.manage_token,
         "start": local(next_week() + timedelta(days=1), "13:00").isoformat(),

@@ -197,7 +197,6 @@ def service_body(**changes) -> dict:
         "required_acts": ["diagnose"],
         "duration_minutes": 30,
         "price": "80.00",
-        "currency": "CAD",
         **changes,
     }
 
@@ -234,7 +233,6 @@ def test_the_admin_service_form_requires_an_act(manager_user):
             "buffer_after_minutes": 0,
             "modality": "in_person",
             "price": "80.00",
-            "currency": "CAD",
             "capacity": 1,
         }
     )
@@ -251,7 +249,6 @@ def test_the_admin_service_form_requires_an_act(manager_user):
         ("capacity", 30_000),
         ("price", "-1.00"),
         ("price", "1000000000"),
-        ("currency", "zz"),
     ],
 )
 def test_services_refuse_implausible_numbers_and_codes(manager_client, field, value):
@@ -261,6 +258,19 @@ def test_services_refuse_implausible_numbers_and_codes(manager_client, field, va
     assert response.status_code == 400
     assert fields_of(response) == [field]
     assert not Service.objects.filter(code="follow-up").exists()
+
+
+@pytest.mark.parametrize("currency", ["zz", "ZZZ", "usd"])
+def test_a_location_refuses_a_currency_that_is_not_an_iso_4217_code(manager_client, currency):
+    """Prices at a location are in its own currency, so its code must be a real one."""
+    location = LocationFactory()
+    response = manager_client.patch(
+        f"/api/v1/locations/{location.pk}/", {"currency": currency}, format="json"
+    )
+    assert response.status_code == 400
+    assert fields_of(response) == ["currency"]
+    location.refresh_from_db()
+    assert location.currency == "CAD"
 
 
 def test_a_booking_policy_override_is_bounded_like_the_defaults(manager_client):

@@ -11,6 +11,7 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db.models import QuerySet
 
 from notifications import clock, registry, services
 from notifications.registry import Email, Skip
@@ -83,5 +84,10 @@ def render(notification, now: datetime) -> Email:
     )
 
 
+def ledger_subjects(user) -> QuerySet[Provider]:
+    """A clinician reads the reminders about their own unsigned notes (managers read all)."""
+    return Provider.objects.filter(user_id=getattr(user, "pk", None))
+
+
 def register() -> None:
-    registry.register(KIND, render=render, clinical=True)
+    registry.register(KIND, render=render, clinical=True, visible_subjects=ledger_subjects)

@@ -14,6 +14,7 @@ from clinic import roles
 from notifications import registry, services
 from notifications.models import Notification
 from notifications.registry import Email
+from plans.notes.reminders import KIND as UNSIGNED_NOTES
 from plans.notifications import KIND as PROGRAM_EMAIL
 from scheduling.notifications import CANCELLATION, CHANGE, CONFIRMATION, REMINDER
 from tests.conftest import client_for
@@ -86,7 +87,10 @@ def test_every_kind_the_apps_plan_declares_who_may_see_its_rows():
     kinds = {kind.key: kind for kind in registry.kinds()}
     assert {CONFIRMATION, CHANGE, REMINDER, CANCELLATION, PROGRAM_EMAIL} <= set(kinds)
     assert all(kind.visible_subjects is not None for kind in kinds.values())
-    assert [key for key, kind in kinds.items() if kind.clinical] == [PROGRAM_EMAIL]
+    assert {key for key, kind in kinds.items() if kind.clinical} == {
+        PROGRAM_EMAIL,
+        UNSIGNED_NOTES,
+    }
 
 
 def test_the_notifications_app_imports_nothing_of_the_apps_that_register_with_it():

@@ -156,6 +156,10 @@ def test_cancelling_inside_the_late_window_is_flagged(desk, assessment, location
     visit = book_appointment(
         service=assessment, location=location, start=soon, patient=patient, provider=night
     )
+    # Booked yesterday: past the undo window, in which no cancellation is late.
+    Appointment.objects.filter(pk=visit.pk).update(
+        created_at=timezone.now() - datetime.timedelta(days=1)
+    )
     response = desk.post(
         reverse("admin-schedule-act", args=[visit.pk]),
         {"action": "cancel", "reason": "Car broke down"},
@@ -199,6 +203,7 @@ def test_a_clinician_sees_their_own_column_and_searches_their_patients(
     stranger = PatientFactory(first_name="Sam", last_name="Stranger")
     link_patient(stranger, colleague)
     clinician = login(clinician_user("priya-admin", provider=physio))
+    link_patient(visit.patient, physio)  # a booking alone opens no record: real care does
     response = page(clinician, date=visit.local_start.date().isoformat())
     assert [c.provider for c in response.context["columns"]] == [physio]
     search = clinician.get(reverse("admin-search"), {"q": "Stranger"})
