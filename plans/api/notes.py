@@ -293,7 +293,7 @@ class VisitNoteViewSet(
     )
     def chart(self, request: Request) -> HttpResponse:
         raw = request.query_params.get("patient", "")
-        if not raw.isdigit() or len(raw) > 18:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
             raise serializers.ValidationError({"patient": ["Give the patient's id."]})
         patient = get_object_or_404(Patient, pk=int(raw))
         if not can_view_clinical(request.user, patient):
