@@ -225,6 +225,8 @@ class VisitNoteViewSet(
             raise NotFoundProblem(
                 "No such appointment.", [FieldProblem("appointment", "not_found", "")]
             )
+        # Authorship first: the care-plan check must not tell anyone else whose plan an id is.
+        lifecycle.require_author(request.user, appointment)
         plan = _care_plan(data, appointment.patient_id)
         note = lifecycle.start_note(
             appointment,
