@@ -86,3 +86,20 @@ def care_clinic(db, settings):
         ),
     }
     return test_care_access.clinic.__wrapped__(db)
+
+
+@pytest.mark.parametrize("reason", ["\u200b\u200b", "\u2060", "...", "\u00a0-\u00a0"])
+def test_breaking_the_glass_with_an_invisible_or_punctuation_only_reason_is_refused(
+    care_clinic, reason
+):
+    from patients.models import EmergencyAccess
+
+    api = client_for(care_clinic["user"])
+    response = api.post(
+        "/api/v1/emergency-access/",
+        {"patient": care_clinic["patient"].pk, "reason": reason},
+        format="json",
+    )
+    assert response.status_code in (400, 422), response.json()
+    assert response.json()["errors"][0]["field"] == "reason"
+    assert not EmergencyAccess.objects.exists()
