@@ -103,3 +103,13 @@ def test_breaking_the_glass_with_an_invisible_or_punctuation_only_reason_is_refu
     assert response.status_code in (400, 422), response.json()
     assert response.json()["errors"][0]["field"] == "reason"
     assert not EmergencyAccess.objects.exists()
+
+
+@pytest.mark.parametrize("query", ["Patient?name=%00", "Appointment?date=%ED%A0%80"])
+def test_a_nul_or_lone_surrogate_in_a_fhir_query_is_an_operation_outcome_not_an_html_page(
+    manager, query
+):
+    response = manager.get(f"/fhir/R4/{query}")
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/fhir+json")
+    assert response.json()["resourceType"] == "OperationOutcome"
