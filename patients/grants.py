@@ -3,6 +3,7 @@ and a clinician's "break the glass" in an emergency. Both are audited in the sam
 ``patients.access`` reads them.
 """
 
+import unicodedata
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -24,7 +25,8 @@ def emergency_access_hours() -> int:
 
 def _reason(reason: str) -> str:
     reason = (reason or "").strip()
-    if not reason:
+    # Zero-width or punctuation-only text reads as blank in the audit log: it is no reason.
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in reason):
         raise ValidationProblem(
             "Say why access is needed.",
             [FieldProblem("reason", "required", "A reason is required; it is audited.")],

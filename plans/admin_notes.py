@@ -195,7 +195,9 @@ class VisitNoteAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        note = self.get_queryset(request).filter(pk=object_id).first()
+        ident = str(object_id)
+        numeric = ident.isascii() and ident.isdigit() and len(ident) <= 18
+        note = self.get_queryset(request).filter(pk=int(ident)).first() if numeric else None
         if note is None:
             raise Http404("No such visit note.")
         form = NoteForm(request.POST or None, note=note)

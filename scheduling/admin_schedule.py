@@ -52,7 +52,28 @@ def _parse_local(value: str, location: Location) -> datetime | None:
         naive = datetime.fromisoformat(value)
     except (TypeError, ValueError):
         return None
+    if not FIRST_YEAR <= naive.year <= LAST_YEAR:
+        return None
     return naive.replace(tzinfo=location.zone) if naive.tzinfo is None else naive
+
+
+# The years a desk can page to; outside them a week's arithmetic leaves what a date holds.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+def _local_date(value: str) -> date | None:
+    """A ``?date=`` within the years the schedule pages through, else None."""
+    try:
+        day = date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+    return day if FIRST_YEAR <= day.year <= LAST_YEAR else None
+
+
+def _pk(value: str | None) -> int:
+    """A posted id; anything but ASCII digits is 0, which finds nothing (a 404, never a 500)."""
+    value = value or ""
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else 0
 
 
 def _back(request: HttpRequest) -> HttpResponseRedirect:
@@ -208,10 +229,7 @@ def schedule_view(request: HttpRequest) -> HttpResponse:
         messages.info(request, "Add a location to see its schedule.")
         return HttpResponseRedirect(reverse("admin:index"))
     zone = location.zone
-    try:
-        day = date.fromisoformat(request.GET.get("date", ""))
-    except ValueError:
-        day = timezone.localdate(timezone=zone)
+    day = _local_date(request.GET.get("date", "")) or timezone.localdate(timezone=zone)
     view = WEEK if request.GET.get("view") == WEEK else DAY
     by = (
         calendar.BY_ROOM if request.GET.get("columns") == calendar.BY_ROOM else calendar.BY_PROVIDER
@@ -283,11 +301,11 @@ def _week(schedule: calendar.Schedule) -> list[dict]:
 def book_view(request: HttpRequest) -> HttpResponse:
     """Book a patient into free time through ``book_appointment``."""
     _need(request, "add")
-    location = get_object_or_404(Location, pk=request.POST.get("location") or 0)
-    provider = get_object_or_404(Provider, pk=request.POST.get("provider") or 0)
+    location = get_object_or_404(Location, pk=_pk(request.POST.get("location")))
+    provider = get_object_or_404(Provider, pk=_pk(request.POST.get("provider")))
     patients = admin.site._registry[Patient].get_queryset(request)
-    patient = patients.filter(pk=request.POST.get("patient") or 0).first()
-    service = Service.objects.filter(pk=request.POST.get("service") or 0).first()
+    patient = patients.filter(pk=_pk(request.POST.get("patient"))).first()
+    service = Service.objects.filter(pk=_pk(request.POST.get("service"))).first()
     start = _parse_local(request.POST.get("start", ""), location)
     missing = [
         label
@@ -328,14 +346,16 @@ def act_view(request: HttpRequest, pk: int) -> HttpResponse:
             services.change_status(appointment, action, actor=request.user)
             done = ACTIONS[action]
         elif action == "cancel":
-            cancelled = services.cancel_appointment(
-                appointment, reason=request.POST.get("reason", "").strip(), actor=request.user
-            )
+            reason = request.POST.get("reason", "").strip()
+            if "\x00" in reason:
+                messages.error(request, "The reason may not contain NUL characters.")
+                return _back(request)
+            cancelled = services.cancel_appointment(appointment, reason=reason, actor=request.user)
             done = "Cancelled (late cancellation)" if cancelled.late_cancellation else "Cancelled"
         elif action == "reschedule":
             provider = appointment.provider
             if request.POST.get("provider"):
-                provider = get_object_or_404(Provider, pk=request.POST["provider"])
+                provider = get_object_or_404(Provider, pk=_pk(request.POST["provider"]))
             start = _parse_local(request.POST.get("start", ""), appointment.location)
             if start is None:
                 messages.error(request, "Choose a new time.")
@@ -363,10 +383,12 @@ def times_view(request: HttpRequest, pk: int) -> JsonResponse:
     _need(request, "change")
     appointment = get_object_or_404(selectors.appointments_for(request.user), pk=pk)
     location = appointment.location
-    try:
-        day = date.fromisoformat(request.GET.get("date", ""))
-    except ValueError:
-        return JsonResponse({"times": [], "error": "Give a date as YYYY-MM-DD."}, status=400)
+    day = _local_date(request.GET.get("date", ""))
+    if day is None:
+        return JsonResponse(
+            {"times": [], "error": f"Give a date as YYYY-MM-DD, {FIRST_YEAR} to {LAST_YEAR}."},
+            status=400,
+        )
     result = search(
         service=appointment.service,
         location=location,

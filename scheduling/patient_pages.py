@@ -25,6 +25,8 @@ from scheduling.notifications import local_label
 from scheduling.visit_details import visit_place
 
 WEEK = timedelta(days=7)
+# The years a patient can page to or pick; past them the week's arithmetic leaves what a date holds.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 DONE_MESSAGES = {
     "cancelled": "Your appointment is cancelled. We have e-mailed you a confirmation.",
     "moved": "Your appointment has moved to the new time. We will e-mail you the details.",
@@ -105,6 +107,11 @@ def cancel_booking(request: HttpRequest, reference: str) -> HttpResponse:
         return _render(request, "cancel.html", appointment)
     reason = request.POST.get("reason", "")
     try:
+        if "\x00" in reason:
+            raise ValidationProblem(
+                "The reason may not contain NUL characters.",
+                [FieldProblem("reason", "invalid", "Remove the NUL characters.")],
+            )
         services.cancel_appointment(
             appointment,
             reason=reason,
@@ -120,6 +127,8 @@ def _first_day(request: HttpRequest, appointment: Appointment, today: date) -> d
     try:
         day = date.fromisoformat(request.GET.get("from", "") or request.POST.get("from", ""))
     except ValueError:
+        day = today
+    if day.year > LAST_YEAR:
         day = today
     return max(day, today)
 
@@ -153,6 +162,8 @@ def _parse_start(value: str) -> datetime:
     try:
         start = datetime.fromisoformat(value)
     except ValueError:
+        start = None
+    if start is not None and not FIRST_YEAR <= start.year <= LAST_YEAR:
         start = None
     if start is None or start.tzinfo is None:
         raise ValidationProblem(

@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from clinic.api import limits, problems
 
@@ -11,8 +11,9 @@ class InputGuardMiddleware:
     """Refuse, before any view runs, what no endpoint can use: a body over the size cap (413),
     and NUL characters or unpaired surrogates in the path, the query string or a header (400).
 
-    Under ``/api/`` the answer is problem+json naming the field; elsewhere (admin, widget page)
-    Django's own 400 page. A NUL would otherwise reach PostgreSQL (a 500 on an admin search).
+    Under ``/api/`` the answer is problem+json naming the field, under ``/fhir/`` an
+    OperationOutcome; elsewhere (admin, widget page) Django's own 400 page. A NUL would
+    otherwise reach PostgreSQL (a 500 on an admin search).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
@@ -30,9 +31,11 @@ class InputGuardMiddleware:
         errors = _input_problems(request)
         if not errors:
             return self.get_response(request)
+        first = errors[0]
+        if request.path.startswith("/fhir/"):
+            return _operation_outcome(f"{first['field']}: {first['message']}")
         if not api:
             return problems.bad_request_view(request)
-        first = errors[0]
         return problems.json_problem(
             "validation-error",
             "Invalid input.",
@@ -40,6 +43,15 @@ class InputGuardMiddleware:
             f"{first['field']}: {first['message']}",
             errors,
         )
+
+
+def _operation_outcome(diagnostics: str) -> HttpResponse:
+    """The FHIR API's own error shape, so a FHIR client reads this refusal like any other."""
+    body = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "invalid", "diagnostics": diagnostics}],
+    }
+    return JsonResponse(body, status=400, content_type="application/fhir+json")
 
 
 def _declared_length(request: HttpRequest) -> int:

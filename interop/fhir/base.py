@@ -136,7 +136,7 @@ class ModelHandler(Handler):
     def read(self, request: HttpRequest, ident: str) -> dict:
         self.check_access(request)
         obj = None
-        if ident.isdigit() and len(ident) <= 18:
+        if ident.isascii() and ident.isdigit() and len(ident) <= 18:
             obj = self.queryset(request).filter(pk=int(ident)).first()
         if obj is None:
             raise NotFound(self.type, ident)

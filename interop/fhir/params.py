@@ -59,7 +59,7 @@ class Params:
         raw = self.query.get(name)
         if raw in (None, ""):
             return default
-        if not raw.isdigit() or not low <= int(raw) <= high:
+        if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
             raise BadParameter(name, f"a whole number from {low} to {high}.")
         return int(raw)
 
@@ -105,7 +105,7 @@ class Params:
         ident = self.reference_id(name, resource_type)
         if ident is None:
             return None
-        if not ident.isdigit() or len(ident) > 18:
+        if not (ident.isascii() and ident.isdigit()) or len(ident) > 18:
             raise BadParameter(name, f"no {resource_type} has the id '{ident}'.")
         return int(ident)
 
@@ -171,13 +171,14 @@ def parse_date(name: str, raw: str, zone: ZoneInfo) -> Bound:
                 datetime.combine(first, time(0), tzinfo=zone).astimezone(UTC),
                 datetime.combine(after, time(0), tzinfo=zone).astimezone(UTC),
             )
+        if "T" not in value:
+            raise ValueError(value)
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+        # An offset can carry year 1 or 9999 past what a datetime holds: the client's value.
+        moment = moment.astimezone(UTC)
+        # A dateTime to the second covers that second.
+        return Bound(prefix, moment, moment + timedelta(seconds=1))
     except (ValueError, OverflowError):
         raise BadParameter(name, f"'{raw}' is not a FHIR date or dateTime.") from None
-    if "T" not in value:
-        raise BadParameter(name, f"'{raw}' is not a FHIR date or dateTime.")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
-    moment = moment.astimezone(UTC)
-    # A dateTime to the second covers that second.
-    return Bound(prefix, moment, moment + timedelta(seconds=1))

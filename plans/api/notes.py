@@ -225,6 +225,8 @@ class VisitNoteViewSet(
             raise NotFoundProblem(
                 "No such appointment.", [FieldProblem("appointment", "not_found", "")]
             )
+        # Authorship first: the care-plan check must not tell anyone else whose plan an id is.
+        lifecycle.require_author(request.user, appointment)
         plan = _care_plan(data, appointment.patient_id)
         note = lifecycle.start_note(
             appointment,
@@ -293,7 +295,7 @@ class VisitNoteViewSet(
     )
     def chart(self, request: Request) -> HttpResponse:
         raw = request.query_params.get("patient", "")
-        if not raw.isdigit() or len(raw) > 18:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
             raise serializers.ValidationError({"patient": ["Give the patient's id."]})
         patient = get_object_or_404(Patient, pk=int(raw))
         if not can_view_clinical(request.user, patient):

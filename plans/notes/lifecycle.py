@@ -64,6 +64,11 @@ def _author_of(user, provider_id: int, doing: str):
     return provider
 
 
+def require_author(user, appointment: Appointment) -> None:
+    """Refuse (403) anyone but the appointment's provider before any other check answers."""
+    _author_of(user, appointment.provider_id, "write this visit's note")
+
+
 def _plan_for(note: VisitNote, care_plan: CarePlan | None) -> CarePlan | None:
     """The plan the note charts against: the one given (the patient's, not closed), else the
     patient's open plan the author leads or maintains, if any."""

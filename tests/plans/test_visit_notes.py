@@ -364,3 +364,17 @@ def test_the_note_list_costs_the_same_queries_for_two_notes_as_for_six():
     two = queries()
     chart(4, 10)
     assert queries() == two
+
+
+def test_a_clinician_who_is_not_the_provider_learns_nothing_of_the_patients_care_plans(charting):
+    """Starting a note on another provider's visit is refused the same way whichever care plan
+    is named: the patient's own plan and an id of nothing give the same 403."""
+    _provider, appointment, _client, _ = charting
+    plan = CarePlanFactory(patient=appointment.patient, location=appointment.location)
+    other = client_for(clinician_user("prying-physio", locations=[appointment.location]))
+    answers = [
+        other.post(URL, {"appointment": appointment.pk, "care_plan": cp}, format="json")
+        for cp in (plan.pk, plan.pk + 1000)
+    ]
+    assert [a.status_code for a in answers] == [403, 403]
+    assert answers[0].json() == answers[1].json()

@@ -66,3 +66,11 @@ def test_the_appointment_page_offers_write_note_to_its_provider_only(world):
     assert f"/admin/plans/visitnote/write/{ids['fresh']}/" in own.get(page).content.decode()
     assert "/admin/plans/visitnote/" not in desk.get(page).content.decode()
     assert not VisitNote.objects.filter(appointment_id=ids["fresh"]).exists()
+
+
+@pytest.mark.parametrize("ident", ["abc", "%C2%B2", "1.5"])
+def test_a_note_page_for_an_id_that_is_not_a_number_is_a_404(world, ident):
+    users, _ids = world
+    browser = Client()
+    browser.force_login(users["manager"])
+    assert browser.get(f"/admin/plans/visitnote/{ident}/change/").status_code == 404

@@ -151,3 +151,28 @@ def test_unsubscribe_with_a_forged_token_is_a_404_page(browser):
         content_type="application/x-www-form-urlencoded",
     )
     assert one_click.status_code == 404
+
+
+@pytest.mark.parametrize("first", ["9999-12-31", "9999-12-27"])
+def test_paging_the_reschedule_week_past_the_calendar_shows_this_week_not_a_500(visit, first):
+    response = Client().get(
+        manage(visit, "reschedule/"), {"token": visit.manage_token, "from": first}
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("start", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:00-14:00"])
+def test_a_new_time_past_the_calendar_is_refused_on_the_page_and_nothing_moves(visit, start):
+    response = Client().post(
+        manage(visit, "reschedule/"), {"token": visit.manage_token, "start": start}
+    )
+    assert response.status_code == 422
+    assert Appointment.objects.get(pk=visit.pk).start == visit.start
+
+
+def test_a_cancel_reason_with_a_nul_byte_is_refused_on_the_page_and_nothing_is_cancelled(visit):
+    response = Client().post(
+        manage(visit, "cancel/"), {"token": visit.manage_token, "reason": "ill\x00"}
+    )
+    assert response.status_code == 422
+    assert Appointment.objects.get(pk=visit.pk).status != Appointment.Status.CANCELLED

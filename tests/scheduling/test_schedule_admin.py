@@ -248,3 +248,62 @@ def test_the_patient_page_shows_visits_consents_and_a_booking_link(desk, visit):
     assert "Shoulder pain" not in html
     form = desk.get(f"/admin/scheduling/appointment/add/?patient={patient.pk}")
     assert form.context["adminform"].form.initial["patient"] == str(patient.pk)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"date": "9999-12-31", "view": "week"},
+        {"date": "0001-01-01", "view": "week"},
+        {"date": "9999-12-31"},
+    ],
+)
+def test_a_date_outside_the_calendar_opens_today_instead_of_a_500(desk, location, params):
+    response = page(desk, location=location.pk, **params)
+    assert response.context["day"] == timezone.localdate(timezone=TORONTO)
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "garbage"])
+def test_free_times_for_a_date_outside_the_calendar_are_a_400(desk, visit, day):
+    response = desk.get(f"{URL}appointments/{visit.pk}/times/", {"date": day})
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "posted",
+    [
+        {"location": "abc", "provider": "1"},
+        {"provider": "abc"},
+        {"patient": "abc", "service": "x"},
+        {"provider": "\u00b2"},
+    ],
+)
+def test_a_booking_form_with_ids_that_are_not_numbers_finds_nothing_and_books_nothing(
+    desk, visit, location, physio, assessment, posted
+):
+    form = {
+        "location": location.pk,
+        "provider": physio.pk,
+        "patient": visit.patient_id,
+        "service": assessment.pk,
+        "start": f"{next_week():%Y-%m-%d}T14:00",
+        **posted,
+    }
+    response = desk.post(f"{URL}book/", form)
+    assert response.status_code in (302, 404)
+    assert Appointment.objects.count() == 1
+
+
+def test_moving_to_a_provider_id_that_is_not_a_number_is_a_404(desk, visit):
+    response = desk.post(
+        f"{URL}appointments/{visit.pk}/",
+        {"action": "reschedule", "provider": "abc", "start": f"{next_week():%Y-%m-%d}T14:00"},
+    )
+    assert response.status_code == 404
+
+
+def test_a_cancel_reason_with_a_nul_byte_is_refused_and_nothing_is_cancelled(desk, visit):
+    response = desk.post(f"{URL}appointments/{visit.pk}/", {"action": "cancel", "reason": "a\x00"})
+    assert response.status_code == 302
+    visit.refresh_from_db()
+    assert visit.status != Appointment.Status.CANCELLED
