@@ -2,11 +2,13 @@
 
 An appointment lets its provider read the patient's records when it is attended (arrived or
 completed) or upcoming and confirmed, *and* someone other than that clinician vouched for it:
-front desk or a manager booked, confirmed, or marked it; the patient confirmed it with the
-secret link from their e-mail; or the system did (demo data, commands). An anonymous online
-booking, or a clinician's own booking and confirmation of their own calendar, vouches for
-nothing, so neither can open a chart. Cancelled, no-show and unconfirmed bookings grant nothing;
-the rule is evaluated on every request, so a cancellation removes what the booking granted.
+front desk or a manager booked, confirmed, or marked it; or the system did (demo data,
+commands). An anonymous online booking, a confirmation through the booking's manage token
+(the booking's answer hands that token to whoever booked, so it proves nothing about holding
+the patient's e-mail), or a clinician's own booking and confirmation of their own calendar,
+vouches for nothing, so none of them can open a chart. Cancelled, no-show and unconfirmed
+bookings grant nothing; the rule is evaluated on every request, so a cancellation removes what
+the booking granted.
 """
 
 from datetime import datetime
@@ -27,10 +29,12 @@ def _vouched_for(provider) -> QuerySet:
     others = Q(actor__isnull=False)
     if provider.user_id is not None:
         others &= ~Q(actor_id=provider.user_id)
-    # No user: the system, or the patient through the manage link (the only anonymous way to
-    # confirm). An anonymous online booking is the one unattended event that proves nothing.
-    system = Q(actor__isnull=True) & (
-        ~Q(kind=Kind.BOOKED) | Q(appointment__source=Appointment.Source.STAFF)
+    # No user: the system, or whoever holds the manage token (an anonymous online booking, or a
+    # confirmation through the token): those prove nothing and are left out.
+    system = (
+        Q(actor__isnull=True)
+        & (~Q(kind=Kind.BOOKED) | Q(appointment__source=Appointment.Source.STAFF))
+        & ~Q(data__via=MANAGE_LINK)
     )
     return AppointmentEvent.objects.filter(
         appointment=OuterRef("pk"), kind__in=_STANDING_KINDS

@@ -50,15 +50,6 @@ def test_a_fhir_datetime_past_the_calendars_edge_is_a_400_operation_outcome(mana
     assert response.json()["resourceType"] == "OperationOutcome"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "The public booking response hands the manage token to whoever booked, so confirming "
-        "with it proves nothing about holding the e-mail address; scheduling.access counts that "
-        "confirmation as the patient vouching. Closing it needs a proof the booker never sees "
-        "(e.g. a confirmation token sent only by e-mail), a contract decision for the lead."
-    ),
-)
 def test_an_anonymous_booker_confirming_with_the_token_it_was_given_never_opens_a_chart(
     api_client, care_clinic
 ):
