@@ -294,8 +294,27 @@ class AccessGrantAdmin(PatientChooserMixin, admin.ModelAdmin):
             grants.revoke_grant(grant, actor=request.user, request=request, channel="admin")
 
 
+class ManagersReadOnlyAdmin(admin.ModelAdmin):
+    """A log that managers read and nobody adds to, changes or deletes from here."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return roles.is_manager(request.user)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(EmergencyAccess)
-class EmergencyAccessAdmin(admin.ModelAdmin):
+class EmergencyAccessAdmin(ManagersReadOnlyAdmin):
     """Every "break the glass": who opened which record, when and why. Managers review it; rows
     are written only by clinicians through the API, never here."""
 
@@ -304,42 +323,12 @@ class EmergencyAccessAdmin(admin.ModelAdmin):
     search_fields = ["patient__last_name", "patient__email", "provider__display_name", "reason"]
     date_hierarchy = "opened_at"
 
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in EmergencyAccess._meta.fields]
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return roles.is_manager(request.user)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ManagersReadOnlyAdmin):
     """The audit log: managers read it; nobody adds, changes or deletes a row."""
 
     list_display = ["occurred_at", "actor_label", "action", "object_type", "object_id", "channel"]
     list_filter = ["action", "object_type", "channel"]
     search_fields = ["actor_label", "object_id", "request_id", "summary"]
     date_hierarchy = "occurred_at"
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in AuditEvent._meta.fields]
-
-    def has_view_permission(self, request, obj=None) -> bool:
-        return roles.is_manager(request.user)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
