@@ -34,7 +34,8 @@ def _vouched_for(provider) -> QuerySet:
     system = (
         Q(actor__isnull=True)
         & (~Q(kind=Kind.BOOKED) | Q(appointment__source=Appointment.Source.STAFF))
-        & ~Q(data__via=MANAGE_LINK)
+        # (a missing key is no manage link: SQL's NOT of NULL would drop those rows too)
+        & (Q(data__via__isnull=True) | ~Q(data__via=MANAGE_LINK))
     )
     return AppointmentEvent.objects.filter(
         appointment=OuterRef("pk"), kind__in=_STANDING_KINDS

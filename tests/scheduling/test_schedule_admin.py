@@ -152,6 +152,8 @@ def test_cancelling_inside_the_late_window_is_flagged(desk, assessment, location
     weekly_hours(night, location, start="00:00", end="23:59")
     soon = timezone.now().astimezone(TORONTO).replace(second=0, microsecond=0)
     soon += datetime.timedelta(hours=3, minutes=15 - soon.minute % 15)
+    if soon.hour >= 22 or soon.hour < 1:  # the hour-long visit must end before 23:59
+        soon = (soon + datetime.timedelta(hours=4)).replace(hour=10, minute=0)
     patient = PatientFactory()
     visit = book_appointment(
         service=assessment, location=location, start=soon, patient=patient, provider=night
