@@ -1,6 +1,7 @@
 """The shape every served resource type shares: read by id, search with paging, validation with
 the R4B models, ``searchset`` bundles and the audit of clinical reads."""
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -72,7 +73,7 @@ class Page:
     total: int
 
 
-class Handler:
+class Handler(ABC):
     """One resource type. Subclasses set ``type`` and ``search_params`` and implement ``read``
     and ``search``; the view checks authentication and turns errors into OperationOutcomes."""
 
@@ -80,14 +81,17 @@ class Handler:
     search_params: Sequence[SearchParam] = ()
     audited: bool = False  # are reads logged (clinical content)?
 
-    def check_access(self, request: HttpRequest) -> None:
-        """Raise ``Forbidden`` when the caller's role may not use this type at all."""
+    def check_access(self, request: HttpRequest) -> None:  # noqa: B027 (a hook: most allow all)
+        """Raise ``Forbidden`` when the caller's role may not use this type at all; by default
+        every staff role may (the view has already refused anyone without one)."""
 
+    @abstractmethod
     def read(self, request: HttpRequest, ident: str) -> dict:
-        raise NotImplementedError
+        """The resource with this id, or ``NotFound``."""
 
+    @abstractmethod
     def search(self, request: HttpRequest, params: Params) -> Page:
-        raise NotImplementedError
+        """One page of the resources the caller may see that match ``params``."""
 
     def params(self, request: HttpRequest) -> Params:
         return Params(request.GET, {p.name for p in self.search_params})
@@ -121,14 +125,16 @@ class ModelHandler(Handler):
     """A resource type backed by one model: integer ids, a visible queryset per caller, a
     filter from the search parameters, one resource per row."""
 
+    @abstractmethod
     def queryset(self, request: HttpRequest) -> QuerySet:
-        raise NotImplementedError
+        """The rows of this type the caller may see (the owning app's visibility rule)."""
 
     def filter(self, queryset: QuerySet, params: Params, request: HttpRequest) -> QuerySet:
         return queryset
 
+    @abstractmethod
     def to_resource(self, obj: Any, request: HttpRequest) -> dict:
-        raise NotImplementedError
+        """One row as a FHIR resource (a plain dict, validated by the caller)."""
 
     def prepare(self, objects: list, request: HttpRequest) -> None:
         """Load, in a fixed number of queries, what ``to_resource`` needs for a page."""
