@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from clinic.errors import DomainError
 from clinic.models import Location
+from patients.access import visible_patients
 from patients.models import Patient
 from providers.models import Provider
 from scheduling import schedule as calendar
@@ -303,7 +304,7 @@ def book_view(request: HttpRequest) -> HttpResponse:
     _need(request, "add")
     location = get_object_or_404(Location, pk=_pk(request.POST.get("location")))
     provider = get_object_or_404(Provider, pk=_pk(request.POST.get("provider")))
-    patients = admin.site._registry[Patient].get_queryset(request)
+    patients = visible_patients(request.user)
     patient = patients.filter(pk=_pk(request.POST.get("patient"))).first()
     service = Service.objects.filter(pk=_pk(request.POST.get("service"))).first()
     start = _parse_local(request.POST.get("start", ""), location)
@@ -416,7 +417,7 @@ def times_view(request: HttpRequest, pk: int) -> JsonResponse:
 def patients_view(request: HttpRequest) -> JsonResponse:
     """The booking panel's patient quick search, within the patient visibility rule."""
     _need(request, "add")
-    patients = admin.site._registry[Patient].get_queryset(request)
+    patients = visible_patients(request.user)
     found = selectors.quick_search(patients, request.GET.get("q", ""))
     return JsonResponse(
         {
@@ -447,7 +448,7 @@ def search_view(request: HttpRequest) -> HttpResponse:
     if not patient_admin.has_view_permission(request):
         raise PermissionDenied
     text = request.GET.get("q", "")
-    found = selectors.quick_search(patient_admin.get_queryset(request), text)
+    found = selectors.quick_search(visible_patients(request.user), text)
     context = {
         **admin.site.each_context(request),
         "title": f"Search: {text}" if text else "Search",
