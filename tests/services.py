@@ -77,14 +77,19 @@ class _Handler:
     async def handle_DATA(self, server, session, envelope) -> str:
         with self.server.lock:
             self.server.started += 1
-        if self.server.mode == "reject":
-            return "554 5.7.1 Message rejected for the test"
-        if self.server.delay:
-            await asyncio.sleep(self.server.delay)
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        with self.server.lock:
-            self.server.messages.append(message)
-        return "250 Message accepted for delivery"
+            self.server.in_flight += 1
+        try:
+            if self.server.mode == "reject":
+                return "554 5.7.1 Message rejected for the test"
+            if self.server.delay:
+                await asyncio.sleep(self.server.delay)
+            message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+            with self.server.lock:
+                self.server.messages.append(message)
+            return "250 Message accepted for delivery"
+        finally:
+            with self.server.lock:
+                self.server.in_flight -= 1
 
 
 @dataclass
@@ -94,6 +99,9 @@ class SMTPServer:
     delay: float = 0.0
     messages: list[EmailMessage] = field(default_factory=list)
     started: int = 0  # DATA commands begun, including one still being answered
+    # DATA commands begun and not yet answered (nor cut off); unlike ``started``, ``clear()``
+    # leaves it alone, since a message in flight then is still in flight after it.
+    in_flight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     controller: Controller | None = None
 
