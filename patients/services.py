@@ -160,6 +160,23 @@ def _email_taken_problem() -> ConflictProblem:
     )
 
 
+def _check_field_rules(fields: dict[str, Any]) -> None:
+    """The model's own field rules (a plausible birth date, a phone number's shape), for callers
+    that hand over values no form has checked."""
+    problems = []
+    for name, value in fields.items():
+        if value in (None, ""):
+            continue
+        try:
+            Patient._meta.get_field(name).run_validators(value)
+        except ValidationError as exc:
+            problems.append(
+                FieldProblem(name, exc.error_list[0].code or "invalid", exc.messages[0])
+            )
+    if problems:
+        raise ValidationProblem(problems[0].message, problems)
+
+
 def create_patient(*, actor, request=None, channel: str = "api", **fields: Any) -> Patient:
     """Staff register a patient. Unlike online matching, a second record for a known e-mail is
     refused (409) so staff look the person up instead of creating a twin."""
@@ -170,6 +187,7 @@ def create_patient(*, actor, request=None, channel: str = "api", **fields: Any) 
     unknown = set(fields) - set(CONTACT_FIELDS)
     if unknown:
         raise ValueError(f"Not patient contact fields: {sorted(unknown)}")
+    _check_field_rules(fields)
     try:
         with transaction.atomic():
             patient = Patient.objects.create(**fields)

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -20,10 +21,11 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from clinic.errors import DomainError
+from clinic.errors import DomainError, FieldProblem, ValidationProblem
 from clinic.models import Location
 from patients.access import visible_patients
 from patients.models import Patient
+from patients.services import create_patient
 from providers.models import Provider
 from scheduling import schedule as calendar
 from scheduling import selectors, services
@@ -102,13 +104,19 @@ class Block:
     sessions: list[list[calendar.Entry]] = field(default_factory=list)
 
 
-def _blocks(entries: list[calendar.Entry]) -> list[Block]:
+def _sessions(entries: list[calendar.Entry]) -> list[list[calendar.Entry]]:
+    """The column's live appointments by session, in time order: a group class's participants
+    together, each one-to-one visit alone."""
     sessions: dict[str, list[calendar.Entry]] = {}
     for entry in entries:
         if entry.appointment.status in BLOCKING_STATUSES:
             sessions.setdefault(entry.appointment.slot_key, []).append(entry)
+    return sorted(sessions.values(), key=lambda s: s[0].appointment.start)
+
+
+def _blocks(entries: list[calendar.Entry]) -> list[Block]:
     blocks: list[Block] = []
-    for session in sorted(sessions.values(), key=lambda s: s[0].appointment.start):
+    for session in _sessions(entries):
         first = session[0].appointment
         if blocks and first.start < blocks[-1].end:
             blocks[-1].sessions.append(session)
@@ -267,6 +275,7 @@ def schedule_view(request: HttpRequest) -> HttpResponse:
         "today": timezone.localdate(timezone=zone),
         "can_book": request.user.has_perm("scheduling.add_appointment"),
         "can_change": request.user.has_perm("scheduling.change_appointment"),
+        "can_add_patient": request.user.has_perm("patients.add_patient"),
         "panels": _panel_data(entries, location, now),
         "cancelled": [e for e in entries if e.appointment.status == Appointment.Status.CANCELLED],
     }
@@ -293,39 +302,76 @@ def _week(schedule: calendar.Schedule) -> list[dict]:
         cells = []
         for day in schedule.days:
             column = next((c for c in day.columns if c.provider == provider), None)
-            cells.append({"day": day, "column": column})
+            sessions = _sessions(column.entries) if column else []
+            cells.append({"day": day, "column": column, "sessions": sessions})
         rows.append({"provider": provider, "cells": cells})
     return rows
 
 
+NEW_PATIENT_FIELDS = ("first_name", "last_name", "email", "phone", "date_of_birth")
+
+
+def _new_patient(request: HttpRequest) -> dict[str, object] | None:
+    """The booking panel's "new patient" fields, or None when none was filled in. Only staff who
+    may register patients get them; a date of birth that is not a date is refused here."""
+    fields = {name: request.POST.get(f"new_{name}", "").strip() for name in NEW_PATIENT_FIELDS}
+    if not any(fields.values()):
+        return None
+    if not request.user.has_perm("patients.add_patient"):
+        raise PermissionDenied
+    if fields["date_of_birth"]:
+        try:
+            fields["date_of_birth"] = date.fromisoformat(fields["date_of_birth"])
+        except ValueError:
+            raise ValidationProblem(
+                "The date of birth is not a date.",
+                [FieldProblem("date_of_birth", "invalid", "Give the date as YYYY-MM-DD.")],
+            ) from None
+    return {name: value for name, value in fields.items() if value}
+
+
 @require_POST
 def book_view(request: HttpRequest) -> HttpResponse:
-    """Book a patient into free time through ``book_appointment``."""
+    """Book a patient into free time through ``book_appointment``; a person not yet registered
+    is registered through ``create_patient`` in the same transaction, so a refused booking
+    leaves no new record behind."""
     _need(request, "add")
     location = get_object_or_404(Location, pk=_pk(request.POST.get("location")))
     provider = get_object_or_404(Provider, pk=_pk(request.POST.get("provider")))
-    patients = visible_patients(request.user)
-    patient = patients.filter(pk=_pk(request.POST.get("patient"))).first()
+    patient = visible_patients(request.user).filter(pk=_pk(request.POST.get("patient"))).first()
+    try:
+        new_patient = None if patient else _new_patient(request)
+    except DomainError as exc:
+        return _refused(request, exc)
     service = Service.objects.filter(pk=_pk(request.POST.get("service"))).first()
     start = _parse_local(request.POST.get("start", ""), location)
     missing = [
         label
-        for label, value in (("a patient", patient), ("a service", service), ("a start", start))
+        for label, value in (
+            ("a patient", patient or new_patient),
+            ("a service", service),
+            ("a start", start),
+        )
         if value is None
     ]
     if missing:
         messages.error(request, f"Choose {' and '.join(missing)} to book.")
         return _back(request)
     try:
-        appointment = services.book_appointment(
-            service=service,
-            location=location,
-            start=start,
-            patient=patient,
-            provider=provider,
-            source=Appointment.Source.STAFF,
-            actor=request.user,
-        )
+        with transaction.atomic():
+            if patient is None:
+                patient = create_patient(
+                    actor=request.user, request=request, channel="admin", **new_patient
+                )
+            appointment = services.book_appointment(
+                service=service,
+                location=location,
+                start=start,
+                patient=patient,
+                provider=provider,
+                source=Appointment.Source.STAFF,
+                actor=request.user,
+            )
     except DomainError as exc:
         return _refused(request, exc)
     messages.success(

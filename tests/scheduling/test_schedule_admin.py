@@ -13,11 +13,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from clinic import roles
+from clinic.models import AuditEvent
+from patients.models import Patient
 from scheduling.models import Appointment
 from scheduling.services import book_appointment
 from tests.factories.patients import PatientFactory, clinician_user, link_patient, staff_user
 from tests.factories.providers import ProviderFactory
-from tests.factories.scheduling import ClosureFactory, offer, weekly_hours
+from tests.factories.scheduling import ClosureFactory, ServiceFactory, offer, weekly_hours
 from tests.scheduling.conftest import TORONTO, local, make_physio, next_week
 
 URL = "/admin/schedule/"
@@ -309,3 +311,158 @@ def test_a_cancel_reason_with_a_nul_byte_is_refused_and_nothing_is_cancelled(des
     assert response.status_code == 302
     visit.refresh_from_db()
     assert visit.status != Appointment.Status.CANCELLED
+
+
+def _book_new_patient(client, physio, service, location, start: str, **person):
+    fields = {f"new_{name}": value for name, value in person.items()}
+    return client.post(
+        reverse("admin-schedule-book"),
+        {
+            "location": location.pk,
+            "provider": physio.pk,
+            "service": service.pk,
+            "start": start,
+            **fields,
+        },
+        follow=True,
+    )
+
+
+def test_the_desk_registers_a_new_patient_and_books_them_in_one_step(
+    desk, physio, assessment, location
+):
+    day = next_week()
+    response = _book_new_patient(
+        desk,
+        physio,
+        assessment,
+        location,
+        f"{day.isoformat()}T11:00",
+        first_name="Nadia",
+        last_name="New",
+        email="nadia.new@example.org",
+        date_of_birth="1990-04-05",
+    )
+    patient = Patient.objects.get(email="nadia.new@example.org")
+    assert patient.date_of_birth == datetime.date(1990, 4, 5)
+    booked = Appointment.objects.get(patient=patient)
+    assert booked.start == local(day, "11:00")
+    assert any("Booked Nadia New" in m for m in shown(response))
+    created = AuditEvent.objects.get(patient_id=patient.pk, action="create", channel="admin")
+    assert created.actor_label == "desk-admin"
+
+
+def test_a_refused_booking_registers_nobody(desk, visit, assessment, location):
+    response = _book_new_patient(
+        desk,
+        visit.provider,
+        assessment,
+        location,
+        visit.local_start.strftime("%Y-%m-%dT%H:%M"),
+        first_name="Tom",
+        last_name="Taken",
+        email="tom.taken@example.org",
+    )
+    assert any("no longer available" in m for m in shown(response)), shown(response)
+    assert not Patient.objects.filter(email="tom.taken@example.org").exists()
+
+
+def test_a_new_patient_with_a_known_email_is_refused_so_the_desk_finds_the_record(
+    desk, physio, assessment, location
+):
+    PatientFactory(email="known@example.org")
+    response = _book_new_patient(
+        desk,
+        physio,
+        assessment,
+        location,
+        f"{next_week().isoformat()}T11:00",
+        first_name="Twin",
+        last_name="Record",
+        email="KNOWN@example.org",
+    )
+    assert any("already uses this e-mail" in m for m in shown(response)), shown(response)
+    assert not Appointment.objects.filter(patient__email__iexact="known@example.org").exists()
+    assert Patient.objects.filter(email__iexact="known@example.org").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("person", "said"),
+    [
+        ({"first_name": "", "last_name": "Blank", "email": "b@example.org"}, "name are required"),
+        ({"first_name": "No", "last_name": "Mail", "email": "not-an-address"}, "valid e-mail"),
+        (
+            {
+                "first_name": "Bad",
+                "last_name": "Date",
+                "email": "d@example.org",
+                "date_of_birth": "31/31/1990",
+            },
+            "date of birth is not a date",
+        ),
+        (
+            {
+                "first_name": "Old",
+                "last_name": "Typo",
+                "email": "o@example.org",
+                "date_of_birth": "1790-01-01",
+            },
+            "not plausible",
+        ),
+    ],
+)
+def test_a_new_patient_with_bad_fields_is_refused_by_name(
+    desk, physio, assessment, location, person, said
+):
+    response = _book_new_patient(
+        desk, physio, assessment, location, f"{next_week().isoformat()}T11:00", **person
+    )
+    assert any(said in m for m in shown(response)), shown(response)
+    assert not Appointment.objects.exists()
+
+
+def test_a_clinician_cannot_register_patients_from_the_booking_panel(physio, assessment, location):
+    client = login(clinician_user("clin-new", provider=physio))
+    html = page(client, location=location.pk, date=next_week().isoformat()).content.decode()
+    assert "book-new-patient" not in html
+    response = _book_new_patient(
+        client,
+        physio,
+        assessment,
+        location,
+        f"{next_week().isoformat()}T11:00",
+        first_name="Sneaky",
+        last_name="Record",
+        email="sneaky@example.org",
+    )
+    assert response.status_code == 403
+    assert not Patient.objects.filter(email="sneaky@example.org").exists()
+
+
+def test_the_week_shows_a_group_class_once_with_its_participants(desk, location):
+    group = ServiceFactory(
+        code="group-class", name="Strength class", acts=["fitness_training"], capacity=6
+    )
+    trainer = ProviderFactory(
+        display_name="Tess Trainer",
+        discipline__code="personal_trainer",
+        locations=[location],
+        credentials__kind="certification",
+    )
+    offer(trainer, group, location)
+    weekly_hours(trainer, location)
+    day = next_week()
+    names = ["Ada One", "Ben Two", "Cy Three"]
+    for name in names:
+        first, last = name.split()
+        book_appointment(
+            service=group,
+            location=location,
+            start=local(day, "10:00"),
+            patient=PatientFactory(first_name=first, last_name=last),
+        )
+    html = page(desk, location=location.pk, date=day.isoformat(), view="week").content.decode()
+    assert html.count("Strength class: 3 of 6 seats taken") == 1
+    session = html[html.index('class="class-session"') :]
+    session = session[: session.index("</div>")]
+    assert [name for name in names if name in session] == names

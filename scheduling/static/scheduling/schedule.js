@@ -54,6 +54,22 @@ document.addEventListener("DOMContentLoaded", () => {
       );
       if (found.length === 1) choices.value = String(found[0].id);
     });
+    // A person not found: the "new patient" fields replace the choice while they are open.
+    const newPatient = byId("book-new-patient");
+    if (newPatient) {
+      const needed = ["new-first-name", "new-last-name", "new-email"].map(byId);
+      newPatient.addEventListener("toggle", () => {
+        choices.required = !newPatient.open;
+        if (newPatient.open) choices.value = "";
+        needed.forEach((input) => {
+          input.required = newPatient.open;
+        });
+        if (newPatient.open) needed[0].focus();
+      });
+      choices.addEventListener("change", () => {
+        if (choices.value) newPatient.open = false;
+      });
+    }
   }
 
   // --- An appointment's panel --------------------------------------------------------------
