@@ -116,7 +116,12 @@ def _prepare(tag: str) -> DeskDay:
 
     arriving = visit(staff[0], started, "Arlo", reason=SECRET_REASON)
     absent = visit(staff[1], started, "Abby")
-    late = visit(staff[1], _quarter(now) + timedelta(hours=2), "Lena")
+    late_start = _quarter(now) + timedelta(hours=2)
+    if (late_start + timedelta(minutes=30)).date() != late_start.date():
+        # Working hours end at 23:59, so a visit cannot run into midnight: the next day's
+        # first, which is still inside the 24-hour window at this hour.
+        late_start = datetime.combine(late_start.date() + timedelta(days=1), time(0), tzinfo=zone)
+    late = visit(staff[1], late_start, "Lena")
     Appointment.objects.filter(pk=late.pk).update(created_at=timezone.now() - timedelta(days=2))
     newcomer = PatientFactory(first_name="Nora", last_name=f"Newcomer{tag}", phone="")
     return DeskDay(pickering, service, staff[0], massage, arriving, absent, late, newcomer)
@@ -300,7 +305,8 @@ def test_front_desk_sees_refusals_as_messages(page):
     with page.expect_navigation():
         page.drag_and_drop(
             f"button.appt[data-appointment='{day.late.pk}']",
-            f"td.free[data-provider='{day.massage.pk}'] >> nth=-1",
+            f"td.free[data-provider='{day.massage.pk}']"
+            f"[data-start='{day.late.local_start:%Y-%m-%dT%H:%M}']",
         )
     assert page.locator("ul.messagelist li.error").count() == 1
     day.late.refresh_from_db()
@@ -333,3 +339,30 @@ def test_a_clinician_sees_their_own_column(page):
     rows = page.locator("#schedule-week tbody th").all_inner_texts()
     assert [r.splitlines()[0].lower() for r in rows] == [own.display_name.lower()]
     screenshot(page, "schedule-clinician-week")
+
+
+def test_front_desk_registers_a_new_patient_from_the_booking_panel(page):
+    """Somebody not yet on file: the desk opens "New patient" in the booking panel, types the
+    person's details (keyboard only) and books; the record and the visit exist together."""
+    day = committed(_prepare, "np")
+    admin_login(page, *FRONT_DESK)
+    tomorrow = timezone.now().astimezone(day.location.zone).date() + timedelta(days=1)
+    open_day(page, day, tomorrow)
+    first_free(page, day.desk_physio).click()
+    page.select_option("#book-service", label=f"{day.service.name} (30 min)")
+    page.locator("#book-new-patient summary").focus()
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "new-first-name"
+    assert page.locator("#book-patient").get_attribute("required") is None
+    assert_labelled(page)
+    page.keyboard.type("Nell")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Newperson")
+    page.keyboard.press("Tab")
+    page.keyboard.type("nell.newperson@example.org")
+    assert "Booked Nell Newperson" in submit(
+        page, page.get_by_role("button", name="Book", exact=True)
+    )
+    patient = Patient.objects.get(email="nell.newperson@example.org")
+    booked = Appointment.objects.get(patient=patient)
+    assert (booked.provider_id, booked.source) == (day.desk_physio.pk, "staff")
