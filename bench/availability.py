@@ -14,7 +14,7 @@ from datetime import date
 from urllib.parse import urlencode
 
 from bench.dataset import Clinic
-from bench.stats import Summary, repeat, summarize
+from bench.stats import Summary, counting_queries, repeat, summarize
 
 PATH = "/api/v1/public/availability/"
 
@@ -64,10 +64,8 @@ def scaling_cases(clinic: Clinic) -> list[Case]:
 
 
 def _query_count(client, url: str) -> int:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
-    with CaptureQueriesContext(connection) as captured:
+    with counting_queries() as captured:
         response = client.get(url)
     assert response.status_code == 200, response.content[:500]
     return len(captured)

@@ -15,7 +15,7 @@ import uuid
 from datetime import UTC, datetime, time, timedelta
 
 from bench import env
-from bench.stats import repeat, summarize
+from bench.stats import counting_queries, repeat, summarize
 
 DB_NAME = os.environ.get("BENCH_FEED_DB", "clinic_bench_feed")
 VISITS_PER_DAY = 8
@@ -111,7 +111,6 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     from scheduling import calendar_feed
 
@@ -125,7 +124,7 @@ def main() -> None:
         path = f"/calendar/{token}.ics"
         first = client.get(path)
         assert first.status_code == 200, first.status_code
-        with CaptureQueriesContext(connection) as queries:
+        with counting_queries() as queries:
             client.get(path)
         build = summarize(repeat(lambda: calendar_feed.build(feed).render(), runs=5))
         validators = summarize(repeat(lambda: calendar_feed.build(feed), runs=5))

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from bench import env
+from bench.stats import counting_queries
 
 
 def _clinic():
@@ -22,8 +23,6 @@ def _clinic():
 
 
 def _measure(name: str, operations: list[Callable[[], object]], warmup: int = 3) -> None:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
     from pyinstrument import Profiler
 
     for operation in operations[:warmup]:
@@ -35,7 +34,7 @@ def _measure(name: str, operations: list[Callable[[], object]], warmup: int = 3)
         operation()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     print(f"{name}: {cpu * 1000 / half:.1f} ms CPU, {wall * 1000 / half:.1f} ms wall per operation")
-    with CaptureQueriesContext(connection) as captured:
+    with counting_queries() as captured:
         rest[half]()
     print(f"{len(captured)} SQL statements:")
     for query in captured.captured_queries:

@@ -6,7 +6,7 @@ SQL query count of each, which must not grow with providers or days.
 """
 
 from bench.dataset import Clinic
-from bench.stats import repeat, summarize
+from bench.stats import counting_queries, repeat, summarize
 
 PATH = "/api/v1/schedule/"
 
@@ -29,8 +29,6 @@ def _client():
 
 def measure(clinic: Clinic, runs: int) -> list[dict]:
     """Per case: providers, days, p50/p95 server time, queries and appointments shown."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     client = _client()
     rows = []
@@ -41,7 +39,7 @@ def measure(clinic: Clinic, runs: int) -> list[dict]:
                 "date": clinic.first_day.isoformat(),
                 "days": days,
             }
-            with CaptureQueriesContext(connection) as captured:
+            with counting_queries() as captured:
                 response = client.get(PATH, params)
             assert response.status_code == 200, response.content[:300]
             shown = sum(

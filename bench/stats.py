@@ -2,7 +2,8 @@
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 
@@ -65,3 +66,15 @@ def spread(values: list[float]) -> str:
     if len(values) == 1:
         return f"{values[0]:.1f}"
     return f"{statistics.median(values):.1f} (range {min(values):.1f}-{max(values):.1f})"
+
+
+@contextmanager
+def counting_queries() -> Iterator:
+    """``CaptureQueriesContext`` on a cleared log. Django keeps at most 9,000 queries per
+    connection; once earlier phases have filled the log, the context counts none."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    connection.queries_log.clear()
+    with CaptureQueriesContext(connection) as captured:
+        yield captured
