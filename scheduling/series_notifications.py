@@ -29,8 +29,8 @@ from notifications.registry import Email, Skip
 from notifications.rendering import render_templates
 from scheduling.models import UPCOMING_STATUSES, Appointment
 from scheduling.notifications import local_label, manage_url, unsubscribe_url
-from scheduling.selectors import appointments_for
 from scheduling.series_models import Series
+from scheduling.series_selectors import series_for
 from scheduling.visit_details import visit_place
 
 SERIES_CONFIRMATION = "series.confirmation"
@@ -235,10 +235,8 @@ def render_change(notification: Notification, now: datetime) -> Email:
 
 
 def ledger_subjects(user) -> QuerySet[Series]:
-    """A series' e-mails are read by whoever may read its visits (``appointments_for``)."""
-    return Series.objects.filter(
-        pk__in=appointments_for(user).filter(series__isnull=False).values("series_id")
-    )
+    """A series' e-mails are read by whoever may read its visits (``series_for``)."""
+    return series_for(user)
 
 
 def register() -> None:
