@@ -784,7 +784,7 @@ API_PATIENT_CHOOSERS: dict[str, str] = {
     "patients.api.serializers.ReferralSerializer.patient": "visible",
     "patients.api.serializers.AccessGrantSerializer.patient": "visible",
     "scheduling.api.serializers.StaffBookingSerializer.patient": "visible",
-    "scheduling.api.series.SeriesRequestSerializer.patient": "visible",
+    "scheduling.api.series.SeriesPlanSerializer.patient": "visible",
     # Break the glass names a record the clinician cannot see: that is its point (audited).
     "patients.api.serializers.EmergencyAccessSerializer.patient": "break-the-glass",
 }

@@ -51,7 +51,7 @@ class RuleSerializer(serializers.Serializer):
         )
 
 
-class SeriesRequestSerializer(serializers.Serializer):
+class SeriesPlanSerializer(serializers.Serializer):
     service = serializers.PrimaryKeyRelatedField(queryset=Service.objects.all())
     location = serializers.PrimaryKeyRelatedField(queryset=Location.objects.all())
     provider = serializers.PrimaryKeyRelatedField(queryset=Provider.objects.all())
@@ -219,12 +219,12 @@ class SeriesView(_SeriesView):
     """Preview (``preview: true``) or book (``preview: false``) a recurring series."""
 
     @extend_schema(
-        request=SeriesRequestSerializer,
+        request=SeriesPlanSerializer,
         responses={200: PreviewSerializer, 201: SeriesBookingSerializer},
         operation_id="appointments_series_create",
     )
     def post(self, request: Request) -> Response:
-        body = SeriesRequestSerializer(data=request.data, context={"request": request})
+        body = SeriesPlanSerializer(data=request.data, context={"request": request})
         body.is_valid(raise_exception=True)
         data = body.validated_data
         rule = RuleSerializer.rule_of(data["rule"]) if data.get("rule") else None
