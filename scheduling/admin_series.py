@@ -78,7 +78,9 @@ class SeriesForm(forms.Form):
         initial="refuse",
         widget=forms.RadioSelect,
     )
-    care_plan = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    care_plan = forms.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

@@ -15,6 +15,8 @@ Rows hang on the ``Series``; the ledger row's context names the visits of that c
 Registered from ``SchedulingConfig.ready``.
 """
 
+import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 
@@ -33,6 +35,8 @@ from scheduling.series_models import Series
 from scheduling.series_selectors import series_for
 from scheduling.visit_details import visit_place
 
+logger = logging.getLogger(__name__)
+
 SERIES_CONFIRMATION = "series.confirmation"
 SERIES_CHANGE = "series.change"
 SERIES_CANCELLATION = "series.cancellation"
@@ -40,6 +44,15 @@ SERIES_KINDS = (SERIES_CONFIRMATION, SERIES_CHANGE, SERIES_CANCELLATION)
 
 
 # --- Planning (after the series' transaction committed) ----------------------------------------
+
+
+def safely(plan_fn: Callable[..., Notification], *args) -> None:
+    """The series change has committed: a planning error is logged loudly, never turned into a
+    500 for a booking that stands (as for the appointment e-mails)."""
+    try:
+        plan_fn(*args)
+    except Exception:
+        logger.exception("Planning series e-mail %s failed", plan_fn.__name__)
 
 
 def _grace(now: datetime) -> datetime:

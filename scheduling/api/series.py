@@ -60,7 +60,9 @@ class SeriesPlanSerializer(serializers.Serializer):
     rule = RuleSerializer(
         required=False, allow_null=True, help_text="Optional with a care plan: it proposes one."
     )
-    care_plan = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    care_plan = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=2**63 - 1
+    )
     preview = serializers.BooleanField(default=True)
     on_conflict = serializers.ChoiceField(
         choices=list(series_services.ON_CONFLICT), default="refuse"

@@ -335,7 +335,11 @@ def book_series(
         if not booking.appointments:
             raise series_conflict(booking.skipped, zone)
         booking.skipped.sort(key=lambda v: v.index)
-        transaction.on_commit(lambda: series_notifications.plan_series_confirmation(series))
+        transaction.on_commit(
+            lambda: series_notifications.safely(
+                series_notifications.plan_series_confirmation, series
+            )
+        )
     return booking
 
 
@@ -371,6 +375,10 @@ def _visits_from(series: Series, on: date | None, scope: str) -> list[Appointmen
     return visits
 
 
+def _on(day: date, refusal: DomainError) -> str:
+    return f"The visit on {day:%a %Y-%m-%d} cannot move: {refusal.detail} Nothing was moved."
+
+
 def cancel_series(
     series: Series,
     *,
@@ -391,7 +399,11 @@ def cancel_series(
             for v in visits
         ]
         ids = [a.pk for a in cancelled]
-        transaction.on_commit(lambda: series_notifications.plan_series_cancellation(series, ids))
+        transaction.on_commit(
+            lambda: series_notifications.safely(
+                series_notifications.plan_series_cancellation, series, ids
+            )
+        )
     return cancelled
 
 
@@ -417,15 +429,24 @@ def move_series(
         for visit in visits:
             day = visit.start.astimezone(zone).date()
             target = datetime.combine(day, at, tzinfo=zone)
-            moved.append(
-                reschedule_appointment(
-                    visit,
-                    start=target,
-                    provider=provider,
-                    actor=actor,
-                    now=now,
-                    notify_patient=False,
+            try:
+                moved.append(
+                    reschedule_appointment(
+                        visit,
+                        start=target,
+                        provider=provider,
+                        actor=actor,
+                        now=now,
+                        notify_patient=False,
+                    )
                 )
+            except DomainError as refusal:  # nothing moves; say which visit could not
+                raise DomainError(
+                    _on(day, refusal), refusal.errors, refusal.slug, refusal.title, refusal.status
+                ) from None
+        transaction.on_commit(
+            lambda: series_notifications.safely(
+                series_notifications.plan_series_change, series, previous
             )
-        transaction.on_commit(lambda: series_notifications.plan_series_change(series, previous))
+        )
     return moved

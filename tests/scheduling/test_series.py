@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from clinic import roles
-from clinic.errors import ConflictProblem
+from clinic.errors import ConflictProblem, DomainError
 from notifications.models import Notification
 from plans.models import CarePlan
 from scheduling.models import Appointment, AppointmentEvent
@@ -304,6 +304,11 @@ def test_moving_all_visits_keeps_their_identity_and_day(location, assessment, ph
         "Mon 14:30",
         "Thu 14:30",
     ]
+    with pytest.raises(DomainError, match=r"cannot move.*Nothing was moved"):
+        move_series(booked.series, at=datetime.time(22, 0))  # after hours: all or none
+    assert [a.local_start.strftime("%H:%M") for a in Appointment.objects.order_by("start")] == [
+        "14:30"
+    ] * 4
     one_day = moved[1].local_start.date()
     [only] = move_series(booked.series, at=datetime.time(9, 0), on=one_day, scope="this")
     assert only.pk == moved[1].pk
