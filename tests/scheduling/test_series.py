@@ -6,7 +6,7 @@ import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from clinic import roles
@@ -28,7 +28,12 @@ from tests.factories.clinic import LocationFactory
 from tests.factories.patients import PatientFactory, clinician_user, link_patient
 from tests.factories.plans import CarePlanFactory
 from tests.factories.providers import ProviderFactory
-from tests.factories.scheduling import ClosureFactory, offer, weekly_hours
+from tests.factories.scheduling import (
+    AvailabilityExceptionFactory,
+    ClosureFactory,
+    offer,
+    weekly_hours,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -492,3 +497,83 @@ def test_a_care_plan_proposes_the_rule_from_its_session_frequency(
     refused = post(manager_client, someone_else)
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["field"] == "care_plan"
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def _booking_accepts(service, location, provider, patient, start) -> bool:
+    """Book ``start`` alone through the one booking rule and roll it back."""
+    try:
+        with transaction.atomic():
+            book_appointment(
+                service=service, location=location, start=start, patient=patient, provider=provider
+            )
+            raise _RolledBack
+    except _RolledBack:
+        return True
+    except DomainError:
+        return False
+
+
+def test_the_preview_calls_a_visit_free_exactly_when_the_booking_rule_accepts_it(
+    location, assessment, patient
+):
+    provider = ProviderFactory(
+        display_name="Busy Physio",
+        locations=[location],
+        credentials__valid_until=datetime.date(2027, 4, 22),
+    )
+    offer(provider, assessment, location)
+    weekly_hours(provider, location, start="09:00", end="17:00", weekdays=(0, 1, 2, 3, 4))
+    ClosureFactory(
+        location=location,
+        start_date=datetime.date(2027, 3, 18),
+        end_date=datetime.date(2027, 3, 18),
+    )
+    AvailabilityExceptionFactory(
+        provider=provider,
+        start=at(datetime.date(2027, 3, 22), "00:00"),
+        end=at(datetime.date(2027, 3, 23), "00:00"),
+    )
+    book_appointment(
+        service=assessment,
+        location=location,
+        start=at(datetime.date(2027, 3, 25), "09:30"),
+        patient=PatientFactory(),
+        provider=provider,
+    )
+    book_appointment(
+        service=assessment,
+        location=location,
+        start=at(datetime.date(2027, 4, 1), "10:00"),
+        patient=patient,
+        provider=provider,
+    )
+    seen = set()
+    for hh_mm in ("09:00", "10:00", "15:45", "16:30", "09:10"):
+        plan = preview_series(
+            **series_args(
+                assessment,
+                location,
+                provider,
+                patient,
+                at(datetime.date(2027, 3, 11), hh_mm),  # a Thursday, across the spring change
+                by_weekday=["MO", "TH"],
+                count=14,
+            )
+        )
+        for visit in plan.visits:
+            accepted = _booking_accepts(assessment, location, provider, patient, visit.start)
+            assert visit.free is accepted, (hh_mm, visit)
+            seen.add(visit.conflict.code if visit.conflict else "free")
+    assert seen >= {
+        "free",
+        "closed",
+        "credential_expired",
+        "outside_hours",
+        "provider_busy",
+        "patient_busy",
+        "not_a_start_time",
+    }, seen
