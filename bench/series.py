@@ -8,8 +8,8 @@ services and JSON rendering, without a socket), it times ``POST /api/v1/appointm
 for a 24-visit series (Mondays and Thursdays, twelve weeks) as a preview and as a booking, and
 counts the SQL queries of each against a 2-visit series and a single staff booking, to show
 that a preview reads the same whatever the number of visits and a booking costs per visit what
-the booking rule costs. ``measure(runs)`` returns the figures; ``main()`` prints them and drops
-the database.
+the booking rule costs. ``measure(populate(), runs)`` returns the figures (on whatever database
+Django is set up for); ``main()`` builds its own database, prints them and drops it.
 """
 
 import os
@@ -28,7 +28,7 @@ DAYS = 190
 VISITS = 24
 
 
-def _populate() -> dict:
+def populate() -> dict:
     """The clinic, its busy calendar and a manager; returns the ids a request needs."""
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
@@ -226,7 +226,7 @@ def main() -> None:
 
     try:
         call_command("migrate", verbosity=0)
-        world = _populate()
+        world = populate()
         print(f"populated: {world['appointments']} appointments", flush=True)
         figures = measure(world, runs=int(os.environ.get("BENCH_SERIES_RUNS", "5")))
         load = os.getloadavg()
