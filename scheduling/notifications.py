@@ -166,9 +166,14 @@ def withdraw_reminders(appointment: Appointment, now: datetime) -> int:
     return services.withdraw(appointment, [REMINDER], reason="appointment_cancelled")
 
 
+def _told_elsewhere(appointment: Appointment, kwargs: dict) -> bool:
+    """A series visit's changes are told by the series' notices (series_notifications.py)."""
+    return appointment.series_id is not None or not kwargs.get("notify_patient", True)
+
+
 @receiver(signals.appointment_rescheduled, dispatch_uid="notifications.appointment_rescheduled")
 def on_rescheduled(sender, appointment: Appointment, **kwargs) -> None:
-    if not kwargs.get("notify_patient", True):  # a series notice tells the patient
+    if _told_elsewhere(appointment, kwargs):
         _safely("reschedule", appointment, plan_reminders)
         return
     _safely("reschedule", appointment, lambda a, now: (plan_notice(a, now), plan_reminders(a, now)))
@@ -176,7 +181,7 @@ def on_rescheduled(sender, appointment: Appointment, **kwargs) -> None:
 
 @receiver(signals.appointment_cancelled, dispatch_uid="notifications.appointment_cancelled")
 def on_cancelled(sender, appointment: Appointment, **kwargs) -> None:
-    if not kwargs.get("notify_patient", True):  # a series notice tells the patient
+    if _told_elsewhere(appointment, kwargs):
         _safely("cancellation", appointment, withdraw_reminders)
         return
     _safely("cancellation", appointment, plan_cancellation)

@@ -11,8 +11,10 @@ updated, and a later single-visit e-mail refers to the same event):
 - ``series.cancellation``: the visits a change cancelled (METHOD:CANCEL for exactly those);
 - ``series.change``: the visits a change moved, with their old and new times (METHOD:REQUEST).
 
-Rows hang on the ``Series``; the ledger row's context names the visits of that change.
-Registered from ``SchedulingConfig.ready``.
+A single series visit cancelled or moved through the ordinary appointment endpoints is told
+the same way, by a series notice for that one visit (the receivers below), so the patient's
+calendar file and wording stay those of the series. Rows hang on the ``Series``; the ledger
+row's context names the visits of that change. Registered from ``SchedulingConfig.ready``.
 """
 
 import logging
@@ -23,13 +25,15 @@ from email.utils import parseaddr
 import icalendar
 from django.conf import settings
 from django.db.models import QuerySet
+from django.dispatch import receiver
 
 from clinic.models import ClinicSettings
 from notifications import clock, ical, registry, services
 from notifications.models import Notification
 from notifications.registry import Email, Skip
 from notifications.rendering import render_templates
-from scheduling.models import UPCOMING_STATUSES, Appointment
+from scheduling import signals
+from scheduling.models import UPCOMING_STATUSES, Appointment, AppointmentEvent
 from scheduling.notifications import local_label, manage_url, unsubscribe_url
 from scheduling.series_models import Series
 from scheduling.series_selectors import series_for
@@ -89,6 +93,30 @@ def plan_series_change(series: Series, previous: dict[int, str]) -> Notification
             "previous": {str(k): v for k, v in previous.items()},
         },
     )
+
+
+@receiver(signals.appointment_cancelled, dispatch_uid="series_notifications.visit_cancelled")
+def on_visit_cancelled(sender, appointment: Appointment, **kwargs) -> None:
+    """One series visit cancelled through the ordinary endpoints: a series notice for it (the
+    series' own changes plan theirs, with ``notify_patient=False``)."""
+    if appointment.series_id is not None and kwargs.get("notify_patient", True):
+        safely(plan_series_cancellation, appointment.series, [appointment.pk])
+
+
+@receiver(signals.appointment_rescheduled, dispatch_uid="series_notifications.visit_moved")
+def on_visit_moved(sender, appointment: Appointment, **kwargs) -> None:
+    if appointment.series_id is None or not kwargs.get("notify_patient", True):
+        return
+    moved = (
+        AppointmentEvent.objects.filter(
+            appointment=appointment, kind=AppointmentEvent.Kind.RESCHEDULED
+        )
+        .order_by("-id")
+        .values_list("data", flat=True)
+        .first()
+    )
+    if moved:
+        safely(plan_series_change, appointment.series, {appointment.pk: moved["old"]["start"]})
 
 
 # --- Rendering at send time ------------------------------------------------------------------

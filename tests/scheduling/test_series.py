@@ -577,3 +577,30 @@ def test_the_preview_calls_a_visit_free_exactly_when_the_booking_rule_accepts_it
         "patient_busy",
         "not_a_start_time",
     }, seen
+
+
+def test_one_series_visit_changed_through_the_appointment_endpoints_is_told_by_the_series(
+    front_desk_client, location, assessment, physio, patient, django_capture_on_commit_callbacks
+):
+    start = at(datetime.date(2027, 2, 1), "11:00")
+    booked = book_series(**series_args(assessment, location, physio, patient, start, count=4))
+    first, second = booked.appointments[:2]
+    with django_capture_on_commit_callbacks(execute=True):
+        cancel = front_desk_client.post(
+            f"/api/v1/appointments/{first.pk}/cancel/", {"reason": "Sick"}, format="json"
+        )
+        move = front_desk_client.post(
+            f"/api/v1/appointments/{second.pk}/reschedule/",
+            {"start": at(datetime.date(2027, 2, 4), "14:00").isoformat()},
+            format="json",
+        )
+    assert cancel.status_code == 200
+    assert move.status_code == 200
+    [cancellation] = Notification.objects.filter(kind="series.cancellation")
+    assert cancellation.context["appointments"] == [first.pk]
+    [change] = Notification.objects.filter(kind="series.change")
+    assert change.context["previous"] == {str(second.pk): second.start.isoformat()}
+    per_visit = Notification.objects.filter(
+        kind__in=["appointment.confirmation", "appointment.change", "appointment.cancellation"]
+    )
+    assert not per_visit.exists(), "no per-visit notice beside the series' own"
