@@ -23,6 +23,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path("admin/schedule/series/", include("scheduling.admin_series")),
     path("admin/schedule/", include("scheduling.admin_schedule")),
     path("admin/", admin.site.urls),
     path("book/", widget.booking_widget, name="booking-widget"),

@@ -22,6 +22,7 @@ from clinic.forms import add_domain_error
 from clinic.models import AuditEvent
 from patients.access import sees_clinical_content
 from plans import selectors, services
+from plans.admin_series import book_sessions_link
 from plans.models import (
     BodyRegion,
     CarePlan,
@@ -317,6 +318,7 @@ class CarePlanAdmin(AuditedAdminMixin, admin.ModelAdmin):
         "closed_note",
         "criteria",
         "actions_link",
+        "sessions_link",
     ]
     fields = readonly_fields
     inlines = [
@@ -353,6 +355,10 @@ class CarePlanAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def actions_link(self, obj: CarePlan) -> str:
         url = reverse("admin:plans_careplan_actions", args=[obj.pk])
         return format_html('<a class="button" href="{}">Plan actions</a>', url)
+
+    @admin.display(description="Sessions")
+    def sessions_link(self, obj: CarePlan) -> str:
+        return book_sessions_link(obj)
 
     def get_urls(self):
         custom = [

@@ -43,8 +43,10 @@ class PlansConfig(AppConfig):
         from plans import notifications
         from plans.access import plan_role_patient_ids
         from plans.notes import guard, reminders
+        from plans.series import register as register_series_proposals
 
         register_care_source("care_plan_roles", plan_role_patient_ids)
         notifications.register()
         reminders.register()
+        register_series_proposals()  # a care plan's frequency proposes a series (issue 20)
         register_sqlite_guard(guard.SQLITE_GUARD_SQL, guard.SQLITE_UNGUARD_SQL)

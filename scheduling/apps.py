@@ -21,6 +21,7 @@ class SchedulingConfig(AppConfig):
         "weeklyavailability": {"front_desk": "view", "clinician": "view"},
         "availabilityexception": {"front_desk": "view", "clinician": "view"},
         "closure": {"front_desk": "view", "clinician": "view"},
+        "series": {"front_desk": "view", "clinician": "view", "manager": "view"},
     }
 
     def ready(self) -> None:
@@ -38,3 +39,7 @@ class SchedulingConfig(AppConfig):
         from scheduling import notifications, rebooking  # noqa: F401
 
         notifications.register()
+        # A series' one confirmation and its change notices (issue 20).
+        from scheduling import series_notifications
+
+        series_notifications.register()

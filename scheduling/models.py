@@ -317,6 +317,15 @@ class Appointment(models.Model):
     rebooking_flagged_at = models.DateTimeField(null=True, blank=True)
     ical_uid = models.CharField(max_length=80, unique=True, default=new_ical_uid, editable=False)
     ical_sequence = models.PositiveIntegerField(default=0)
+    # A visit booked as part of a recurring series (scheduling/series_models.py).
+    series = models.ForeignKey(
+        "scheduling.Series",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="appointments",
+        editable=False,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -503,3 +512,6 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return f"Calendar feed of {self.provider.display_name}"
+
+
+from scheduling.series_models import Series  # noqa: E402, F401

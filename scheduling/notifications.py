@@ -112,10 +112,14 @@ def plan_new_booking(appointment: Appointment, now: datetime) -> list[Notificati
     was never confirmed, so they are planned at once, in one INSERT; one announced before (the
     signal sent twice) is planned as a change, which withdraws the first notice."""
     clinic = ClinicSettings.load()
+    # A series visit is confirmed by the series' one e-mail (scheduling/series_notifications.py).
+    in_series = appointment.series_id is not None
     notice = services.Planned(CONFIRMATION, _after_grace(clinic, now), appointment.patient.email)
     reminders = _reminder_items(appointment, _reminders_ahead(appointment, clinic, now))
-    planned = services.plan_first(appointment, [notice, *reminders])
+    planned = services.plan_first(appointment, [*([] if in_series else [notice]), *reminders])
     if planned is None:
+        if in_series:
+            return plan_reminders(appointment, now)
         return [plan_notice(appointment, now), *plan_reminders(appointment, now)]
     return planned
 
@@ -158,13 +162,28 @@ def on_booked(sender, appointment: Appointment, **kwargs) -> None:
     _safely("booking", appointment, plan_new_booking, reload=False)
 
 
+def withdraw_reminders(appointment: Appointment, now: datetime) -> int:
+    return services.withdraw(appointment, [REMINDER], reason="appointment_cancelled")
+
+
+def _told_elsewhere(appointment: Appointment, kwargs: dict) -> bool:
+    """A series visit's changes are told by the series' notices (series_notifications.py)."""
+    return appointment.series_id is not None or not kwargs.get("notify_patient", True)
+
+
 @receiver(signals.appointment_rescheduled, dispatch_uid="notifications.appointment_rescheduled")
 def on_rescheduled(sender, appointment: Appointment, **kwargs) -> None:
+    if _told_elsewhere(appointment, kwargs):
+        _safely("reschedule", appointment, plan_reminders)
+        return
     _safely("reschedule", appointment, lambda a, now: (plan_notice(a, now), plan_reminders(a, now)))
 
 
 @receiver(signals.appointment_cancelled, dispatch_uid="notifications.appointment_cancelled")
 def on_cancelled(sender, appointment: Appointment, **kwargs) -> None:
+    if _told_elsewhere(appointment, kwargs):
+        _safely("cancellation", appointment, withdraw_reminders)
+        return
     _safely("cancellation", appointment, plan_cancellation)
 
 

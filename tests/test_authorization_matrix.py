@@ -47,7 +47,8 @@ from scheduling import calendar_feed
 from scheduling.models import Appointment, CallbackRequest
 from scheduling.notifications import CONFIRMATION
 from scheduling.selectors import public_slots
-from scheduling.services import book_appointment
+from scheduling.services import SeriesRule, book_appointment, book_series
+from scheduling.services.series import WEEKDAY_CODES
 from tests.conftest import client_for
 from tests.factories.clinic import LocationFactory, RoomFactory
 from tests.factories.notes import visit
@@ -196,6 +197,11 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("appointment-list", "GET"): READ_ALL,
     ("appointment-list", "POST"): (401, ALLOWED, ALLOWED, ALLOWED, ALLOWED),
     ("appointment-slots", "GET"): (401, ALLOWED, ALLOWED, ALLOWED, ALLOWED),
+    # recurring series: any staff role previews and books (a clinician on their own calendar,
+    # the booking rule's check); changes follow the series' visits (clinicians their own)
+    ("appointment-series", "POST"): (401, ALLOWED, ALLOWED, ALLOWED, ALLOWED),
+    ("appointment-series-cancel", "POST"): SCHEDULE_WRITE,
+    ("appointment-series-move", "POST"): SCHEDULE_WRITE,
     # the calendar: every staff role; a clinician gets their own column (tests/scheduling)
     ("schedule", "GET"): READ_ALL,
     ("appointment-detail", "GET"): SCHEDULE_READ,
@@ -331,6 +337,7 @@ OBJECTS: dict[str, Callable[[World], Any]] = {
     ),
     "exercise": lambda w: ExerciseFactory(),
     "appointment": lambda w: _appointment(w),
+    "appointment-series": lambda w: _series(w),
     "notification": lambda w: _ledger_rows(w)["own_appointment"],
     "visit-note": lambda w: _visit_note(w),
     "calendar-feed": lambda w: SimpleNamespace(token=calendar_feed.rotate(w.own_provider)),
@@ -386,6 +393,23 @@ def _appointment(w: "World"):
         provider=w.own_provider,
         reason="Stiff neck",
     )
+
+
+def _series(w: "World"):
+    """A two-visit series of the patient with their own clinician, booked as the product does."""
+    location = w.room.location
+    service = ServiceFactory(acts=["manual_therapy"])
+    offer(w.own_provider, service, location)
+    weekly_hours(w.own_provider, location, start="08:00", end="18:00")
+    start = _next_week_at(11)
+    return book_series(
+        service=service,
+        location=location,
+        provider=w.own_provider,
+        patient=w.patient,
+        start=start,
+        rule=SeriesRule(by_weekday=(WEEKDAY_CODES[start.weekday()],), count=2),
+    ).series
 
 
 def _ledger_rows(w: "World") -> dict[str, Notification]:
@@ -464,6 +488,8 @@ BODIES: dict[tuple[str, str], Callable[[World], dict]] = {
     ("appointment-cancel", "POST"): lambda w: {"reason": "Patient called"},
     ("appointment-reschedule", "POST"): lambda w: {"start": _next_week_at(15).isoformat()},
     ("appointment-outcome", "POST"): lambda w: {"recommended_path": "physiotherapy"},
+    ("appointment-series-cancel", "POST"): lambda w: {"reason": "Patient called"},
+    ("appointment-series-move", "POST"): lambda w: {"time": "15:00"},
     ("referral-status", "POST"): lambda w: {"status": "declined", "note": "Seen elsewhere."},
 }
 
@@ -758,6 +784,7 @@ API_PATIENT_CHOOSERS: dict[str, str] = {
     "patients.api.serializers.ReferralSerializer.patient": "visible",
     "patients.api.serializers.AccessGrantSerializer.patient": "visible",
     "scheduling.api.serializers.StaffBookingSerializer.patient": "visible",
+    "scheduling.api.series.SeriesPlanSerializer.patient": "visible",
     # Break the glass names a record the clinician cannot see: that is its point (audited).
     "patients.api.serializers.EmergencyAccessSerializer.patient": "break-the-glass",
 }
@@ -790,9 +817,12 @@ def _api_patient_fields() -> dict[str, Any]:
     from rest_framework import serializers
 
     found = {}
-    for app in ("clinic", "providers", "patients", "scheduling", "plans", "notifications"):
+    apps = ("clinic", "providers", "patients", "scheduling", "plans", "notifications")
+    # Serializers kept next to their view (the series API) are scanned too.
+    names = [f"{app}.api.serializers" for app in apps] + ["scheduling.api.series"]
+    for module_name in names:
         try:
-            module = importlib.import_module(f"{app}.api.serializers")
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError:
             continue
         for name, cls in vars(module).items():

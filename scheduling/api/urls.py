@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from scheduling.api import calendar_views, views
+from scheduling.api import calendar_views, series, views
 from scheduling.api.schedule import ScheduleView
 
 router = SimpleRouter()
@@ -20,6 +20,18 @@ router.register("callback-requests", views.CallbackRequestViewSet, basename="cal
 
 urlpatterns = [
     path("schedule/", ScheduleView.as_view(), name="schedule"),
+    # Recurring series, before the router: "series" is not an appointment id.
+    path("appointments/series/", series.SeriesView.as_view(), name="appointment-series"),
+    path(
+        "appointments/series/<int:pk>/cancel/",
+        series.SeriesCancelView.as_view(),
+        name="appointment-series-cancel",
+    ),
+    path(
+        "appointments/series/<int:pk>/move/",
+        series.SeriesMoveView.as_view(),
+        name="appointment-series-move",
+    ),
     path(
         "providers/<int:pk>/calendar-feed/",
         calendar_views.ProviderCalendarFeed.as_view(),

@@ -5,6 +5,7 @@
 - ``consult``: the free consult's outcome;
 - ``callbacks``: the call-back queue;
 - ``offerings``: who offers what where, within scope;
+- ``series`` (+ ``series_preview``): recurring visits, previewed, booked and changed together;
 - ``errors``: the refusals (problem slugs) the others raise;
 - ``_common``: the history row, the after-commit signal and time checks they share.
 
@@ -32,16 +33,29 @@ from scheduling.services.lifecycle import (
     reschedule_appointment,
 )
 from scheduling.services.offerings import check_offering_scope, create_offering
+from scheduling.services.series import (
+    CarePlanProposal,
+    SeriesRule,
+    book_series,
+    cancel_series,
+    move_series,
+    preview_series,
+    register_care_plan_source,
+)
 
 __all__ = [
     "OUTSIDE_POLICY",
     "SLOT_UNAVAILABLE",
     "STATUS_PHRASES",
     "TRANSITIONS",
+    "CarePlanProposal",
+    "SeriesRule",
     "Status",
     "book_appointment",
     "book_online",
+    "book_series",
     "cancel_appointment",
+    "cancel_series",
     "change_status",
     "check_offering_scope",
     "create_offering",
@@ -49,8 +63,11 @@ __all__ = [
     "invalid_transition",
     "is_late",
     "may_record_outcome",
+    "move_series",
     "outside_policy",
+    "preview_series",
     "record_consult_outcome",
+    "register_care_plan_source",
     "request_callback",
     "reschedule_appointment",
     "schedule_provider_for",

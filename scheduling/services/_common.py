@@ -42,9 +42,18 @@ def _record(appointment: Appointment, kind: str, actor, **data) -> None:
     )
 
 
-def _send_after_commit(signal, appointment: Appointment, actor: User | None) -> None:
+def _send_after_commit(
+    signal, appointment: Appointment, actor: User | None, notify_patient: bool = True
+) -> None:
+    """``notify_patient=False``: the change is told by another e-mail (a series notice), so the
+    receivers plan no per-visit notice for it; reminders follow the change as usual."""
     transaction.on_commit(
-        lambda: signal.send(sender=Appointment, appointment=appointment, actor=_user(actor))
+        lambda: signal.send(
+            sender=Appointment,
+            appointment=appointment,
+            actor=_user(actor),
+            notify_patient=notify_patient,
+        )
     )
 
 

@@ -258,10 +258,12 @@ def book_appointment(
     actor: User | None = None,
     reason: str = "",
     now: datetime | None = None,
+    series=None,
 ) -> Appointment:
     """Book ``patient`` for ``service`` at ``location`` at ``start``; ``provider=None`` picks a
     free, in-scope provider. Refuses with a problem naming the field and the rule. A clinician
-    ``actor`` books only their own calendar (``schedule_provider_for``), whatever the caller."""
+    ``actor`` books only their own calendar (``schedule_provider_for``), whatever the caller.
+    ``series`` links the visit to its recurring series (whose e-mail confirms it)."""
     now = now or timezone.now()
     provider = schedule_provider_for(actor, provider)
     start = _aware_utc(start)
@@ -288,7 +290,7 @@ def book_appointment(
         if not options:
             raise _never_a_slot(service, location, start, candidates, rules, now, online)
         for option in options:
-            appointment = _insert(service, location, start, patient, option, source, reason)
+            appointment = _insert(service, location, start, patient, option, source, reason, series)
             if appointment is not None:
                 break
         else:
@@ -319,6 +321,7 @@ def _insert(
     option: ProviderSlot,
     source: str,
     reason: str,
+    series=None,
 ) -> Appointment | None:
     """Insert in a savepoint; None when a racing booking won the constraint."""
     end, blocked_start, blocked_end = _blocked(service, start)
@@ -335,6 +338,7 @@ def _insert(
         is_free_consult=service.is_free_consult,
         source=source,
         reason=reason,
+        series=series,
     )
     appointment.slot_key = _slot_key(service, start, appointment.reference)
     try:

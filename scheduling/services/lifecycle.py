@@ -55,9 +55,11 @@ def cancel_appointment(
     actor: User | None = None,
     refuse_late: bool = False,
     now: datetime | None = None,
+    notify_patient: bool = True,
 ) -> Appointment:
     """Cancel, recording why, by whom and whether it was late. Patients online are refused
-    inside the late window (``refuse_late``); staff may cancel late, and it is flagged."""
+    inside the late window (``refuse_late``); staff may cancel late, and it is flagged.
+    ``notify_patient=False`` when a series notice tells the patient instead."""
     now = now or timezone.now()
     with transaction.atomic():
         appointment = _locked(appointment)
@@ -86,7 +88,7 @@ def cancel_appointment(
         _record(
             appointment, AppointmentEvent.Kind.CANCELLED, actor, reason=reason, by=by, late=late
         )
-        _send_after_commit(signals.appointment_cancelled, appointment, actor)
+        _send_after_commit(signals.appointment_cancelled, appointment, actor, notify_patient)
     return appointment
 
 
@@ -99,10 +101,12 @@ def reschedule_appointment(
     source: str = Appointment.Source.STAFF,
     refuse_late: bool = False,
     now: datetime | None = None,
+    notify_patient: bool = True,
 ) -> Appointment:
     """Move an appointment, keeping its reference, manage token and calendar UID; the calendar
     sequence goes up and the history keeps the old time. ``provider=None`` keeps the provider.
-    A clinician ``actor`` moves appointments on their own calendar only."""
+    A clinician ``actor`` moves appointments on their own calendar only.
+    ``notify_patient=False`` when a series notice tells the patient instead."""
     now = now or timezone.now()
     provider = schedule_provider_for(actor, provider or appointment.provider)
     start = _aware_utc(start)
@@ -164,7 +168,7 @@ def reschedule_appointment(
             old=old,
             new={"start": start.isoformat(), "provider": option.provider_id},
         )
-        _send_after_commit(signals.appointment_rescheduled, appointment, actor)
+        _send_after_commit(signals.appointment_rescheduled, appointment, actor, notify_patient)
     return appointment
 
 

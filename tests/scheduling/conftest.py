@@ -9,6 +9,24 @@ import pytest
 from tests.factories.clinic import LocationFactory
 from tests.factories.providers import DisciplineFactory, ProviderFactory
 from tests.factories.scheduling import ServiceFactory, offer, weekly_hours
+from tests.services import (
+    _clock_path,
+    _smtp_session,
+    _worker_pool,
+    celery_workers,
+    service_clock,
+    smtp_server,
+)
+
+# The real-service fixtures (SMTP, Celery workers, clock) for the series e-mail tests.
+__all__ = [
+    "_clock_path",
+    "_smtp_session",
+    "_worker_pool",
+    "celery_workers",
+    "service_clock",
+    "smtp_server",
+]
 
 TORONTO = ZoneInfo("America/Toronto")
 

@@ -1,0 +1,62 @@
+"""Booking a series from the admin, in Chromium, over the demo clinic: the desk fills the form
+by its labels, previews with the keyboard, sees the preview (WCAG 2.2 AA by axe; the form's own
+controls are 24 by 24 pixels or more, their focus visible) and books the free visits."""
+
+from datetime import datetime, time, timedelta
+
+import pytest
+from django.utils import timezone
+
+from patients.models import Patient
+from providers.models import Provider
+from scheduling.models import Appointment, Offering, WeeklyAvailability
+from scheduling.services.series import WEEKDAY_CODES
+from tests.e2e.a11y import CHECKS, FOCUS_VISIBLE, axe_violations
+from tests.e2e.conftest import admin_login
+
+pytestmark = pytest.mark.browser
+
+FRONT_DESK = ("frontdesk", "demo-frontdesk-pass")
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def test_the_desk_previews_a_series_then_books_its_free_visits(page, db):
+    priya = Provider.objects.get(display_name="Priya Patel, PT")
+    hours = WeeklyAvailability.objects.filter(provider=priya).order_by("weekday").first()
+    offering = Offering.objects.filter(
+        provider=priya, location=hours.location, is_active=True
+    ).first()
+    patient = Patient.objects.filter(status=Patient.Status.ACTIVE).order_by("pk").first()
+    today = timezone.localdate(timezone=hours.location.zone)
+    first = today + timedelta(days=14 + (hours.weekday - today.weekday()) % 7)
+    start = datetime.combine(first, time(11))
+
+    admin_login(page, *FRONT_DESK)
+    page.goto(f"/admin/schedule/?location={hours.location.pk}")
+    page.get_by_role("link", name="Book a series").click()
+    page.get_by_label("Patient:", exact=True).fill(str(patient.pk))
+    page.get_by_label("Service:", exact=True).select_option(str(offering.service_id))
+    page.get_by_label("Provider:", exact=True).select_option(str(priya.pk))
+    page.get_by_label("First visit:", exact=True).fill(start.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label(WEEKDAY_NAMES[hours.weekday], exact=True).check()
+    page.get_by_label("Number of visits:", exact=True).fill("3")
+    page.get_by_label("Book only the free visits").check()
+    page.get_by_role("button", name="Preview").press("Enter")
+
+    table = page.locator("#series-preview")
+    table.wait_for()
+    assert table.locator("tbody tr").count() == 3
+    assert "3 planned visits" in table.locator("caption").inner_text()
+    assert f"Rule: FREQ=WEEKLY;BYDAY={WEEKDAY_CODES[hours.weekday]};COUNT=3" in table.inner_text()
+    assert axe_violations(page) == []
+    # The admin's own header controls are Django's; every control this form adds is 24x24+.
+    own = [p for p in page.evaluate(CHECKS) if "by_weekday" in p or "on_conflict" in p]
+    own += [p for p in page.evaluate(CHECKS) if 'name="action"' in p]
+    assert own == []
+    page.get_by_role("button", name="Preview").focus()
+    assert page.evaluate(FOCUS_VISIBLE), "the focused button shows its focus"
+    assert not Appointment.objects.filter(series__isnull=False).exists()
+
+    page.get_by_role("button", name="Book the").click()
+    page.wait_for_url("**/admin/schedule/?location=*")
+    assert "Series booked" in page.locator(".messagelist").inner_text()
