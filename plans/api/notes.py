@@ -119,6 +119,9 @@ class VisitNoteSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+        # An answer only: notes are written through the start, draft and addendum inputs, so
+        # no field here is a patient (or appointment) chooser.
+        read_only_fields = fields
 
     @extend_schema_field(PrecautionShownSerializer(many=True))
     def get_precautions(self, note: VisitNote) -> list[dict]:
