@@ -73,10 +73,14 @@ class CallbackInline(_ReadOnly):
 
 
 def book_for_patient(patient_admin: PatientAdmin, patient) -> str:
-    """The link that opens the booking form with this patient chosen."""
-    url = reverse("admin:scheduling_appointment_add")
+    """The links that open the booking form, and the series form, with this patient chosen."""
     return format_html(
-        '<a class="button" href="{}?patient={}">Book for this patient</a>', url, patient.pk
+        '<a class="button" href="{}?patient={}">Book for this patient</a> '
+        '<a class="button" href="{}?patient={}">Book a series</a>',
+        reverse("admin:scheduling_appointment_add"),
+        patient.pk,
+        reverse("admin-series"),
+        patient.pk,
     )
 
 

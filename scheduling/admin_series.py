@@ -43,7 +43,7 @@ class SeriesForm(forms.Form):
     patient = forms.ModelChoiceField(
         queryset=Patient.objects.none(),
         widget=forms.NumberInput(attrs={"min": 1}),
-        help_text="The patient's record number (from their page).",
+        help_text="The record number: find the patient above, or open this from their page.",
     )
     service = forms.ModelChoiceField(queryset=Service.objects.filter(is_active=True))
     location = forms.ModelChoiceField(queryset=Location.objects.filter(is_active=True))
