@@ -71,8 +71,8 @@ class Outcome:
         return summarize(self.latencies)
 
 
-def _fire(client, bodies: list[dict], threads: int) -> Outcome:
-    """Send ``bodies`` from ``threads`` parallel clients, all released at once."""
+def _fire(client, bodies: list[dict], threads: int, path: str = PATH) -> Outcome:
+    """POST ``bodies`` to ``path`` from ``threads`` parallel clients, all released at once."""
     outcome = Outcome()
     lock = threading.Lock()
     gate = threading.Barrier(threads + 1)
@@ -82,7 +82,7 @@ def _fire(client, bodies: list[dict], threads: int) -> Outcome:
         gate.wait()
         for payload in chunk:
             try:
-                response = client.post(PATH, payload)
+                response = client.post(path, payload)
                 status, seconds = response.status, response.seconds
                 detail = response.body[:300].decode(errors="replace")
             except OSError as exc:

@@ -149,6 +149,7 @@ def start_workers(processes: int, concurrency: int, smtp_port: int) -> list[subp
                 env=worker_env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, as on a host of its own
             )
         )
     return workers
