@@ -55,7 +55,8 @@ def _bare_bodies(clinic: Clinic, slots, patients: list[int]) -> list[dict]:
     ]
 
 
-def _rows() -> dict[str, int]:
+def table_rows() -> dict[str, int]:
+    """Rows in the tables a booking writes to that grow without bound."""
     from clinic.models import AuditEvent
     from notifications.models import Notification
     from scheduling.models import Appointment
@@ -69,14 +70,14 @@ def _rows() -> dict[str, int]:
 
 def _round(client, bodies: list[dict], path: str, threads: int) -> dict:
     backends = cpu.database_backends(env.DB_NAME)
-    before = _rows()
+    before = table_rows()
     own_before = resource.getrusage(resource.RUSAGE_SELF)
     api_before, db_before = cpu.cpu_seconds(cpu.api_workers), cpu.cpu_seconds(backends)
     outcome = booking._fire(client, bodies, threads, path)
     api_cpu = cpu.cpu_seconds(cpu.api_workers) - api_before
     db_cpu = cpu.cpu_seconds(backends) - db_before
     own_after = resource.getrusage(resource.RUSAGE_SELF)
-    after = _rows()
+    after = table_rows()
     made = max(outcome.statuses[201], 1)
     return {
         "bookings": len(bodies),

@@ -158,6 +158,9 @@ def measure(client, clinic: Clinic, clients: int, seconds: float) -> dict:
         while time.perf_counter() < stop_at[0]:
             one(rng)
 
+    from bench.bare import table_rows
+
+    rows_before = table_rows()
     threads = [threading.Thread(target=work, args=(n,)) for n in range(clients)]
     for thread in threads:
         thread.start()
@@ -167,7 +170,10 @@ def measure(client, clinic: Clinic, clients: int, seconds: float) -> dict:
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
-    return _result(tally, clients, elapsed)
+    rows_after = table_rows()
+    result = _result(tally, clients, elapsed)
+    result["rows_written"] = {k: rows_after[k] - rows_before[k] for k in rows_after}
+    return result
 
 
 def _result(tally: _Tally, clients: int, elapsed: float) -> dict:

@@ -148,6 +148,12 @@ def _mixed(r: dict) -> list[str]:
         f"{m['collisions_one_winner']}; double bookings in SQL (provider / patient): "
         f"{m['double_bookings']['provider']} / {m['double_bookings']['patient']}",
     ]
+    if "rows_written" in m:
+        w = m["rows_written"]
+        out.append(
+            f"- rows written during the run: appointments {w['appointments']}, notification "
+            f"ledger {w['ledger']}, audit log {w['audit']}"
+        )
     out += [f"- failure: `{f}`" for f in m["failures"][:5]]
     return [*out, ""]
 
