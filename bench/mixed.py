@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from bench import availability, booking, schedule
+from bench import availability, booking, cpu, env, schedule
 from bench.dataset import Clinic
 from bench.stats import summarize
 
@@ -160,7 +160,9 @@ def measure(client, clinic: Clinic, clients: int, seconds: float) -> dict:
 
     from bench.bare import table_rows
 
+    backends = cpu.database_backends(env.DB_NAME)
     rows_before = table_rows()
+    cpu_before = cpu.cpu_seconds(cpu.api_workers), cpu.cpu_seconds(backends)
     threads = [threading.Thread(target=work, args=(n,)) for n in range(clients)]
     for thread in threads:
         thread.start()
@@ -170,9 +172,14 @@ def measure(client, clinic: Clinic, clients: int, seconds: float) -> dict:
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
+    cpu_after = cpu.cpu_seconds(cpu.api_workers), cpu.cpu_seconds(backends)
     rows_after = table_rows()
     result = _result(tally, clients, elapsed)
     result["rows_written"] = {k: rows_after[k] - rows_before[k] for k in rows_after}
+    result["cpu_ms_per_request"] = {
+        name: 1000 * (after - before) / max(result["requests"], 1)
+        for name, before, after in zip(("api", "database"), cpu_before, cpu_after, strict=True)
+    }
     return result
 
 

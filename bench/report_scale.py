@@ -148,6 +148,12 @@ def _mixed(r: dict) -> list[str]:
         f"{m['collisions_one_winner']}; double bookings in SQL (provider / patient): "
         f"{m['double_bookings']['provider']} / {m['double_bookings']['patient']}",
     ]
+    if "cpu_ms_per_request" in m:
+        c = m["cpu_ms_per_request"]
+        out.append(
+            f"- CPU per request of the mix (`/proc`): gunicorn workers {c['api']:.1f} ms, "
+            f"PostgreSQL {c['database']:.1f} ms"
+        )
     if "rows_written" in m:
         w = m["rows_written"]
         out.append(
