@@ -59,10 +59,11 @@ def table_rows() -> dict[str, int]:
     """Rows in the tables a booking writes to that grow without bound."""
     from clinic.models import AuditEvent
     from notifications.models import Notification
-    from scheduling.models import Appointment
+    from scheduling.models import Appointment, AppointmentEvent
 
     return {
         "appointments": Appointment.objects.count(),
+        "events": AppointmentEvent.objects.count(),
         "ledger": Notification.objects.count(),
         "audit": AuditEvent.objects.count(),
     }
@@ -97,6 +98,7 @@ def _round(client, bodies: list[dict], path: str, threads: int) -> dict:
         / (os.cpu_count() or 1),
         "ledger_rows_per_booking": (after["ledger"] - before["ledger"]) / made,
         "audit_rows_per_booking": (after["audit"] - before["audit"]) / made,
+        "event_rows_per_booking": (after["events"] - before["events"]) / made,
     }
 
 

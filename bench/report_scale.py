@@ -157,7 +157,8 @@ def _mixed(r: dict) -> list[str]:
     if "rows_written" in m:
         w = m["rows_written"]
         out.append(
-            f"- rows written during the run: appointments {w['appointments']}, notification "
+            f"- rows written during the run: appointments {w['appointments']} (their history "
+            f"{w.get('events', 0)}), notification "
             f"ledger {w['ledger']}, audit log {w['audit']}"
         )
     out += [f"- failure: `{f}`" for f in m["failures"][:5]]
