@@ -73,9 +73,10 @@ def _round(client, bodies: list[dict], path: str, threads: int) -> dict:
     backends = cpu.database_backends(env.DB_NAME)
     before = table_rows()
     own_before = resource.getrusage(resource.RUSAGE_SELF)
-    api_before, db_before = cpu.cpu_seconds(cpu.api_workers), cpu.cpu_seconds(backends)
+    workers = cpu.api_workers_on(client.port)
+    api_before, db_before = cpu.cpu_seconds(workers), cpu.cpu_seconds(backends)
     outcome = booking._fire(client, bodies, threads, path)
-    api_cpu = cpu.cpu_seconds(cpu.api_workers) - api_before
+    api_cpu = cpu.cpu_seconds(workers) - api_before
     db_cpu = cpu.cpu_seconds(backends) - db_before
     own_after = resource.getrusage(resource.RUSAGE_SELF)
     after = table_rows()

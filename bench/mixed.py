@@ -165,9 +165,9 @@ def measure(client, clinic: Clinic, clients: int, seconds: float) -> dict:
 
     from bench.bare import table_rows
 
-    backends = cpu.database_backends(env.DB_NAME)
+    backends, workers = cpu.database_backends(env.DB_NAME), cpu.api_workers_on(client.port)
     rows_before = table_rows()
-    cpu_before = cpu.cpu_seconds(cpu.api_workers), cpu.cpu_seconds(backends)
+    cpu_before = cpu.cpu_seconds(workers), cpu.cpu_seconds(backends)
     threads = [threading.Thread(target=work, args=(n,)) for n in range(clients)]
     for thread in threads:
         thread.start()
@@ -177,7 +177,7 @@ def measure(client, clinic: Clinic, clients: int, seconds: float) -> dict:
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
-    cpu_after = cpu.cpu_seconds(cpu.api_workers), cpu.cpu_seconds(backends)
+    cpu_after = cpu.cpu_seconds(workers), cpu.cpu_seconds(backends)
     rows_after = table_rows()
     result = _result(tally, clients, elapsed)
     result["rows_written"] = {k: rows_after[k] - rows_before[k] for k in rows_after}
