@@ -1,7 +1,7 @@
 """Run every benchmark and write ``bench/RESULTS.md``.
 
-    .venv/bin/python -m bench            # the recorded run (about 6-8 minutes on 2 cores)
-    .venv/bin/python -m bench --quick    # small sizes, to check the harness (about 2 minutes)
+    .venv/bin/python -m bench            # the recorded run (about 9-11 minutes on 2 cores)
+    .venv/bin/python -m bench --quick    # small sizes, to check the harness (about 4 minutes)
     .venv/bin/python -m bench --only reminders   # one phase alone, figures on stdout
                                                  # (reminders, bare, mixed or scaleout)
 
