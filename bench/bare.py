@@ -75,7 +75,7 @@ def _round(client, bodies: list[dict], path: str, threads: int) -> dict:
     own_before = resource.getrusage(resource.RUSAGE_SELF)
     workers = cpu.api_workers_on(client.port)
     api_before, db_before = cpu.cpu_seconds(workers), cpu.cpu_seconds(backends)
-    outcome = booking._fire(client, bodies, threads, path)
+    outcome = booking.fire(client, bodies, threads, path)
     api_cpu = cpu.cpu_seconds(workers) - api_before
     db_cpu = cpu.cpu_seconds(backends) - db_before
     own_after = resource.getrusage(resource.RUSAGE_SELF)
@@ -120,8 +120,8 @@ def measure(clinic: Clinic, rounds: int, per_round: int, threads: int) -> dict:
             booking.body(clinic, SIZE, provider, start, f"{tag}-{i}")
             for i, (provider, start) in enumerate(api_slots[-warm:])
         ]
-        booking._fire(client, warm_api, threads)
-        booking._fire(
+        booking.fire(client, warm_api, threads)
+        booking.fire(
             client, _bare_bodies(clinic, bare_slots[-warm:], patients[-warm:]), threads, BARE_PATH
         )
         for n in range(rounds):
