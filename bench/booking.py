@@ -71,8 +71,8 @@ class Outcome:
         return summarize(self.latencies)
 
 
-def _fire(client, bodies: list[dict], threads: int) -> Outcome:
-    """Send ``bodies`` from ``threads`` parallel clients, all released at once."""
+def fire(client, bodies: list[dict], threads: int, path: str = PATH) -> Outcome:
+    """POST ``bodies`` to ``path`` from ``threads`` parallel clients, all released at once."""
     outcome = Outcome()
     lock = threading.Lock()
     gate = threading.Barrier(threads + 1)
@@ -82,7 +82,7 @@ def _fire(client, bodies: list[dict], threads: int) -> Outcome:
         gate.wait()
         for payload in chunk:
             try:
-                response = client.post(PATH, payload)
+                response = client.post(path, payload)
                 status, seconds = response.status, response.seconds
                 detail = response.body[:300].decode(errors="replace")
             except OSError as exc:
@@ -109,13 +109,13 @@ def throughput(client, clinic: Clinic, slots, size: int, threads: int, tag: str)
         body(clinic, size, provider, start, f"{tag}-{n}")
         for n, (provider, start) in enumerate(slots)
     ]
-    return _fire(client, bodies, threads)
+    return fire(client, bodies, threads)
 
 
 def contention(client, clinic: Clinic, slot, size: int, racers: int) -> Outcome:
     provider, start = slot
     bodies = [body(clinic, size, provider, start, f"race-{n}") for n in range(racers)]
-    return _fire(client, bodies, racers)
+    return fire(client, bodies, racers)
 
 
 def double_bookings() -> dict[str, int]:

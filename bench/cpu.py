@@ -39,6 +39,12 @@ def api_workers(command: str) -> bool:
     return "gunicorn" in command and "clinic.wsgi" in command
 
 
+def api_workers_on(port: int) -> Callable[[str], bool]:
+    """The gunicorn master and workers bound to ``port`` only (other bench runs on the machine
+    start gunicorns of their own)."""
+    return lambda command: api_workers(command) and f"--bind=127.0.0.1:{port} " in command
+
+
 def database_backends(database: str) -> Callable[[str], bool]:
     """PostgreSQL backends connected to ``database`` (their title names it)."""
     return lambda command: command.startswith("postgres:") and f" {database} " in command

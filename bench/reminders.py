@@ -119,7 +119,10 @@ def plan_backlog(count: int) -> list[str]:
     return [row.message_id for row in rows]
 
 
-def start_workers(processes: int, concurrency: int, smtp_port: int) -> list[subprocess.Popen]:
+def start_workers(
+    processes: int, concurrency: int, smtp_port: int, node: str = "bench"
+) -> list[subprocess.Popen]:
+    """``processes`` workers named ``<node><n>@<host>``, each its own process group."""
     worker_env = {
         **env.app_env(),
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
@@ -143,12 +146,13 @@ def start_workers(processes: int, concurrency: int, smtp_port: int) -> list[subp
                     "--without-mingle",
                     "--without-heartbeat",
                     "--loglevel=WARNING",
-                    f"--hostname=bench{n}@%h",
+                    f"--hostname={node}{n}@%h",
                 ],
                 cwd=env.ROOT,
                 env=worker_env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, as on a host of its own
             )
         )
     return workers
@@ -184,7 +188,9 @@ class PipelineResult:
         return (self.unique - 1) / self.seconds if self.seconds else 0.0
 
 
-def run(count: int, processes: int, concurrency: int, timeout: float = 600) -> PipelineResult:
+def run(
+    count: int, processes: int, concurrency: int, timeout: float = 600, node: str = "bench"
+) -> PipelineResult:
     from clinic.celery import app
     from notifications.models import Notification
     from notifications.tasks import send_notification
@@ -199,7 +205,7 @@ def run(count: int, processes: int, concurrency: int, timeout: float = 600) -> P
     enqueued = time.perf_counter() - started
     with SMTPSink() as sink:
         launched = time.perf_counter()
-        workers = start_workers(processes, concurrency, sink.port)
+        workers = start_workers(processes, concurrency, sink.port, node)
         try:
             deadline = time.monotonic() + timeout
             first = None  # CPU counters at the first e-mail: worker start-up is not counted
@@ -209,11 +215,11 @@ def run(count: int, processes: int, concurrency: int, timeout: float = 600) -> P
                 with sink.lock:
                     received = len(sink.ids)
                 if first is None and received:
-                    first = (received, _cpu())
+                    first = (received, _cpu(node))
                 if received >= len(message_ids):
                     break
                 time.sleep(0.05)
-            cpu_ms = _cpu_per_email(first, received, _cpu())
+            cpu_ms = _cpu_per_email(first, received, _cpu(node))
             time.sleep(2)  # anything sent twice would arrive now
         finally:
             stop_workers(workers)
@@ -236,7 +242,7 @@ def run(count: int, processes: int, concurrency: int, timeout: float = 600) -> P
     )
 
 
-def _cpu() -> dict[str, float]:
+def _cpu(node: str) -> dict[str, float]:
     """CPU seconds so far of the bench's Celery workers, the database backends serving them and
     this process (the SMTP server runs in it)."""
     import resource
@@ -246,7 +252,7 @@ def _cpu() -> dict[str, float]:
     own = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "workers": cpu.cpu_seconds(
-            lambda command: "celery" in command and "--hostname=bench" in command
+            lambda command: "celery" in command and f"--hostname={node}" in command
         ),
         "database": cpu.cpu_seconds(cpu.database_backends(env.DB_NAME)),
         "smtp server and bench": own.ru_utime + own.ru_stime,

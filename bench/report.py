@@ -4,7 +4,7 @@ limits each figure, written by hand) is appended as it is."""
 import json
 from pathlib import Path
 
-from bench import env
+from bench import env, report_scale
 
 TARGET_AVAILABILITY_MS = 50
 TARGET_PEER_RATIO = 10
@@ -42,6 +42,7 @@ def invariants_hold(results: dict) -> bool:
     ok &= reminders.get("duplicates") == 0 and reminders.get("lost") == 0
     peer = results.get("peer", {})
     ok &= "error" in peer or peer.get("same_slots") is True
+    ok &= report_scale.invariants_hold(results)
     return bool(ok)
 
 
@@ -84,6 +85,7 @@ def _targets(r: dict) -> list[str]:
         f"| reminders >= {TARGET_EMAILS} e-mails/s | {rem['rate']:.1f}/s "
         f"| {_met(rem['rate'] >= TARGET_EMAILS)} |"
     )
+    rows += report_scale.targets(r)
     rows.append(
         f"| correctness: 0 errors, 0 double bookings, 1 winner per race, 0 duplicate and 0 lost "
         f"e-mails | {'all hold' if invariants_hold(r) else 'VIOLATED (see below)'} "
@@ -326,6 +328,7 @@ def render(r: dict) -> str:
             f"{1000 * cores / total:.0f} e-mails/s"
         )
     out.append("")
+    out += report_scale.sections(r)
     findings = env.BENCH_DIR / "FINDINGS.md"
     if findings.exists():
         out += [findings.read_text().rstrip(), ""]

@@ -1,8 +1,9 @@
 """Run every benchmark and write ``bench/RESULTS.md``.
 
-    .venv/bin/python -m bench            # the recorded run (about 6-8 minutes on 2 cores)
-    .venv/bin/python -m bench --quick    # small sizes, to check the harness (about 2 minutes)
+    .venv/bin/python -m bench            # the recorded run (about 9-11 minutes on 2 cores)
+    .venv/bin/python -m bench --quick    # small sizes, to check the harness (about 4 minutes)
     .venv/bin/python -m bench --only reminders   # one phase alone, figures on stdout
+                                                 # (reminders, bare, mixed or scaleout)
 
 Needs PostgreSQL (``BENCH_PG_URL``, default postgres://postgres@127.0.0.1:5432; the bench drops
 and re-creates its own databases ``clinic_bench``, ``clinic_bench_peer`` and ``clinic_bench_pg``),
@@ -39,6 +40,11 @@ class Sizes:
     reminders: int
     worker_processes: int
     worker_concurrency: int
+    bare_rounds: int
+    mixed_clients: int
+    mixed_seconds: int
+    scaleout_bookings: int
+    scaleout_reminders: int
 
 
 FULL = Sizes(
@@ -55,6 +61,11 @@ FULL = Sizes(
     reminders=10_000,
     worker_processes=1,
     worker_concurrency=4,
+    bare_rounds=3,
+    mixed_clients=16,
+    mixed_seconds=60,
+    scaleout_bookings=600,
+    scaleout_reminders=4000,
 )
 QUICK = Sizes(
     availability_runs=5,
@@ -70,6 +81,11 @@ QUICK = Sizes(
     reminders=200,
     worker_processes=1,
     worker_concurrency=2,
+    bare_rounds=1,
+    mixed_clients=16,
+    mixed_seconds=10,
+    scaleout_bookings=40,
+    scaleout_reminders=200,
 )
 
 
@@ -281,17 +297,61 @@ def run_reminders(results: dict, sizes: Sizes) -> None:
     }
 
 
-def run_only_reminders(sizes: Sizes) -> int:
-    """The reminder phase alone against a fresh clinic, to measure a change to the pipeline
-    without the whole run; non-zero if an e-mail was sent twice or lost."""
+def run_bare(results: dict, clinic, sizes: Sizes) -> None:
+    from bench import bare
+
+    results["bare"] = bare.measure(
+        clinic, sizes.bare_rounds, sizes.bookings_per_round, sizes.booking_clients
+    )
+
+
+def run_mixed(results: dict, clinic, sizes: Sizes, client) -> None:
+    from bench import mixed
+
+    results["mixed"] = mixed.measure(client, clinic, sizes.mixed_clients, sizes.mixed_seconds)
+
+
+def run_scaleout(results: dict, clinic, sizes: Sizes) -> None:
+    from bench import scaleout
+
+    results["scaleout"] = scaleout.measure(
+        clinic,
+        sizes.scaleout_bookings,
+        sizes.booking_clients,
+        sizes.racers,
+        sizes.scaleout_reminders,
+        sizes.worker_concurrency,
+    )
+
+
+PHASES = ("reminders", "bare", "mixed", "scaleout")
+
+
+def run_only(phase: str, sizes: Sizes) -> int:
+    """One phase alone against a fresh clinic, to measure a change without the whole run;
+    prints its figures, non-zero if one of its invariants broke."""
+    from bench import report_scale
+
     results: dict = {"load_start": load()}
-    prepare()
-    log(f"reminder pipeline; load average {load()}")
-    run_reminders(results, sizes)
+    clinic = prepare()
+    log(f"{phase}; load average {load()}")
+    if phase == "reminders":
+        run_reminders(results, sizes)
+    elif phase == "bare":
+        run_bare(results, clinic, sizes)
+    elif phase == "mixed":
+        from bench import server
+
+        with server.gunicorn(workers=2) as client:
+            run_mixed(results, clinic, sizes, client)
+    else:
+        run_scaleout(results, clinic, sizes)
     results["load_end"] = load()
     print(json.dumps(results, indent=2, default=_plain))
-    outcome = results["reminders"]
-    return 0 if outcome["duplicates"] == outcome["lost"] == 0 else 1
+    plain = json.loads(json.dumps(results, default=_plain))
+    if phase == "reminders":
+        return 0 if plain["reminders"]["duplicates"] == plain["reminders"]["lost"] == 0 else 1
+    return 0 if report_scale.invariants_hold(plain) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -307,12 +367,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["reminders"],
+        choices=PHASES,
         help="build the clinic and run this phase alone; prints its figures, writes no report",
     )
     args = parser.parse_args(argv)
     if args.only:
-        return run_only_reminders(QUICK if args.quick else FULL)
+        return run_only(args.only, QUICK if args.quick else FULL)
     if args.render:
         from bench import report
 
@@ -353,12 +413,21 @@ def main(argv: list[str] | None = None) -> int:
         log("booking throughput and contention")
         results["phase_load"]["booking"] = load()
         run_booking(results, clinic, sizes, client)
+        log("mixed load")
+        results["phase_load"]["mixed"] = load()
+        run_mixed(results, clinic, sizes, client)
+    log("bare-insert ceiling for booking")
+    results["phase_load"]["bare"] = load()
+    run_bare(results, clinic, sizes)
     log("pgbench")
     results["phase_load"]["pgbench"] = load()
     run_ceiling(results, sizes)
     log("reminder pipeline")
     results["phase_load"]["reminders"] = load()
     run_reminders(results, sizes)
+    log("scale-out: two web and two worker hosts")
+    results["phase_load"]["scaleout"] = load()
+    run_scaleout(results, clinic, sizes)
     results["load_end"] = load()
     results["wall_seconds"] = round(time.monotonic() - started)
     raw = env.OUT_DIR / "results.json"

@@ -54,9 +54,13 @@ class Client:
                 if logged_path == path
             ]
 
-    def request(self, method: str, path: str, body: dict | None = None) -> Response:
+    def request(
+        self, method: str, path: str, body: dict | None = None, headers: dict | None = None
+    ) -> Response:
         payload = json.dumps(body).encode() if body is not None else None
-        headers = {"Content-Type": "application/json"} if payload is not None else {}
+        headers = dict(headers or {})
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
         started = time.perf_counter()
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
         try:
@@ -67,19 +71,26 @@ class Client:
             conn.close()
         return Response(response.status, data, time.perf_counter() - started)
 
-    def get(self, path: str) -> Response:
-        return self.request("GET", path)
+    def get(self, path: str, headers: dict | None = None) -> Response:
+        return self.request("GET", path, headers=headers)
 
     def post(self, path: str, body: dict) -> Response:
         return self.request("POST", path, body)
 
 
 @contextmanager
-def gunicorn(workers: int = 2) -> Iterator[Client]:
-    """Start gunicorn on a free loopback port and stop it afterwards."""
+def gunicorn(
+    workers: int = 2, name: str = "gunicorn", settings: str | None = None
+) -> Iterator[Client]:
+    """Start gunicorn on a free loopback port and stop it afterwards.
+
+    ``name`` keeps the logs of instances running side by side apart (the scale-out check runs
+    two); each instance is a process group of its own, as on a host of its own. ``settings``
+    replaces ``DJANGO_SETTINGS_MODULE`` (the bare-insert ceiling serves the project's URLs plus
+    one bench-only view from ``bench.bare_settings``)."""
     port = free_port()
-    log_path = env.OUT_DIR / "gunicorn.log"
-    access_log = env.OUT_DIR / "access.log"
+    log_path = env.OUT_DIR / f"{name}.log"
+    access_log = env.OUT_DIR / ("access.log" if name == "gunicorn" else f"{name}-access.log")
     access_log.unlink(missing_ok=True)
     command = [
         str(env.VENV_BIN / "gunicorn"),
@@ -92,9 +103,17 @@ def gunicorn(workers: int = 2) -> Iterator[Client]:
         f"--access-logfile={access_log}",
         "--access-logformat=%(U)s %(s)s %(D)s",
     ]
+    server_env = env.app_env()
+    if settings is not None:
+        server_env["DJANGO_SETTINGS_MODULE"] = settings
     with log_path.open("a") as log:
         process = subprocess.Popen(
-            command, cwd=env.ROOT, env=env.app_env(), stdout=log, stderr=subprocess.STDOUT
+            command,
+            cwd=env.ROOT,
+            env=server_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     client = Client(port, access_log)
     try:
