@@ -503,3 +503,11 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return f"Calendar feed of {self.provider.display_name}"
+
+
+from scheduling.waitlist_models import (  # noqa: E402, F401  the waitlist's tables
+    WaitlistEntry,
+    WaitlistOffer,
+    WaitlistOpening,
+    WaitlistSettings,
+)

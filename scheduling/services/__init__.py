@@ -5,6 +5,8 @@
 - ``consult``: the free consult's outcome;
 - ``callbacks``: the call-back queue;
 - ``offerings``: who offers what where, within scope;
+- ``waitlist``, ``waitlist_matching``: the waitlist's entries, offers (holds) and claims; freed
+  time matched to it, holds ending;
 - ``errors``: the refusals (problem slugs) the others raise;
 - ``_common``: the history row, the after-commit signal and time checks they share.
 
@@ -32,6 +34,13 @@ from scheduling.services.lifecycle import (
     reschedule_appointment,
 )
 from scheduling.services.offerings import check_offering_scope, create_offering
+from scheduling.services.waitlist import (  # the waitlist (issue 19)
+    claim_offer,
+    join_waitlist,
+    join_waitlist_online,
+    offer_by_hand,
+    withdraw_entry,
+)
 
 __all__ = [
     "OUTSIDE_POLICY",
@@ -44,11 +53,15 @@ __all__ = [
     "cancel_appointment",
     "change_status",
     "check_offering_scope",
+    "claim_offer",
     "create_offering",
     "inactive_service",
     "invalid_transition",
     "is_late",
+    "join_waitlist",
+    "join_waitlist_online",
     "may_record_outcome",
+    "offer_by_hand",
     "outside_policy",
     "record_consult_outcome",
     "request_callback",
@@ -56,4 +69,5 @@ __all__ = [
     "schedule_provider_for",
     "slot_unavailable",
     "update_callback",
+    "withdraw_entry",
 ]
