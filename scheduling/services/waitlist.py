@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from clinic.audit import record_event
 from clinic.celery import app as celery_app
 from clinic.errors import ConflictProblem, FieldProblem, ValidationProblem
-from clinic.models import Location
+from clinic.models import AuditEvent, Location
 from clinic.roles import User
 from notifications import clock
 from notifications import services as ledger
@@ -181,12 +181,12 @@ def join_waitlist(
         )
         record_event(
             actor=_user(actor),
-            action="waitlist.join",
+            action=AuditEvent.Action.CREATE,
             object_type="waitlist_entry",
             object_id=entry.pk,
             patient_id=patient.pk,
             summary=f"Joined the waitlist for {service.name} at {location.name}",
-            channel="api" if source == WaitlistEntry.Source.STAFF else "public",
+            channel="api",
         )
     return entry
 
@@ -290,14 +290,14 @@ def create_offer(
     ledger.plan(offer, OFFER_KIND, now, locked.patient.email)
     record_event(
         actor=_user(actor),
-        action="waitlist.offer",
+        action=AuditEvent.Action.CREATE,
         object_type="waitlist_offer",
         object_id=offer.pk,
         patient_id=locked.patient_id,
         summary=f"Offered {start.isoformat()} with provider {provider_id} until "
         f"{offer.expires_at.isoformat()}",
         changes={"entry": locked.pk, "start": start.isoformat(), "provider": provider_id},
-        channel="api" if actor is not None else "system",
+        channel="api" if actor is not None else "task",
     )
     _expire_later(offer)
     return offer
@@ -410,12 +410,12 @@ def claim_offer(entry: WaitlistEntry, *, now: datetime | None = None) -> Appoint
         entry.save(update_fields=["status", "closed_at"])
         record_event(
             actor=None,
-            action="waitlist.claim",
+            action=AuditEvent.Action.UPDATE,
             object_type="waitlist_offer",
             object_id=offer.pk,
             patient_id=entry.patient_id,
             summary=f"Claimed; booked {appointment.reference}",
-            channel="public",
+            channel="api",
         )
     return appointment
 
@@ -436,12 +436,12 @@ def withdraw_entry(
         entry.save(update_fields=["status", "closed_at"])
         record_event(
             actor=_user(actor),
-            action="waitlist.withdraw",
+            action=AuditEvent.Action.UPDATE,
             object_type="waitlist_entry",
             object_id=entry.pk,
             patient_id=entry.patient_id,
             summary="Withdrew from the waitlist",
-            channel="api" if _user(actor) else "public",
+            channel="api",
         )
     return entry
 

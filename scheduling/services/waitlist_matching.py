@@ -129,7 +129,15 @@ def _free_starts(opening, location, provider_ids, services, now) -> list[tuple]:
         for slot in result.slots:
             if slot.start < opening.end and slot.end > opening.start:
                 starts.append((slot.start, slot.end, service))
-    starts.sort(key=lambda item: (item[0], item[2].pk))
+    # Starts wholly inside the opening first (the cancelled visit's own time), then the ones
+    # that also use free time next to it.
+    starts.sort(
+        key=lambda item: (
+            not (item[0] >= opening.start and item[1] <= opening.end),
+            item[0],
+            item[2].pk,
+        )
+    )
     return starts
 
 
