@@ -47,7 +47,7 @@ from scheduling import calendar_feed
 from scheduling.models import Appointment, CallbackRequest
 from scheduling.notifications import CONFIRMATION
 from scheduling.selectors import public_slots
-from scheduling.services import book_appointment
+from scheduling.services import book_appointment, join_waitlist
 from tests.conftest import client_for
 from tests.factories.clinic import LocationFactory, RoomFactory
 from tests.factories.notes import visit
@@ -211,6 +211,12 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("callback-request-detail", "GET"): (401, 200, 403, 403, 200),
     ("callback-request-detail", "PUT"): (401, ALLOWED, 403, 403, ALLOWED),
     ("callback-request-detail", "PATCH"): (401, ALLOWED, 403, 403, ALLOWED),
+    # The waitlist is the front desk's (names and wishes, no clinical content); clinicians none.
+    ("waitlist-list", "GET"): (401, 200, 403, 403, 200),
+    ("waitlist-list", "POST"): (401, ALLOWED, 403, 403, ALLOWED),
+    ("waitlist-detail", "GET"): (401, 200, 403, 403, 200),
+    ("waitlist-offer", "POST"): (401, ALLOWED, 403, 403, ALLOWED),
+    ("waitlist-withdraw", "POST"): (401, ALLOWED, 403, 403, ALLOWED),
     # plans: clinical; front desk never, clinicians only their patients' plans
     ("care-plan-list", "GET"): (401, 403, 200, 200, 200),
     ("care-plan-list", "POST"): (401, 403, ALLOWED, ALLOWED, ALLOWED),
@@ -326,6 +332,7 @@ OBJECTS: dict[str, Callable[[World], Any]] = {
     "callback-request": lambda w: CallbackRequest.objects.create(
         name="Call Me", phone="+1 905 555 0188"
     ),
+    "waitlist": lambda w: _waitlist_entry(w),
     "care-plan": lambda w: CarePlanFactory(
         patient=w.patient, lead=w.own_provider, location=w.room.location
     ),
@@ -427,7 +434,34 @@ def _visit_note(w: "World"):
     )
 
 
+def _waitlist_entry(w: World):
+    service = ServiceFactory()
+    offer(w.own_provider, service, w.room.location)
+    day = datetime.date.today() + datetime.timedelta(days=7)
+    return join_waitlist(
+        patient=w.patient,
+        service=service,
+        location=w.room.location,
+        provider=None,
+        earliest_date=day,
+        latest_date=day,
+        windows=[{"weekday": None, "from": "09:00", "to": "12:00"}],
+    )
+
+
 BODIES: dict[tuple[str, str], Callable[[World], dict]] = {
+    ("waitlist-list", "POST"): lambda w: {
+        "patient": w.patient.pk,
+        "service": _waitlist_entry(w).service_id,
+        "location": w.room.location.pk,
+        "earliest_date": (datetime.date.today() + datetime.timedelta(days=3)).isoformat(),
+        "latest_date": (datetime.date.today() + datetime.timedelta(days=9)).isoformat(),
+        "windows": [{"from": "09:00", "to": "12:00"}],
+    },
+    ("waitlist-offer", "POST"): lambda w: {
+        "start": "2030-01-07T10:00:00-05:00",
+        "provider": w.own_provider.pk,
+    },
     ("visit-note-list", "POST"): lambda w: {
         "appointment": visit(w.own_provider, w.room.location, patient=w.patient).pk
     },
@@ -753,11 +787,13 @@ ADMIN_PATIENT_CHOOSERS: dict[tuple[str, str], str] = {
     ("plans.careplan", "patient"): "read-only",
     ("plans.visitnote", "patient"): "read-only",  # written from its appointment, never chosen
     ("scheduling.callbackrequest", "patient"): "read-only",
+    ("scheduling.waitlistentry", "patient"): "read-only",  # joined by the widget or the API
 }
 API_PATIENT_CHOOSERS: dict[str, str] = {
     "patients.api.serializers.ReferralSerializer.patient": "visible",
     "patients.api.serializers.AccessGrantSerializer.patient": "visible",
     "scheduling.api.serializers.StaffBookingSerializer.patient": "visible",
+    "scheduling.api.waitlist_serializers.StaffWaitlistCreateSerializer.patient": "visible",
     # Break the glass names a record the clinician cannot see: that is its point (audited).
     "patients.api.serializers.EmergencyAccessSerializer.patient": "break-the-glass",
 }
@@ -784,17 +820,28 @@ def _fields_of(cls) -> dict:
         return {}
 
 
-def _api_patient_fields() -> dict[str, Any]:
+def _serializer_modules() -> list:
+    """Every ``<app>.api`` module named ``serializers`` or ``*_serializers``."""
     import importlib
+    import pkgutil
 
+    modules = []
+    for app in ("clinic", "providers", "patients", "scheduling", "plans", "notifications"):
+        try:
+            package = importlib.import_module(f"{app}.api")
+        except ModuleNotFoundError:
+            continue
+        for info in pkgutil.iter_modules(package.__path__):
+            if info.name == "serializers" or info.name.endswith("_serializers"):
+                modules.append(importlib.import_module(f"{app}.api.{info.name}"))
+    return modules
+
+
+def _api_patient_fields() -> dict[str, Any]:
     from rest_framework import serializers
 
     found = {}
-    for app in ("clinic", "providers", "patients", "scheduling", "plans", "notifications"):
-        try:
-            module = importlib.import_module(f"{app}.api.serializers")
-        except ModuleNotFoundError:
-            continue
+    for module in _serializer_modules():
         for name, cls in vars(module).items():
             if not (isinstance(cls, type) and issubclass(cls, serializers.BaseSerializer)):
                 continue
