@@ -96,9 +96,6 @@ class PublicWaitlistDetail(PublicAPIMixin, APIView):
     tags=["public"],
     request=s.WaitlistClaimSerializer,
     responses={201: PublicBookingSerializer},
-    examples=[
-        OpenApiExample("Claim", request_only=True, value={"token": "b0YxUuVQe1f3zJ1mJ2xv4w5s0kQ"})
-    ],
 )
 class PublicWaitlistClaim(PublicAPIMixin, APIView):
     """Book the time held for this entry: 409 ``offer-expired`` once the hold is over or the
@@ -116,11 +113,6 @@ class PublicWaitlistClaim(PublicAPIMixin, APIView):
     tags=["public"],
     request=s.WaitlistClaimSerializer,
     responses={200: s.PublicWaitlistEntrySerializer},
-    examples=[
-        OpenApiExample(
-            "Withdraw", request_only=True, value={"token": "b0YxUuVQe1f3zJ1mJ2xv4w5s0kQ"}
-        )
-    ],
 )
 class PublicWaitlistWithdraw(PublicAPIMixin, APIView):
     """Leave the waitlist; a time held for the entry goes to the next one."""
