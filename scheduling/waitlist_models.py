@@ -11,6 +11,7 @@ PostgreSQL and SQLite alike).
 import secrets
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
@@ -27,7 +28,9 @@ class WaitlistSettings(models.Model):
     """The clinic's waitlist choices; one row (pk 1), created with defaults when first read."""
 
     hold_minutes = models.PositiveIntegerField(
-        default=30, help_text="How long an offered time is held for the entry it was offered to."
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 60)],
+        help_text="How long an offered time is held for the entry it was offered to.",
     )
     care_plan_patients_first = models.BooleanField(
         default=False, help_text="Offer freed time to patients in a care plan before others."
@@ -37,7 +40,10 @@ class WaitlistSettings(models.Model):
         verbose_name = "waitlist settings"
         verbose_name_plural = "waitlist settings"
         constraints = [
-            models.CheckConstraint(condition=Q(hold_minutes__gte=1), name="waitlist_hold_positive")
+            models.CheckConstraint(
+                condition=Q(hold_minutes__gte=1, hold_minutes__lte=24 * 60),
+                name="waitlist_hold_in_range",
+            )
         ]
 
     def __str__(self) -> str:

@@ -13,6 +13,7 @@ SQLite has neither; there writers are serialised (``transaction_mode=IMMEDIATE``
 booking search, which counts open holds as busy, runs inside the booking's transaction.
 """
 
+import django.core.validators
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
@@ -336,6 +337,10 @@ class Migration(migrations.Migration):
                     models.PositiveIntegerField(
                         default=30,
                         help_text="How long an offered time is held for the entry it was offered to.",
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(1440),
+                        ],
                     ),
                 ),
                 (
@@ -351,7 +356,8 @@ class Migration(migrations.Migration):
                 "verbose_name_plural": "waitlist settings",
                 "constraints": [
                     models.CheckConstraint(
-                        condition=models.Q(("hold_minutes__gte", 1)), name="waitlist_hold_positive"
+                        condition=models.Q(("hold_minutes__gte", 1), ("hold_minutes__lte", 1440)),
+                        name="waitlist_hold_in_range",
                     )
                 ],
             },
