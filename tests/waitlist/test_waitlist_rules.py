@@ -351,3 +351,36 @@ def test_matching_costs_the_same_queries_for_3_and_60_waiting_entries(clinic):
 
     count(3)  # the first run reads settings once per process
     assert count(3) == count(60)
+
+
+def test_windows_are_read_in_the_locations_time_across_a_daylight_saving_change(clinic):
+    """On the Sunday clocks spring forward, 10:00 is 14:00 UTC, not 15:00: a 09:30-10:30 window
+    fits the 10:00 visit; an 11:00-12:00 window (10:00 EST read as EDT) does not."""
+    spring = datetime.date(2027, 3, 14)
+    BookingPolicyOverride.objects.create(location=clinic.location, booking_horizon_days=400)
+    start = local(spring, "10:00")
+    assert start.utcoffset() == datetime.timedelta(hours=-4)
+    wrong = clinic.wait(
+        clinic.patient("Wrong"),
+        earliest_date=spring,
+        latest_date=spring,
+        windows=[{"from": "11:00", "to": "12:00"}],
+    )
+    right = clinic.wait(
+        clinic.patient("Right"),
+        earliest_date=spring,
+        latest_date=spring,
+        windows=[{"weekday": 6, "from": "09:30", "to": "11:00"}],
+    )
+    opening = WaitlistOpening.objects.create(
+        location=clinic.location,
+        provider=clinic.physio,
+        start=start,
+        end=start + datetime.timedelta(hours=1),
+        reason="cancelled",
+        created_at=start - datetime.timedelta(days=30),
+    )
+    [offer] = match_opening(opening.pk)
+    assert offer.entry_id == right.pk
+    assert offer.start == start
+    assert open_offer(wrong) is None
