@@ -4,14 +4,18 @@ change committed) and of new hours, each writing an opening that a task then mat
 - a cancellation frees the visit's time; a move frees the time it left (read from the history
   row the move wrote);
 - extra hours added, and time off or a closure removed, free their span for every provider
-  concerned.
+  concerned; these are written after the change commits, and only for a provider and location
+  that still exist (deleting a provider cascades to its time off).
 """
 
 from datetime import datetime, time, timedelta
 
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from clinic.models import Location
+from providers.models import Provider
 from scheduling import signals
 from scheduling.availability import local_instant
 from scheduling.models import (
@@ -25,6 +29,23 @@ from scheduling.services.waitlist_matching import record_opening
 from scheduling.waitlist_models import WaitlistOpening
 
 Reason = WaitlistOpening.Reason
+
+
+def _open_after_commit(location_id: int, provider_id: int, start: datetime, end: datetime) -> None:
+    def record() -> None:
+        if (
+            Provider.objects.filter(pk=provider_id, is_active=True).exists()
+            and Location.objects.filter(pk=location_id).exists()
+        ):
+            record_opening(
+                location_id=location_id,
+                provider_id=provider_id,
+                start=start,
+                end=end,
+                reason=Reason.HOURS,
+            )
+
+    transaction.on_commit(record)
 
 
 @receiver(signals.appointment_cancelled, dispatch_uid="waitlist-cancelled")
@@ -63,13 +84,7 @@ def rescheduled(sender, appointment: Appointment, **kwargs) -> None:
 @receiver(post_save, sender=AvailabilityException, dispatch_uid="waitlist-extra-hours")
 def extra_hours(sender, instance: AvailabilityException, created: bool, **kwargs) -> None:
     if instance.kind == AvailabilityException.Kind.EXTRA_HOURS and instance.location_id:
-        record_opening(
-            location_id=instance.location_id,
-            provider_id=instance.provider_id,
-            start=instance.start,
-            end=instance.end,
-            reason=Reason.HOURS,
-        )
+        _open_after_commit(instance.location_id, instance.provider_id, instance.start, instance.end)
 
 
 @receiver(post_delete, sender=AvailabilityException, dispatch_uid="waitlist-time-off-lifted")
@@ -79,23 +94,21 @@ def time_off_lifted(sender, instance: AvailabilityException, **kwargs) -> None:
     locations = (
         [instance.location_id]
         if instance.location_id
-        else Offering.objects.filter(provider_id=instance.provider_id, is_active=True)
-        .values_list("location_id", flat=True)
-        .distinct()
+        else set(
+            Offering.objects.filter(provider_id=instance.provider_id, is_active=True).values_list(
+                "location_id", flat=True
+            )
+        )
     )
     for location_id in locations:
-        record_opening(
-            location_id=location_id,
-            provider_id=instance.provider_id,
-            start=instance.start,
-            end=instance.end,
-            reason=Reason.HOURS,
-        )
+        _open_after_commit(location_id, instance.provider_id, instance.start, instance.end)
 
 
 @receiver(post_delete, sender=Closure, dispatch_uid="waitlist-closure-lifted")
 def closure_lifted(sender, instance: Closure, **kwargs) -> None:
-    location = instance.location
+    location = Location.objects.filter(pk=instance.location_id).first()
+    if location is None:
+        return
     start = local_instant(instance.start_date, time(0), location)
     end = local_instant(instance.end_date + timedelta(days=1), time(0), location)
     provider_ids = set(
@@ -104,10 +117,4 @@ def closure_lifted(sender, instance: Closure, **kwargs) -> None:
         )
     )
     for provider_id in sorted(provider_ids):
-        record_opening(
-            location_id=location.pk,
-            provider_id=provider_id,
-            start=start,
-            end=end,
-            reason=Reason.HOURS,
-        )
+        _open_after_commit(location.pk, provider_id, start, end)

@@ -25,6 +25,7 @@ from scheduling.services import book_appointment, cancel_appointment, claim_offe
 from scheduling.services.waitlist_matching import expire_offer, match_opening, sweep
 from scheduling.waitlist_priority import register_priority_source
 from tests.factories.patients import PatientFactory
+from tests.factories.scheduling import ClosureFactory
 from tests.scheduling.conftest import make_physio
 from tests.waitlist.conftest import local, offer_mails, open_offer, problem
 
@@ -384,3 +385,15 @@ def test_windows_are_read_in_the_locations_time_across_a_daylight_saving_change(
     assert offer.entry_id == right.pk
     assert offer.start == start
     assert open_offer(wrong) is None
+
+
+def test_a_lifted_closure_offers_its_days(clinic, django_capture_on_commit_callbacks):
+    closure = ClosureFactory(
+        location=clinic.location, start_date=clinic.day, end_date=clinic.day, reason="Flood"
+    )
+    entry = clinic.wait(clinic.patient("First"))
+    with django_capture_on_commit_callbacks(execute=True):
+        closure.delete()
+    offer = open_offer(entry)
+    assert offer is not None
+    assert offer.start == clinic.start
