@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from clinic.celery import app as celery_app
 from clinic.errors import ConflictProblem
 from clinic.models import AuditEvent
+from notifications import services as ledger
 from patients.models import Consent, Patient
 from scheduling.availability import search
 from scheduling.models import (
@@ -21,7 +22,13 @@ from scheduling.models import (
     WaitlistOpening,
     WaitlistSettings,
 )
-from scheduling.services import book_appointment, cancel_appointment, claim_offer, withdraw_entry
+from scheduling.services import (
+    book_appointment,
+    cancel_appointment,
+    claim_offer,
+    reschedule_appointment,
+    withdraw_entry,
+)
 from scheduling.services.waitlist_matching import expire_offer, match_opening, sweep
 from scheduling.waitlist_priority import register_priority_source
 from tests.factories.patients import PatientFactory
@@ -33,8 +40,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def eager_tasks():
-    """Matching and expiry tasks run inside the test process, at commit."""
+def eager_tasks(monkeypatch):
+    """Matching and expiry tasks run inside the test process, at commit; e-mails stay planned
+    in the ledger (sending is the notifications app's, tested there and end to end)."""
+    monkeypatch.setattr(ledger, "_enqueue", lambda row_id, countdown: None)
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = False
@@ -394,6 +403,16 @@ def test_a_lifted_closure_offers_its_days(clinic, django_capture_on_commit_callb
     entry = clinic.wait(clinic.patient("First"))
     with django_capture_on_commit_callbacks(execute=True):
         closure.delete()
+    offer = open_offer(entry)
+    assert offer is not None
+    assert offer.start == clinic.start
+
+
+def test_a_visit_moved_away_offers_the_time_it_left(clinic, django_capture_on_commit_callbacks):
+    booked = clinic.book()
+    entry = clinic.wait(clinic.patient("First"), latest_date=clinic.day)
+    with django_capture_on_commit_callbacks(execute=True):
+        reschedule_appointment(booked, start=clinic.start + datetime.timedelta(days=1))
     offer = open_offer(entry)
     assert offer is not None
     assert offer.start == clinic.start
