@@ -32,6 +32,7 @@ from scheduling.services import (
 from scheduling.services.waitlist_matching import expire_offer, match_opening, sweep
 from scheduling.waitlist_priority import register_priority_source
 from tests.factories.patients import PatientFactory
+from tests.factories.plans import CarePlanFactory
 from tests.factories.scheduling import ClosureFactory
 from tests.scheduling.conftest import make_physio
 from tests.waitlist.conftest import local, offer_mails, open_offer, problem
@@ -416,3 +417,14 @@ def test_a_visit_moved_away_offers_the_time_it_left(clinic, django_capture_on_co
     offer = open_offer(entry)
     assert offer is not None
     assert offer.start == clinic.start
+
+
+def test_patients_with_an_open_care_plan_go_first_when_the_clinic_says_so(clinic, cancel):
+    """The order plans registers (``plans.waitlist``): an open plan puts its patient first."""
+    booked = clinic.book()
+    early, in_care = clinic.wait(clinic.patient("Early")), clinic.wait(clinic.patient("Care"))
+    CarePlanFactory(patient=in_care.patient, location=clinic.location, lead=clinic.physio)
+    WaitlistSettings.objects.update_or_create(pk=1, defaults={"care_plan_patients_first": True})
+    cancel(booked)
+    assert open_offer(in_care) is not None
+    assert open_offer(early) is None
