@@ -359,6 +359,11 @@ def main(argv: list[str] | None = None) -> int:
     log("reminder pipeline")
     results["phase_load"]["reminders"] = load()
     run_reminders(results, sizes)
+    log("waitlist: matching cost and cancellation to offer e-mail")
+    results["phase_load"]["waitlist"] = load()
+    from bench import waitlist
+
+    results["waitlist"] = waitlist.measure(runs=3 if args.quick else 10)
     results["load_end"] = load()
     results["wall_seconds"] = round(time.monotonic() - started)
     raw = env.OUT_DIR / "results.json"
