@@ -29,7 +29,7 @@ from patients.models import Patient
 from patients.services import match_or_create_patient, record_online_form_consents
 from providers.models import Provider
 from scheduling.availability import search
-from scheduling.models import Appointment, Offering, Service
+from scheduling.models import BLOCKING_STATUSES, Appointment, Offering, Service
 from scheduling.services._common import _aware_utc, _user
 from scheduling.services.booking import _blocked, book_appointment
 from scheduling.services.errors import inactive_service, slot_unavailable
@@ -329,31 +329,44 @@ def offer_by_hand(
             [FieldProblem("provider", "not_wished", "Offer the provider the entry asked for.")],
         )
     day = start.astimezone(location.zone).date()
-    result = search(
-        service=service,
-        location=location,
-        start_date=day,
-        end_date=day,
-        provider_ids=[provider.pk],
-        now=now,
-        online=True,
-    )
-    if not any(slot.start == start for slot in result.slots):
-        never = never_a_slot(
+    with transaction.atomic():  # the search inside: on SQLite the write lock covers both
+        result = search(
             service=service,
             location=location,
-            start=start,
-            candidates=[provider.pk],
-            rules=None,
+            start_date=day,
+            end_date=day,
+            provider_ids=[provider.pk],
             now=now,
             online=True,
         )
-        raise never or slot_unavailable()
-    with transaction.atomic():
+        if not any(slot.start == start for slot in result.slots):
+            never = never_a_slot(
+                service=service,
+                location=location,
+                start=start,
+                candidates=[provider.pk],
+                rules=None,
+                now=now,
+                online=True,
+            )
+            raise never or slot_unavailable()
+        if _patient_busy(entry, start, start + timedelta(minutes=service.duration_minutes)):
+            raise slot_unavailable(
+                "The patient already has an appointment at that time.", "patient_busy"
+            )
         offer = create_offer(entry, provider_id=provider.pk, start=start, now=now, actor=actor)
         if offer is None:
             raise slot_unavailable("The time or the entry was taken meanwhile; try again.")
     return offer
+
+
+def _patient_busy(entry: WaitlistEntry, start: datetime, end: datetime) -> bool:
+    return Appointment.objects.filter(
+        patient_id=entry.patient_id,
+        status__in=BLOCKING_STATUSES,
+        start__lt=end,
+        end__gt=start,
+    ).exists()
 
 
 def _queue(task: str, args: tuple, countdown: float = 0.0) -> None:

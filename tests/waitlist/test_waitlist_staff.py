@@ -7,9 +7,10 @@ import pytest
 
 from clinic import roles
 from clinic.models import AuditEvent
-from scheduling.models import WaitlistEntry, WaitlistOffer
+from scheduling.models import Appointment, WaitlistEntry, WaitlistOffer
 from tests.conftest import client_for
 from tests.factories.patients import clinician_user, staff_user
+from tests.scheduling.conftest import make_physio
 from tests.waitlist.conftest import local, offer_mails, open_offer, problem
 
 pytestmark = pytest.mark.django_db
@@ -160,3 +161,18 @@ def test_the_patients_page_shows_the_held_time_and_withdraws_after_a_confirm(cli
     entry.refresh_from_db()
     assert entry.status == WaitlistEntry.Status.WITHDRAWN
     assert open_offer(entry) is None
+
+
+def test_a_time_by_hand_is_refused_when_the_patient_is_busy_then(clinic, desk):
+    patient = clinic.patient("Busy")
+    entry = clinic.wait(patient)
+    colleague = make_physio(clinic.location, clinic.service, "Colleague")
+    clinic.book(patient=patient, start=clinic.start)
+    Appointment.objects.filter(patient=patient).update(provider=colleague)
+    response = client_for(desk).post(
+        f"/api/v1/waitlist/{entry.pk}/offer/",
+        {"start": clinic.start.isoformat(), "provider": clinic.physio.pk},
+        format="json",
+    )
+    assert response.status_code == 409
+    assert response.json()["errors"][0]["code"] == "patient_busy"
