@@ -151,3 +151,34 @@ def test_an_offer_whose_worker_died_before_sending_is_sent_once(
     lost.refresh_from_db()
     assert lost.matched_at is not None
     assert open_offer(other).start == lost.start
+
+
+def test_a_worker_killed_after_choosing_the_entry_and_before_the_offer_went_out_sends_it_once(
+    clinic, celery_workers, smtp_server
+):
+    """SIGKILL for real: the mail server is down, so the worker matches the cancellation,
+    commits the offer and fails its first send; it is killed there. A new worker and the sweep
+    send the offer, once."""
+    booked = clinic.book()
+    entry = clinic.wait(clinic.patient("First"))
+    smtp_server.stop()
+    cancel_appointment(booked, reason="Feeling better")
+    row = wait_until(
+        lambda: Notification.objects.filter(kind="waitlist.offer", attempts__gte=1).first(),
+        20,
+        "the worker to choose the entry and fail its first send",
+    )
+    assert row.status == Notification.Status.PENDING
+    assert open_offer(entry) is not None
+    for worker in celery_workers.alive():
+        worker.kill()
+    smtp_server.start()
+    celery_workers.start()
+    for _ in range(3):  # beat keeps sweeping; nothing is sent twice
+        notifications_sweep.delay()
+        celery_app.send_task("scheduling.waitlist_sweep")
+    [message] = smtp_server.wait_for(1)
+    wait_until(settled, 30, "the sweeps to finish")
+    assert message["To"] == entry.patient.email
+    assert len(smtp_server.received()) == 1
+    assert WaitlistOffer.objects.count() == 1
