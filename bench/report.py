@@ -43,6 +43,10 @@ def invariants_hold(results: dict) -> bool:
     peer = results.get("peer", {})
     ok &= "error" in peer or peer.get("same_slots") is True
     ok &= report_scale.invariants_hold(results)
+    waitlist = results.get("waitlist")
+    if waitlist:  # one offer per cancellation; matching queries independent of the entries
+        ok &= waitlist["latency"]["offers_per_cancellation"] == [1]
+        ok &= len({row["queries"] for row in waitlist["matching"]}) == 1
     return bool(ok)
 
 
@@ -114,6 +118,26 @@ def _schedule(r: dict) -> list[str]:
     out += [
         f"| {row['case']} | {row['appointments']} | {row['queries']} | {_spread(row['server'])} |"
         for row in rows
+    ]
+    return [*out, ""]
+
+
+def _waitlist(r: dict) -> list[str]:
+    """The waitlist's matcher and its cancellation-to-offer latency (``bench/waitlist.py``)."""
+    w = r.get("waitlist")
+    if not w:
+        return []
+    latency = w["latency"]
+    out = [
+        "## Waitlist (`bench/waitlist.py`)",
+        "",
+        "| matching one freed hour | SQL queries | time |",
+        "|---|---|---|",
+        *(f"| {row['case']} | {row['queries']} | {_spread(row['ms'])} |" for row in w["matching"]),
+        "",
+        f"Cancellation committed to offer e-mail received (real worker, SMTP, "
+        f"{latency['entries']} waiting entries): {_spread(latency['seconds'])}; offers per "
+        f"cancellation {latency['offers_per_cancellation']}.",
     ]
     return [*out, ""]
 
@@ -219,6 +243,7 @@ def render(r: dict) -> str:
     out += [
         "",
         *_schedule(r),
+        *_waitlist(r),
         "## Booking (`POST /api/v1/public/bookings/`, distinct free slots)",
         "",
         f"{b['clients']} parallel HTTP clients, each booking a new person into a distinct free "

@@ -428,6 +428,11 @@ def main(argv: list[str] | None = None) -> int:
     log("scale-out: two web and two worker hosts")
     results["phase_load"]["scaleout"] = load()
     run_scaleout(results, clinic, sizes)
+    log("waitlist: matching cost and cancellation to offer e-mail")
+    results["phase_load"]["waitlist"] = load()
+    from bench import waitlist
+
+    results["waitlist"] = waitlist.measure(runs=3 if args.quick else 10)
     results["load_end"] = load()
     results["wall_seconds"] = round(time.monotonic() - started)
     raw = env.OUT_DIR / "results.json"

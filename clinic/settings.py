@@ -261,6 +261,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Every minute: end waitlist holds whose time is up (offering the time to the next entry),
+    # close entries past their last date, match openings a crashed worker left unmatched.
+    "waitlist-sweep": {
+        "task": "scheduling.waitlist_sweep",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     # Hourly: each clinician's reminder of unsigned visit notes is planned once their local 07:00
     # has passed (one ledger row per clinician per day, so running twice sends nothing twice).
     "plans-unsigned-note-reminders": {

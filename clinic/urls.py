@@ -28,6 +28,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("book/", widget.booking_widget, name="booking-widget"),
     path("manage/", include("scheduling.page_urls")),
+    path("waitlist/", include("scheduling.waitlist_page_urls")),
     path("unsubscribe/", patient_pages.unsubscribe, name="unsubscribe"),
     path("calendar/<str:token>.ics", calendar_feed, name="calendar-feed"),
     path("fhir/R4/", include("interop.urls")),

@@ -50,3 +50,8 @@ class PlansConfig(AppConfig):
         reminders.register()
         register_series_proposals()  # a care plan's frequency proposes a series (issue 20)
         register_sqlite_guard(guard.SQLITE_GUARD_SQL, guard.SQLITE_UNGUARD_SQL)
+
+        from plans.waitlist import patients_in_care
+        from scheduling.waitlist_priority import register_priority_source
+
+        register_priority_source("care_plans", patients_in_care)

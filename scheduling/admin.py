@@ -24,7 +24,13 @@ from clinic.models import AuditEvent, Location
 from patients.access import clinical_patient_ids_for, sees_clinical_content
 from patients.choosers import PatientChooserMixin
 from providers.models import Provider
-from scheduling import admin_links, calendar_feed, selectors, services
+from scheduling import (
+    admin_links,
+    admin_waitlist,  # noqa: F401  (the waitlist, issue 19)
+    calendar_feed,
+    selectors,
+    services,
+)
 from scheduling.admin_bookability import UnbookableWarningMixin
 from scheduling.models import (
     Appointment,

@@ -22,6 +22,11 @@ class SchedulingConfig(AppConfig):
         "availabilityexception": {"front_desk": "view", "clinician": "view"},
         "closure": {"front_desk": "view", "clinician": "view"},
         "series": {"front_desk": "view", "clinician": "view", "manager": "view"},
+        # The waitlist is the front desk's; its history is never edited by hand.
+        "waitlistentry": {"front_desk": "view add change", "manager": "view add change"},
+        "waitlistoffer": {"front_desk": "view", "manager": "view"},
+        "waitlistopening": {"manager": "view"},
+        "waitlistsettings": {"manager": "view change"},
     }
 
     def ready(self) -> None:
@@ -43,3 +48,9 @@ class SchedulingConfig(AppConfig):
         from scheduling import series_notifications
 
         series_notifications.register()
+
+        # The waitlist (issue 19): its e-mail kind, its tasks, and the receivers that hear of
+        # freed time.
+        from scheduling import waitlist_hooks, waitlist_notifications, waitlist_tasks  # noqa: F401
+
+        waitlist_notifications.register()

@@ -33,6 +33,7 @@ from scheduling.models import (
     AvailabilityException,
     Offering,
     Service,
+    WaitlistOffer,
     WeeklyAvailability,
 )
 from scheduling.policy import BookingPolicy, BookingWindow, closures_between, resolve_policy
@@ -372,6 +373,15 @@ def load_calendar(
             session[0] += 1
         else:
             busy[pid].append(blocked)
+    if with_bookings:
+        # Time held for a waitlist offer is busy for everyone (its claim ends the hold first).
+        for pid, held_start, held_end in WaitlistOffer.objects.filter(
+            status=WaitlistOffer.Status.OFFERED,
+            provider_id__in=pids,
+            blocked_start__lt=query_end,
+            blocked_end__gt=query_start,
+        ).values_list("provider_id", _Epoch("blocked_start"), _Epoch("blocked_end")):
+            busy[pid].append((floor(held_start), ceil(held_end)))
     return Calendar(
         pids=pids,
         earliest=earliest,

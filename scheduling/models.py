@@ -515,3 +515,9 @@ class CalendarFeed(models.Model):
 
 
 from scheduling.series_models import Series  # noqa: E402, F401
+from scheduling.waitlist_models import (  # noqa: E402, F401  the waitlist's tables
+    WaitlistEntry,
+    WaitlistOffer,
+    WaitlistOpening,
+    WaitlistSettings,
+)

@@ -47,7 +47,7 @@ from scheduling import calendar_feed
 from scheduling.models import Appointment, CallbackRequest
 from scheduling.notifications import CONFIRMATION
 from scheduling.selectors import public_slots
-from scheduling.services import SeriesRule, book_appointment, book_series
+from scheduling.services import SeriesRule, book_appointment, book_series, join_waitlist
 from scheduling.services.series import WEEKDAY_CODES
 from tests.conftest import client_for
 from tests.factories.clinic import LocationFactory, RoomFactory
@@ -217,6 +217,12 @@ MATRIX: dict[tuple[str, str], Expect] = {
     ("callback-request-detail", "GET"): (401, 200, 403, 403, 200),
     ("callback-request-detail", "PUT"): (401, ALLOWED, 403, 403, ALLOWED),
     ("callback-request-detail", "PATCH"): (401, ALLOWED, 403, 403, ALLOWED),
+    # The waitlist is the front desk's (names and wishes, no clinical content); clinicians none.
+    ("waitlist-list", "GET"): (401, 200, 403, 403, 200),
+    ("waitlist-list", "POST"): (401, ALLOWED, 403, 403, ALLOWED),
+    ("waitlist-detail", "GET"): (401, 200, 403, 403, 200),
+    ("waitlist-offer", "POST"): (401, ALLOWED, 403, 403, ALLOWED),
+    ("waitlist-withdraw", "POST"): (401, ALLOWED, 403, 403, ALLOWED),
     # plans: clinical; front desk never, clinicians only their patients' plans
     ("care-plan-list", "GET"): (401, 403, 200, 200, 200),
     ("care-plan-list", "POST"): (401, 403, ALLOWED, ALLOWED, ALLOWED),
@@ -332,6 +338,7 @@ OBJECTS: dict[str, Callable[[World], Any]] = {
     "callback-request": lambda w: CallbackRequest.objects.create(
         name="Call Me", phone="+1 905 555 0188"
     ),
+    "waitlist": lambda w: _waitlist_entry(w),
     "care-plan": lambda w: CarePlanFactory(
         patient=w.patient, lead=w.own_provider, location=w.room.location
     ),
@@ -451,7 +458,34 @@ def _visit_note(w: "World"):
     )
 
 
+def _waitlist_entry(w: World):
+    service = ServiceFactory()
+    offer(w.own_provider, service, w.room.location)
+    day = datetime.date.today() + datetime.timedelta(days=7)
+    return join_waitlist(
+        patient=w.patient,
+        service=service,
+        location=w.room.location,
+        provider=None,
+        earliest_date=day,
+        latest_date=day,
+        windows=[{"weekday": None, "from": "09:00", "to": "12:00"}],
+    )
+
+
 BODIES: dict[tuple[str, str], Callable[[World], dict]] = {
+    ("waitlist-list", "POST"): lambda w: {
+        "patient": w.patient.pk,
+        "service": _waitlist_entry(w).service_id,
+        "location": w.room.location.pk,
+        "earliest_date": (datetime.date.today() + datetime.timedelta(days=3)).isoformat(),
+        "latest_date": (datetime.date.today() + datetime.timedelta(days=9)).isoformat(),
+        "windows": [{"from": "09:00", "to": "12:00"}],
+    },
+    ("waitlist-offer", "POST"): lambda w: {
+        "start": "2030-01-07T10:00:00-05:00",
+        "provider": w.own_provider.pk,
+    },
     ("visit-note-list", "POST"): lambda w: {
         "appointment": visit(w.own_provider, w.room.location, patient=w.patient).pk
     },
@@ -779,12 +813,14 @@ ADMIN_PATIENT_CHOOSERS: dict[tuple[str, str], str] = {
     ("plans.careplan", "patient"): "read-only",
     ("plans.visitnote", "patient"): "read-only",  # written from its appointment, never chosen
     ("scheduling.callbackrequest", "patient"): "read-only",
+    ("scheduling.waitlistentry", "patient"): "read-only",  # joined by the widget or the API
 }
 API_PATIENT_CHOOSERS: dict[str, str] = {
     "patients.api.serializers.ReferralSerializer.patient": "visible",
     "patients.api.serializers.AccessGrantSerializer.patient": "visible",
     "scheduling.api.serializers.StaffBookingSerializer.patient": "visible",
     "scheduling.api.series.SeriesPlanSerializer.patient": "visible",
+    "scheduling.api.waitlist_serializers.StaffWaitlistCreateSerializer.patient": "visible",
     # Break the glass names a record the clinician cannot see: that is its point (audited).
     "patients.api.serializers.EmergencyAccessSerializer.patient": "break-the-glass",
 }
@@ -811,20 +847,28 @@ def _fields_of(cls) -> dict:
         return {}
 
 
-def _api_patient_fields() -> dict[str, Any]:
+def _serializer_modules() -> list:
+    """Every module of every ``<app>.api`` package: serializers live in ``serializers`` and
+    ``*_serializers`` modules and next to their views (series, visit notes)."""
     import importlib
+    import pkgutil
 
+    modules = []
+    for app in ("clinic", "providers", "patients", "scheduling", "plans", "notifications"):
+        try:
+            package = importlib.import_module(f"{app}.api")
+        except ModuleNotFoundError:
+            continue
+        for info in pkgutil.iter_modules(package.__path__):
+            modules.append(importlib.import_module(f"{app}.api.{info.name}"))
+    return modules
+
+
+def _api_patient_fields() -> dict[str, Any]:
     from rest_framework import serializers
 
     found = {}
-    apps = ("clinic", "providers", "patients", "scheduling", "plans", "notifications")
-    # Serializers kept next to their view (the series API) are scanned too.
-    names = [f"{app}.api.serializers" for app in apps] + ["scheduling.api.series"]
-    for module_name in names:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            continue
+    for module in _serializer_modules():
         for name, cls in vars(module).items():
             if not (isinstance(cls, type) and issubclass(cls, serializers.BaseSerializer)):
                 continue

@@ -25,6 +25,7 @@ from clinic.api.renderers import JSONRenderer
 from patients.models import Patient
 from patients.tokens import make_unsubscribe_token
 from scheduling.models import Appointment
+from scheduling.services import join_waitlist, offer_by_hand
 from tests.factories.clinic import LocationFactory
 from tests.factories.providers import ProviderFactory
 from tests.factories.scheduling import ServiceFactory, offer, weekly_hours
@@ -97,10 +98,11 @@ class World:
     provider: Any
     appointment: Appointment
     unsubscribe_token: str
+    waitlist_entry: Any = None  # waiting, with a time offered to it
 
     @property
     def kwargs(self) -> dict[str, str]:
-        return {"reference": self.appointment.reference}
+        return {"reference": self.appointment.reference, "entry_id": str(self.waitlist_entry.pk)}
 
 
 @pytest.fixture
@@ -124,7 +126,24 @@ def world(settings) -> World:
     assert booked.status_code == 201, booked.content
     appointment = Appointment.objects.get(reference=booked.json()["reference"])
     token = make_unsubscribe_token(Patient.objects.get(email="ada@example.org"))
-    return World(location, service, provider, appointment, token)
+    entry = waitlist_with_offer(service, location, provider)
+    return World(location, service, provider, appointment, token, entry)
+
+
+def waitlist_with_offer(service, location, provider):
+    """A waitlist entry holding a time offered to it by hand, so its claim succeeds."""
+    day = next_week() + timedelta(days=2)
+    entry = join_waitlist(
+        patient=Patient.objects.get(email="ada@example.org"),
+        service=service,
+        location=location,
+        provider=None,
+        earliest_date=day,
+        latest_date=day,
+        windows=[{"weekday": None, "from": "08:00", "to": "18:00"}],
+    )
+    offer_by_hand(entry, provider=provider, start=local(day, "14:00"), actor=None)
+    return entry
 
 
 def booking_body(service, location, start, email: str) -> dict:
@@ -168,6 +187,23 @@ VALID_BODIES: dict[str, Callable[[World], dict]] = {
     },
     "public-triage": lambda w: {"answers": {"numbness": True, "goals": []}},
     "public-unsubscribe": lambda w: {"token": w.unsubscribe_token},
+    "public-waitlist": lambda w: {
+        "service": w.service.pk,
+        "location": w.location.pk,
+        "provider": None,
+        "earliest_date": next_week().isoformat(),
+        "latest_date": (next_week() + timedelta(days=14)).isoformat(),
+        "windows": [{"weekday": 1, "from": "08:00", "to": "12:00"}],
+        "patient": {
+            "first_name": "Grace",
+            "last_name": "Hopper",
+            "email": "grace@example.org",
+            "phone": "+1 905 555 0100",
+        },
+        "consent": {"reminders": True, "care_plans": False, "marketing": False},
+    },
+    "public-waitlist-claim": lambda w: {"token": w.waitlist_entry.token},
+    "public-waitlist-withdraw": lambda w: {"token": w.waitlist_entry.token},
 }
 
 
@@ -424,7 +460,7 @@ def test_a_nul_in_a_query_parameter_is_a_400_naming_it(client, world, endpoint):
 )
 def test_a_nul_in_the_path_is_a_400_problem(client, world, endpoint):
     before = row_counts()
-    response = client.generic(endpoint.method, endpoint.path(reference="AB%00CD"))
+    response = client.generic(endpoint.method, endpoint.path(reference="AB%00CD", entry_id="1%00"))
     assert_refused(response, 400, field="path")
     assert row_counts() == before
 

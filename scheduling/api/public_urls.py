@@ -3,6 +3,7 @@
 from django.urls import path
 
 from scheduling.api import public_views as views
+from scheduling.api import waitlist
 
 urlpatterns = [
     path("services/", views.PublicServiceList.as_view(), name="public-services"),
@@ -32,5 +33,22 @@ urlpatterns = [
         "callback-requests/",
         views.PublicCallbackCreate.as_view(),
         name="public-callback-requests",
+    ),
+    # The waitlist (issue 19).
+    path("waitlist/", waitlist.PublicWaitlistCreate.as_view(), name="public-waitlist"),
+    path(
+        "waitlist/<int:entry_id>/",
+        waitlist.PublicWaitlistDetail.as_view(),
+        name="public-waitlist-detail",
+    ),
+    path(
+        "waitlist/<int:entry_id>/claim/",
+        waitlist.PublicWaitlistClaim.as_view(),
+        name="public-waitlist-claim",
+    ),
+    path(
+        "waitlist/<int:entry_id>/withdraw/",
+        waitlist.PublicWaitlistWithdraw.as_view(),
+        name="public-waitlist-withdraw",
     ),
 ]

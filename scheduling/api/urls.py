@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from scheduling.api import calendar_views, series, views
+from scheduling.api import calendar_views, series, views, waitlist
 from scheduling.api.schedule import ScheduleView
 
 router = SimpleRouter()
@@ -17,6 +17,7 @@ router.register("closures", views.ClosureViewSet, basename="closure")
 router.register("booking-policies", views.BookingPolicyOverrideViewSet, basename="booking-policy")
 router.register("appointments", views.AppointmentViewSet, basename="appointment")
 router.register("callback-requests", views.CallbackRequestViewSet, basename="callback-request")
+router.register("waitlist", waitlist.WaitlistViewSet, basename="waitlist")
 
 urlpatterns = [
     path("schedule/", ScheduleView.as_view(), name="schedule"),

@@ -6,6 +6,8 @@
 - ``callbacks``: the call-back queue;
 - ``offerings``: who offers what where, within scope;
 - ``series`` (+ ``series_preview``): recurring visits, previewed, booked and changed together;
+- ``waitlist``, ``waitlist_matching``: the waitlist's entries, offers (holds) and claims; freed
+  time matched to it, holds ending;
 - ``errors``: the refusals (problem slugs) the others raise;
 - ``_common``: the history row, the after-commit signal and time checks they share.
 
@@ -42,6 +44,13 @@ from scheduling.services.series import (
     preview_series,
     register_care_plan_source,
 )
+from scheduling.services.waitlist import (  # the waitlist (issue 19)
+    claim_offer,
+    join_waitlist,
+    join_waitlist_online,
+    offer_by_hand,
+    withdraw_entry,
+)
 
 __all__ = [
     "OUTSIDE_POLICY",
@@ -58,12 +67,16 @@ __all__ = [
     "cancel_series",
     "change_status",
     "check_offering_scope",
+    "claim_offer",
     "create_offering",
     "inactive_service",
     "invalid_transition",
     "is_late",
+    "join_waitlist",
+    "join_waitlist_online",
     "may_record_outcome",
     "move_series",
+    "offer_by_hand",
     "outside_policy",
     "preview_series",
     "record_consult_outcome",
@@ -73,4 +86,5 @@ __all__ = [
     "schedule_provider_for",
     "slot_unavailable",
     "update_callback",
+    "withdraw_entry",
 ]

@@ -1,0 +1,100 @@
+"""The patient's waitlist pages, opened from the offer e-mail (``/waitlist/<id>/?token=``).
+
+The entry page shows what the patient waits for and the time held for them, with a button that
+claims it (a POST: mail scanners that follow links claim nothing); the withdraw page asks
+"are you sure?" and only its POST takes the entry off the list. Same token check and same 404
+for a wrong token as the widget's API (``scheduling.waitlist_selectors.entry_for_holder``).
+"""
+
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from clinic.errors import DomainError, NotFoundProblem
+from clinic.pages import not_found_page, render_page
+from notifications import clock
+from scheduling import services
+from scheduling.patient_pages import page_url
+from scheduling.waitlist_models import WaitlistEntry
+from scheduling.waitlist_notifications import local_label
+from scheduling.waitlist_selectors import current_offer, entry_for_holder
+
+DONE = {
+    "booked": "Your appointment is booked. We will e-mail you the details.",
+    "withdrawn": "You have left the waitlist. We will not offer you more times.",
+}
+
+
+def _url(name: str, entry: WaitlistEntry, **query: str) -> str:
+    return f"{reverse(name, args=[entry.pk])}?{urlencode({'token': entry.token, **query})}"
+
+
+def _token(request: HttpRequest) -> str:
+    source = request.POST if request.method == "POST" else request.GET
+    return source.get("token", "")
+
+
+def _render(request, template: str, entry: WaitlistEntry, status: int = 200, **extra):
+    offer = current_offer(entry)
+    now = clock.now()
+    open_offer = offer if offer is not None and offer.expires_at > now else None
+    context = {
+        "entry": entry,
+        "token": entry.token,
+        "status_label": entry.get_status_display(),
+        "offer": open_offer,
+        "when": local_label(open_offer.start, entry.location) if open_offer else "",
+        "expires": local_label(open_offer.expires_at, entry.location) if open_offer else "",
+        "waiting": entry.status in (WaitlistEntry.Status.WAITING, WaitlistEntry.Status.OFFERED),
+        "entry_url": _url("waitlist-entry", entry),
+        "withdraw_url": _url("waitlist-entry-withdraw", entry),
+        **extra,
+    }
+    return render_page(
+        request,
+        f"scheduling/pages/{template}",
+        context,
+        status=status,
+        phone=entry.location.phone,
+    )
+
+
+def _see(url: str) -> HttpResponse:
+    response = HttpResponseRedirect(url)
+    response.status_code = 303  # a reload does not post the form again
+    return response
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def waitlist_entry(request: HttpRequest, entry_id: int) -> HttpResponse:
+    """The entry and its offer; the POST claims the offer through the one claim service."""
+    try:
+        entry = entry_for_holder(entry_id, _token(request))
+    except NotFoundProblem as error:
+        return not_found_page(request, error)
+    if request.method != "POST":
+        message = DONE.get(request.GET.get("done", ""), "")
+        return _render(request, "waitlist_entry.html", entry, message=message)
+    try:
+        appointment = services.claim_offer(entry)
+    except DomainError as error:
+        entry.refresh_from_db()
+        return _render(
+            request, "waitlist_entry.html", entry, status=error.status, error=error.detail
+        )
+    return _see(page_url("manage-booking", appointment))
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def withdraw_entry(request: HttpRequest, entry_id: int) -> HttpResponse:
+    """GET asks "are you sure?"; only the confirming POST withdraws."""
+    try:
+        entry = entry_for_holder(entry_id, _token(request))
+    except NotFoundProblem as error:
+        return not_found_page(request, error)
+    if request.method != "POST":
+        return _render(request, "waitlist_withdraw.html", entry)
+    services.withdraw_entry(entry)
+    return _see(_url("waitlist-entry", entry, done="withdrawn"))
