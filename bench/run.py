@@ -433,6 +433,11 @@ def main(argv: list[str] | None = None) -> int:
     from bench import waitlist
 
     results["waitlist"] = waitlist.measure(runs=3 if args.quick else 10)
+    log("series: preview and booking of 24 visits")
+    results["phase_load"]["series"] = load()
+    from bench import series
+
+    results["series"] = series.measure(series.populate(), runs=3 if args.quick else 10)
     results["load_end"] = load()
     results["wall_seconds"] = round(time.monotonic() - started)
     raw = env.OUT_DIR / "results.json"

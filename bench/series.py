@@ -18,7 +18,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bench import env
-from bench.stats import repeat, summarize
+from bench.stats import counting_queries, repeat, summarize
 
 DB_NAME = os.environ.get("BENCH_SERIES_DB", "clinic_bench_series")
 PATH = "/api/v1/appointments/series/"
@@ -132,10 +132,8 @@ def _body(world: dict, patient_id: int, start: datetime, count: int, preview: bo
 
 
 def _queries(client, body: dict, expect: int) -> int:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
-    with CaptureQueriesContext(connection) as captured:
+    with counting_queries() as captured:
         response = client.post(PATH, body, format="json")
     assert response.status_code == expect, response.content[:400]
     return len(captured)
@@ -144,8 +142,6 @@ def _queries(client, body: dict, expect: int) -> int:
 def measure(world: dict, runs: int = 5) -> dict:
     """Preview and booking of a 24-visit series: server time and queries, with the query count
     of a 2-visit series and of a single booking beside them."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
     from rest_framework.test import APIClient
 
     from patients.models import Patient
@@ -197,7 +193,7 @@ def measure(world: dict, runs: int = 5) -> dict:
         "patient": patient(9_999),
         "start": at(9, weeks=250).isoformat(),  # clear of every series above
     }
-    with CaptureQueriesContext(connection) as captured:
+    with counting_queries() as captured:
         response = client.post("/api/v1/appointments/", single, format="json")
     assert response.status_code == 201, response.content[:400]
     per_visit = (booking_queries[VISITS] - booking_queries[2]) / (VISITS - 2)

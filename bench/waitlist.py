@@ -26,6 +26,8 @@ import time
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
 
+from bench.stats import counting_queries
+
 SIZES = (100, 1_000, 10_000)
 
 
@@ -129,8 +131,6 @@ def _opening(world: dict):
 
 def measure_matching(sizes=SIZES, runs: int = 7) -> list[dict]:
     """Per size: SQL queries of one ``match_opening`` and its time over ``runs`` runs (ms)."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     from bench.stats import summarize
     from scheduling.services.waitlist_matching import match_opening
@@ -140,7 +140,7 @@ def measure_matching(sizes=SIZES, runs: int = 7) -> list[dict]:
         world = _build(size)
         match_opening(_opening(world).pk)  # warm the process (settings, scope catalog)
         opening = _opening(world)
-        with CaptureQueriesContext(connection) as captured:
+        with counting_queries() as captured:
             offers = match_opening(opening.pk)
         assert len(offers) == 1, "the one fitting entry must be offered"
         seconds = []
