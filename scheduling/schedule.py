@@ -147,6 +147,8 @@ def schedule_for(
     appointments = list(
         appointment_rows.select_related("patient", "service", "room").order_by("start", "id")
     )
+    for appointment in appointments:  # all are here: local times need no query per row
+        appointment.location = location
     hours = list(
         hour_rows.values_list(
             "provider_id", "weekday", "start_time", "end_time", "valid_from", "valid_until"

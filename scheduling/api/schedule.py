@@ -1,6 +1,8 @@
 """``GET /api/v1/schedule/``: the front desk's calendar for another front end (the admin's
 schedule page reads the same selector). Staff only; clinicians get their own column."""
 
+from datetime import datetime
+
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -86,17 +88,24 @@ class ScheduleSerializer(serializers.Serializer):
 def schedule_data(schedule: calendar.Schedule) -> dict:
     """The calendar as JSON, times in the location's zone with their offset."""
     location = schedule.location
+    shown: dict[datetime, str] = {}  # appointments share a few instants: each written out once
+
+    def iso(instant: datetime) -> str:
+        text = shown.get(instant)
+        if text is None:
+            text = shown[instant] = local_iso(instant, location)
+        return text
 
     def span(interval) -> dict:
-        return {"start": local_iso(interval[0], location), "end": local_iso(interval[1], location)}
+        return {"start": iso(interval[0]), "end": iso(interval[1])}
 
     def appointment(entry: calendar.Entry) -> dict:
         a = entry.appointment
         return {
             "id": a.pk,
             "reference": a.reference,
-            "start": local_iso(a.start, location),
-            "end": local_iso(a.end, location),
+            "start": iso(a.start),
+            "end": iso(a.end),
             "status": a.status,
             "service": {"id": a.service_id, "name": a.service.name},
             "provider": a.provider_id,

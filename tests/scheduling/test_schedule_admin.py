@@ -8,7 +8,9 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -466,3 +468,30 @@ def test_the_week_shows_a_group_class_once_with_its_participants(desk, location)
     session = html[html.index('class="class-session"') :]
     session = session[: session.index("</div>")]
     assert [name for name in names if name in session] == names
+
+
+def test_the_schedule_page_costs_the_same_queries_however_many_appointments(
+    desk, physio, assessment, location, django_assert_num_queries
+):
+    day = next_week()
+    book_appointment(
+        service=assessment,
+        location=location,
+        start=local(day, "09:00"),
+        patient=PatientFactory(),
+        provider=physio,
+    )
+    params = {"location": location.pk, "date": day.isoformat()}
+    with CaptureQueriesContext(connection) as one:
+        page(desk, **params)
+    for hour in ("10:00", "11:00", "13:00", "14:00", "15:00"):
+        book_appointment(
+            service=assessment,
+            location=location,
+            start=local(day, hour),
+            patient=PatientFactory(),
+            provider=physio,
+        )
+    for view in ("day", "week"):
+        with django_assert_num_queries(len(one)):
+            page(desk, **params, view=view)
