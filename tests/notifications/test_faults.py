@@ -80,8 +80,7 @@ def _kill_mid_batch(celery_workers, smtp_server, target_window: bool, batch) -> 
     at once if the batch ran out before such a moment was seen."""
     if target_window:
         wait_until(
-            lambda: smtp_server.in_flight > 0
-            or not batch.exclude(status=Status.SENT).exists(),
+            lambda: smtp_server.in_flight > 0 or not batch.exclude(status=Status.SENT).exists(),
             30,
             "a send in flight",
         )
