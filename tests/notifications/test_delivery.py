@@ -359,7 +359,7 @@ def test_worker_killed_mid_batch_then_restarted_sends_every_reminder_exactly_onc
     assert len(smtp_server.received()) < 20, "the worker died in the middle of the batch"
     # Its batch was left behind under its lease: the row in flight and those not yet started.
     held = reminders.filter(status=Status.SENDING)
-    assert held.count() == 20 - reminders.filter(status=Status.SENT).count() >= 1
+    assert 1 <= held.count() <= int(WORKER_SETTINGS["NOTIFICATIONS_BATCH_SIZE"])
     assert held.values("lease_token").distinct().count() == 1
 
     celery_workers.start()  # restarted
