@@ -49,6 +49,9 @@ from aiosmtpd.controller import Controller
 from bench import env
 from bench.server import free_port
 
+# This run's workers, told apart from those of another bench run on the same machine (their CPU
+# would otherwise be counted as ours).
+WORKER_TAG = f"bench-{os.getpid()}-"
 MESSAGE_ID = re.compile(rb"^Message-ID:\s*(<[^>\r\n]+>)", re.IGNORECASE | re.MULTILINE)
 
 
@@ -154,7 +157,7 @@ def start_workers(processes: int, concurrency: int, smtp_port: int) -> list[subp
                     "--without-mingle",
                     "--without-heartbeat",
                     "--loglevel=WARNING",
-                    f"--hostname=bench{n}@%h",
+                    f"--hostname={WORKER_TAG}{n}@%h",
                 ],
                 cwd=env.ROOT,
                 env=worker_env,
@@ -270,7 +273,7 @@ def _cpu() -> dict[str, float]:
     own = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "workers": cpu.cpu_seconds(
-            lambda command: "celery" in command and "--hostname=bench" in command
+            lambda command: "celery" in command and f"--hostname={WORKER_TAG}" in command
         ),
         "database": cpu.cpu_seconds(cpu.database_backends(env.DB_NAME)),
         "smtp server and bench": own.ru_utime + own.ru_stime,
