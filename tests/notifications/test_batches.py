@@ -346,3 +346,36 @@ def test_two_workers_claiming_batches_at_once_take_disjoint_rows(kind):
     assert len(together) == len(set(together)) == 8, taken
     assert sorted(len(batch) for batch in taken) == [3, 5]
     assert set(together) == {r.pk for r in rows}
+
+
+def test_a_batch_of_reminders_reads_its_appointments_and_consents_once_whatever_its_size(
+    db, queued, django_capture_on_commit_callbacks, monkeypatch
+):
+    world = World()
+    base = (timezone.now() + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+
+    def statements_for(count: int, day: int) -> list[str]:
+        start = base + timedelta(days=day)
+        with django_capture_on_commit_callbacks(execute=True):
+            appointments = [
+                world.book(start + timedelta(hours=i), patient=world.new_patient())
+                for i in range(count)
+            ]
+        at = start + timedelta(hours=count) - timedelta(hours=24)
+        monkeypatch.setattr(clock, "now", lambda: at)
+        ours = {a.pk for a in appointments}
+        claims = [
+            c
+            for c in services.claim_batch(at, 50)
+            if c.notification.kind == REMINDER and c.notification.subject_id in ours
+        ]
+        with CaptureQueriesContext(connection) as queries:
+            statuses = batches.send_batch(claims)
+        assert statuses == [Status.SENT] * count
+        assert {m.to[0] for m in mail.outbox} >= {a.patient.email for a in appointments}
+        return [q["sql"] for q in queries]
+
+    for count, day in [(2, 0), (6, 10)]:
+        sql = statements_for(count, day)
+        assert len([s for s in sql if 'FROM "scheduling_appointment"' in s]) == 1
+        assert [s.split()[0] for s in sql] == ["SELECT", *["UPDATE"] * count]
