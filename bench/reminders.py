@@ -5,10 +5,20 @@ appointments of the bench clinic, written straight into the ledger as the planne
 that they are due now (``next_attempt_at`` in the past): a backlog, as after an outage of the
 mail relay. Every other ledger row is removed first so that only these are sent.
 
-Timed: one ``notifications.send`` task per row is queued on Redis, exactly as
-``notifications.services`` queues a row that comes due (timed on its own: it happens in the web
-processes as rows are planned). Then ``celery -A clinic worker`` processes start and drain the
-queue: claim, render (templates, consent check, unsubscribe link) and send each one over SMTP.
+Timed, in one of two modes (``BENCH_REMINDER_MODE``):
+
+- ``sweep`` (the default, the path reminders take): one ``notifications.sweep`` task is queued,
+  as beat queues it every minute. A reminder is planned hours or days ahead, beyond the window
+  in which a row gets a task message of its own (``NOTIFICATIONS_TASK_WINDOW_SECONDS``), so the
+  sweep is what sends it. The sweep claims batches (``notifications.batches``) and, finding a
+  backlog, shares it with ``NOTIFICATIONS_SWEEP_PARALLEL - 1`` more sweeps.
+- ``tasks``: one ``notifications.send`` task per row is queued on Redis, as
+  ``notifications.services`` queues a row due within that window (a confirmation, a
+  cancellation); each task sends its one row. Queueing is timed on its own: it happens in the
+  web processes as rows are planned.
+
+Then ``celery -A clinic worker`` processes start and drain the queue: claim, render (templates,
+consent check, unsubscribe link) and send each one over SMTP.
 The rate is e-mails between the first and the last one the SMTP server received (the workers'
 start-up is reported apart). Every Message-ID is counted: a duplicate is a Message-ID received
 twice, a lost one is a row whose Message-ID never arrived.
@@ -25,6 +35,7 @@ queue).
 ``.venv/bin/python -m bench --only reminders`` runs this phase alone.
 """
 
+import os
 import re
 import subprocess
 import threading
@@ -38,6 +49,9 @@ from aiosmtpd.controller import Controller
 from bench import env
 from bench.server import free_port
 
+# This run's workers, told apart from those of another bench run on the same machine (their CPU
+# would otherwise be counted as ours).
+WORKER_TAG = f"bench-{os.getpid()}-"
 MESSAGE_ID = re.compile(rb"^Message-ID:\s*(<[^>\r\n]+>)", re.IGNORECASE | re.MULTILINE)
 
 
@@ -120,7 +134,7 @@ def plan_backlog(count: int) -> list[str]:
 
 
 def start_workers(
-    processes: int, concurrency: int, smtp_port: int, node: str = "bench"
+    processes: int, concurrency: int, smtp_port: int, node: str = WORKER_TAG
 ) -> list[subprocess.Popen]:
     """``processes`` workers named ``<node><n>@<host>``, each its own process group."""
     worker_env = {
@@ -169,8 +183,12 @@ def stop_workers(workers: list[subprocess.Popen]) -> None:
             worker.wait()
 
 
+MODES = ("sweep", "tasks")
+
+
 @dataclass
 class PipelineResult:
+    mode: str
     rows: int
     seconds: float
     enqueue_seconds: float
@@ -189,19 +207,30 @@ class PipelineResult:
 
 
 def run(
-    count: int, processes: int, concurrency: int, timeout: float = 600, node: str = "bench"
+    count: int,
+    processes: int,
+    concurrency: int,
+    timeout: float = 600,
+    node: str = WORKER_TAG,
+    mode: str = "",
 ) -> PipelineResult:
     from clinic.celery import app
     from notifications.models import Notification
-    from notifications.tasks import send_notification
+    from notifications.tasks import send_notification, sweep
 
+    mode = mode or os.environ.get("BENCH_REMINDER_MODE", "sweep")
+    if mode not in MODES:
+        raise ValueError(f"BENCH_REMINDER_MODE must be one of {MODES}, not {mode!r}")
     message_ids = plan_backlog(count)
     row_ids = list(Notification.objects.order_by("id").values_list("pk", flat=True))
     app.control.purge()
     started = time.perf_counter()
     with app.producer_or_acquire() as producer:
-        for row_id in row_ids:
-            send_notification.apply_async((row_id,), producer=producer)
+        if mode == "sweep":
+            sweep.apply_async(producer=producer)
+        else:
+            for row_id in row_ids:
+                send_notification.apply_async((row_id,), producer=producer)
     enqueued = time.perf_counter() - started
     with SMTPSink() as sink:
         launched = time.perf_counter()
@@ -228,6 +257,7 @@ def run(
         ids = Counter(sink.ids)
     statuses = dict(Counter(Notification.objects.values_list("status", flat=True)).most_common())
     return PipelineResult(
+        mode=mode,
         rows=len(message_ids),
         seconds=sink.last_at - sink.first_at,
         enqueue_seconds=enqueued,

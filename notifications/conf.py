@@ -16,6 +16,13 @@ DEFAULTS = {
     "NOTIFICATIONS_TASK_WINDOW_SECONDS": 900.0,
     # Most rows one sweep task handles before it queues a fresh sweep task.
     "NOTIFICATIONS_SWEEP_LIMIT": 500,
+    # Most rows one worker claims in one statement and sends over its one SMTP session.
+    "NOTIFICATIONS_BATCH_SIZE": 50,
+    # A batch's consent and subject reads are made again for the rows left once this old, so
+    # consent is never judged on a read older than this however slow the SMTP server is.
+    "NOTIFICATIONS_BATCH_READ_SECONDS": 2.0,
+    # Sweep tasks a backlog is shared among (the first sweep to find one queues the others).
+    "NOTIFICATIONS_SWEEP_PARALLEL": 4,
     # A file holding a clock offset in seconds (tests and rehearsals move time with it).
     "NOTIFICATIONS_CLOCK_FILE": "",
 }
@@ -56,3 +63,15 @@ def sweep_limit() -> int:
 
 def clock_file() -> str:
     return _value("NOTIFICATIONS_CLOCK_FILE")
+
+
+def batch_size() -> int:
+    return max(_value("NOTIFICATIONS_BATCH_SIZE"), 1)
+
+
+def batch_read_seconds() -> float:
+    return _value("NOTIFICATIONS_BATCH_READ_SECONDS")
+
+
+def sweep_parallel() -> int:
+    return max(_value("NOTIFICATIONS_SWEEP_PARALLEL"), 1)

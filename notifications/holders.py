@@ -8,7 +8,8 @@ connection at once (the kernel closes the socket and the backend exits), so its 
 soon as their lease runs out; a worker still talking to the SMTP server keeps its row.
 
 A session counts as gone when PostgreSQL no longer lists it, and also when it is the session
-asking: a thread sends one row at a time, so while it claims it is sending nothing. Sessions of
+asking: a thread sends one batch at a time (``notifications.batches``) and claims again only
+once that batch is done, so while it claims it is sending nothing. Sessions of
 another database role are listed without their start time; workers connect as one role, and a
 holder that cannot be seen is taken for gone (the lease alone decides, as on other databases).
 Other databases (SQLite, for development) record no holder: the lease alone decides.

@@ -11,6 +11,10 @@ kind registers that kind here (from its ``AppConfig.ready``) with three callable
   ledger rows a staff user other than a manager may read, as a lazy queryset the ledger uses as
   a subquery. The owning app knows who may see its subjects; the ledger only applies the answer.
   A kind without one is shown to managers only.
+- ``prepare(notifications) -> None`` or ``None``: given the rows of a batch about to be sent
+  (``notifications.batches``), reads in one query what ``consent`` and ``render`` will need and
+  keeps it on the rows, so a batch's reads do not grow with its size. Consent is still judged
+  per row, right before its send, on a read at most ``NOTIFICATIONS_BATCH_READ_SECONDS`` old.
 
 ``clinical=True`` marks a kind whose mere existence reveals care (an exercise program tells that
 a plan exists): its rows are never shown to front desk, whatever ``visible_subjects`` says.
@@ -52,6 +56,7 @@ class Email:
 
 Renderer = Callable[["Notification", datetime], Email]
 ConsentCheck = Callable[["Notification"], bool]
+Prepare = Callable[[list["Notification"]], None]
 VisibleSubjects = Callable[[object], QuerySet[Model]]
 
 
@@ -66,6 +71,7 @@ class Kind:
     consent: ConsentCheck | None = None
     clinical: bool = False
     visible_subjects: VisibleSubjects | None = None
+    prepare: Prepare | None = None
 
 
 _KINDS: dict[str, Kind] = {}
@@ -78,15 +84,17 @@ def register(
     consent: ConsentCheck | None = None,
     clinical: bool = False,
     visible_subjects: VisibleSubjects | None = None,
+    prepare: Prepare | None = None,
 ) -> Kind:
-    """Register (or re-register, on reload) the renderer, consent check and visibility of a
-    kind."""
+    """Register (or re-register, on reload) the renderer, consent check, visibility and batch
+    read of a kind."""
     kind = Kind(
         key=key,
         render=render,
         consent=consent,
         clinical=clinical,
         visible_subjects=visible_subjects,
+        prepare=prepare,
     )
     _KINDS[key] = kind
     return kind

@@ -15,10 +15,18 @@ def send_notification(notification_id: int) -> str:
 
 
 @shared_task(name="notifications.sweep", ignore_result=True)
-def sweep() -> int:
-    handled = services.sweep()
+def sweep(share: bool = True) -> int:
+    """Send what is due in batches. A sweep that finds a backlog (a full batch) shares it with
+    ``NOTIFICATIONS_SWEEP_PARALLEL - 1`` more sweeps, so every pool process drains it; a sweep
+    that reaches its limit queues its own successor."""
+
+    def share_backlog() -> None:
+        for _ in range(conf.sweep_parallel() - 1):
+            sweep.delay(share=False)
+
+    handled = services.sweep(on_backlog=share_backlog if share else None)
     if handled >= conf.sweep_limit():
-        sweep.delay()
+        sweep.delay(share=False)
     return handled
 
 

@@ -228,20 +228,30 @@ def _load(notification: Notification) -> Appointment:
     cached = getattr(notification, "_appointment", None)
     if cached is not None:
         return cached
-    appointment = (
-        Appointment.objects.select_related("patient", "provider", "service", "location")
-        .annotate(
-            reminders_consent=consent_column(Consent.Purpose.REMINDERS),
-            clinic_name=Subquery(ClinicSettings.objects.filter(pk=1).values("name")),
-            told_sequence=Subquery(_told_sequence),
-        )
-        .filter(pk=notification.subject_id)
-        .first()
-    )
+    appointment = _send_reads().filter(pk=notification.subject_id).first()
     if appointment is None:
         raise Skip("appointment_gone")
     notification._appointment = appointment
     return appointment
+
+
+def _send_reads() -> QuerySet[Appointment]:
+    joined = Appointment.objects.select_related("patient", "provider", "service", "location")
+    return joined.annotate(
+        reminders_consent=consent_column(Consent.Purpose.REMINDERS),
+        clinic_name=Subquery(ClinicSettings.objects.filter(pk=1).values("name")),
+        told_sequence=Subquery(_told_sequence),
+    )
+
+
+def prepare_batch(notifications: list[Notification]) -> None:
+    """``_load`` for a whole batch (``notifications.batches``) in one query: each row keeps its
+    appointment as ``_load`` would, and a row whose appointment is gone reads it alone."""
+    found = _send_reads().in_bulk({row.subject_id for row in notifications})
+    for row in notifications:
+        row.__dict__.pop("_appointment", None)
+        if row.subject_id in found:
+            row._appointment = found[row.subject_id]
 
 
 def manage_url(appointment: Appointment) -> str:
@@ -413,12 +423,8 @@ def ledger_subjects(user) -> QuerySet[Appointment]:
 def register() -> None:
     """Called from ``SchedulingConfig.ready``: appointment e-mails are not clinical (front desk
     books and tells patients the same facts), so each row follows its appointment."""
-    registry.register(CONFIRMATION, render=render_notice, visible_subjects=ledger_subjects)
-    registry.register(CHANGE, render=render_notice, visible_subjects=ledger_subjects)
-    registry.register(
-        REMINDER,
-        render=render_reminder,
-        consent=reminders_consented,
-        visible_subjects=ledger_subjects,
-    )
-    registry.register(CANCELLATION, render=render_cancellation, visible_subjects=ledger_subjects)
+    common = {"visible_subjects": ledger_subjects, "prepare": prepare_batch}
+    registry.register(CONFIRMATION, render=render_notice, **common)
+    registry.register(CHANGE, render=render_notice, **common)
+    registry.register(REMINDER, render=render_reminder, consent=reminders_consented, **common)
+    registry.register(CANCELLATION, render=render_cancellation, **common)

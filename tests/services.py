@@ -49,6 +49,9 @@ WORKER_SETTINGS = {
     "NOTIFICATIONS_RETRY_BASE_SECONDS": "0.5",
     "NOTIFICATIONS_RETRY_MAX_SECONDS": "2",
     "NOTIFICATIONS_MAX_ATTEMPTS": "4",
+    # Small batches, so that a test's few dozen rows are shared by two workers and a worker
+    # killed mid-batch leaves a batch behind while the other goes on.
+    "NOTIFICATIONS_BATCH_SIZE": "5",
 }
 
 
