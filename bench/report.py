@@ -419,16 +419,21 @@ def render(r: dict) -> str:
         "",
         "## Reminder pipeline (Redis -> Celery -> SMTP)",
         "",
-        f"{rem['rows']} due reminders, one `notifications.send` task each queued on Redis, then "
-        f"workers {rem['workers']} started to drain the queue; a local aiosmtpd server counts "
-        "Message-IDs.",
+        f"{rem['rows']} due reminders, "
+        + (
+            "one `notifications.send` task each queued on Redis"
+            if rem.get("mode") == "tasks"
+            else "one `notifications.sweep` task queued on Redis (as beat queues it), which "
+            "sends them in batches over one SMTP session per process"
+        )
+        + f", then workers {rem['workers']} started to drain it; a local aiosmtpd server "
+        "counts Message-IDs.",
         "",
         f"- **{rem['rate']:.1f} e-mails/s** between the first and the last e-mail received "
         f"({rem['unique']} e-mails in {rem['seconds']:.1f} s)",
         f"- from starting the workers to the last e-mail: {rem['drain_seconds']:.1f} s "
         f"({rem['unique'] / rem['drain_seconds']:.1f}/s, worker start-up included)",
-        f"- queueing the {rem['rows']} tasks from one process beforehand: "
-        f"{rem['enqueue_seconds']:.1f} s ({rem['rows'] / rem['enqueue_seconds']:.0f} tasks/s)",
+        f"- queueing beforehand, from one process: {rem['enqueue_seconds']:.2f} s",
         f"- received {rem['received']}, duplicates **{rem['duplicates']}**, lost "
         f"**{rem['lost']}**, unknown Message-IDs {rem['foreign']}; ledger afterwards: "
         f"{rem['statuses']}",
