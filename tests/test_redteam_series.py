@@ -1,0 +1,195 @@
+"""Red-team checks of recurring series (DOMAIN.md 11) and the schedule's new-patient step:
+each test is named for the rule an outsider tried to break."""
+
+import datetime
+import threading
+import time
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection, transaction
+
+from clinic import roles
+from patients.models import Patient
+from scheduling.models import Appointment
+from scheduling.series_models import Series
+from scheduling.services import SeriesRule, book_series, move_series, reschedule_appointment
+from tests.conftest import client_for, make_staff_user
+from tests.factories.clinic import LocationFactory
+from tests.factories.patients import PatientFactory, clinician_user
+from tests.factories.providers import ensure_scope_catalog
+from tests.factories.scheduling import ServiceFactory
+from tests.scheduling.conftest import make_physio
+
+pytestmark = pytest.mark.django_db
+
+TORONTO = ZoneInfo("America/Toronto")
+SERIES = "/api/v1/appointments/series/"
+HOUR = datetime.timedelta(hours=1)
+
+
+@pytest.fixture
+def location(db):
+    return LocationFactory(slug="pickering", name="Pickering")
+
+
+@pytest.fixture
+def assessment(db):
+    return ServiceFactory(code="physio-assessment", acts=["diagnose"])
+
+
+@pytest.fixture
+def physio(location, assessment):
+    return make_physio(location, assessment, "Priya Physio")
+
+
+def at(day: datetime.date, hh_mm: str) -> datetime.datetime:
+    return datetime.datetime.combine(day, datetime.time.fromisoformat(hh_mm), tzinfo=TORONTO)
+
+
+def body(service, location, provider, patient, start, **overrides) -> dict:
+    data = {
+        "service": service.pk,
+        "location": location.pk,
+        "provider": provider.pk,
+        "patient": patient.pk,
+        "start": start.isoformat(),
+        "rule": {"freq": "weekly", "by_weekday": ["MO", "TH"], "count": 4},
+        "preview": True,
+        "on_conflict": "refuse",
+    }
+    data.update(overrides)
+    return data
+
+
+def four_visits(assessment, location, provider, patient):
+    return book_series(
+        service=assessment,
+        location=location,
+        provider=provider,
+        patient=patient,
+        start=at(datetime.date(2027, 2, 1), "11:00"),
+        rule=SeriesRule(by_weekday=("MO", "TH"), count=4),
+    )
+
+
+# --- Who may change which visits ---------------------------------------------------------------
+
+
+def test_a_clinician_cancelling_all_of_a_series_leaves_visits_moved_to_a_colleague_alone(
+    location, assessment, physio
+):
+    patient = PatientFactory()
+    colleague = make_physio(location, assessment, "Colleague Physio")
+    booked = four_visits(assessment, location, physio, patient)
+    move_series(
+        booked.series,
+        at=datetime.time(11, 0),
+        on=datetime.date(2027, 2, 8),
+        scope="following",
+        provider=colleague,
+    )
+    owner = clinician_user("rt-owner", provider=physio)
+    response = client_for(owner).post(
+        f"{SERIES}{booked.series.pk}/cancel/", {"reason": "Stop", "scope": "all"}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert len(response.json()["appointments"]) == 2, "only the clinician's own two visits"
+    on_colleague = Appointment.objects.filter(series=booked.series, provider=colleague)
+    assert on_colleague.count() == 2
+    assert not on_colleague.filter(status=Appointment.Status.CANCELLED).exists()
+    own = Appointment.objects.filter(series=booked.series, provider=physio)
+    assert set(own.values_list("status", flat=True)) == {Appointment.Status.CANCELLED}
+
+
+# --- Races (PostgreSQL, one connection per thread) --------------------------------------------
+
+
+def _parallel(*jobs) -> list[BaseException | None]:
+    """Run each job in its own thread and connection from one barrier; the errors they raised."""
+    barrier = threading.Barrier(len(jobs))
+    errors: list[BaseException | None] = [None] * len(jobs)
+
+    def worker(index: int, job) -> None:
+        try:
+            job(barrier)
+        except BaseException as exc:  # the error is the test's answer
+            errors[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return errors
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_moving_a_series_while_one_of_its_visits_is_moved_alone_never_deadlocks():
+    ensure_scope_catalog()
+    place = LocationFactory(slug="pickering", name="Pickering")
+    service = ServiceFactory(code="rt-series-move", acts=["diagnose"])
+    provider = make_physio(place, service, "Race Physio")
+    booked = four_visits(service, place, provider, PatientFactory())
+    third = booked.appointments[2]
+    desk = make_staff_user("rt-race-desk", roles.FRONT_DESK)
+
+    def single(barrier) -> None:
+        # The single move's own order (the patient, then the visit), with a pause between its
+        # two locks in which the series move takes its visits.
+        with transaction.atomic():
+            Patient.objects.select_for_update().get(pk=third.patient_id)
+            barrier.wait()
+            time.sleep(0.5)
+            reschedule_appointment(third, start=third.start + HOUR, actor=desk)
+
+    def whole(barrier) -> None:
+        barrier.wait()
+        time.sleep(0.1)
+        move_series(booked.series, at=datetime.time(14, 0), scope="all", actor=desk)
+
+    errors = _parallel(single, whole)
+    assert errors == [None, None], errors
+    starts = Appointment.objects.filter(series=booked.series).values_list("start", flat=True)
+    assert {s.astimezone(TORONTO).strftime("%H:%M") for s in starts} == {"14:00"}
+
+
+# --- The admin's series form ---------------------------------------------------------------------
+
+ADMIN_SERIES = "/admin/schedule/series/"
+
+
+def series_form(assessment, location, physio, patient, **extra) -> dict:
+    return {
+        "patient": patient.pk,
+        "service": assessment.pk,
+        "location": location.pk,
+        "provider": physio.pk,
+        "start": "2027-02-01T11:00",
+        "by_weekday": ["MO"],
+        "count": "3",
+        "on_conflict": "skip",
+        **extra,
+    }
+
+
+@pytest.fixture
+def desk_admin(client, db):
+    client.force_login(make_staff_user("rt-series-desk", roles.FRONT_DESK))
+    client.raise_request_exception = False
+    return client
+
+
+@pytest.mark.parametrize("start", ["9999-12-31T23:30", "0001-01-01T00:00"])
+@pytest.mark.parametrize("action", ["preview", "book"])
+def test_a_first_visit_at_the_calendars_edge_is_refused_on_the_form_not_a_500(
+    desk_admin, location, assessment, physio, start, action
+):
+    form = series_form(assessment, location, physio, PatientFactory(), start=start)
+    page = desk_admin.post(ADMIN_SERIES, {**form, "action": action})
+    assert page.status_code == 200
+    assert page.context["form"].errors["start"]
+    assert not Series.objects.exists()
