@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
+from django.core.validators import ProhibitNullCharactersValidator, validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -168,6 +168,8 @@ def _check_field_rules(fields: dict[str, Any]) -> None:
         if value in (None, ""):
             continue
         try:
+            if isinstance(value, str):  # PostgreSQL stores no NUL: refuse it, not a 500
+                ProhibitNullCharactersValidator()(value)
             Patient._meta.get_field(name).run_validators(value)
         except ValidationError as exc:
             problems.append(

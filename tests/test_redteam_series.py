@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection, transaction
+from django.urls import reverse
 
 from clinic import roles
 from patients.models import Patient
@@ -193,3 +194,30 @@ def test_a_first_visit_at_the_calendars_edge_is_refused_on_the_form_not_a_500(
     assert page.status_code == 200
     assert page.context["form"].errors["start"]
     assert not Series.objects.exists()
+
+
+# --- The schedule's booking panel: a new patient --------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["first_name", "last_name"])
+def test_a_new_patients_name_with_a_nul_byte_is_refused_and_nobody_is_registered(
+    desk_admin, location, assessment, physio, field
+):
+    person = {"first_name": "Nul", "last_name": "Byte", "email": "nul@example.org"}
+    person[field] += "\x00"
+    response = desk_admin.post(
+        reverse("admin-schedule-book"),
+        {
+            "location": location.pk,
+            "provider": physio.pk,
+            "service": assessment.pk,
+            "start": "2027-02-01T11:00",
+            **{f"new_{name}": value for name, value in person.items()},
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    shown = [str(m) for m in response.context["messages"]]
+    assert any("Null characters are not allowed" in m for m in shown), shown
+    assert not Patient.objects.filter(email="nul@example.org").exists()
+    assert not Appointment.objects.exists()
