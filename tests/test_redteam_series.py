@@ -4,6 +4,8 @@ each test is named for the rule an outsider tried to break."""
 import datetime
 import threading
 import time
+from types import SimpleNamespace
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,9 +14,16 @@ from django.urls import reverse
 
 from clinic import roles
 from patients.models import Patient
+from scheduling import series_notifications
 from scheduling.models import Appointment
 from scheduling.series_models import Series
-from scheduling.services import SeriesRule, book_series, move_series, reschedule_appointment
+from scheduling.services import (
+    SeriesRule,
+    book_series,
+    cancel_series,
+    move_series,
+    reschedule_appointment,
+)
 from tests.conftest import client_for, make_staff_user
 from tests.factories.clinic import LocationFactory
 from tests.factories.patients import PatientFactory, clinician_user
@@ -221,3 +230,33 @@ def test_a_new_patients_name_with_a_nul_byte_is_refused_and_nobody_is_registered
     assert any("Null characters are not allowed" in m for m in shown), shown
     assert not Patient.objects.filter(email="nul@example.org").exists()
     assert not Appointment.objects.exists()
+
+
+# --- E-mails -------------------------------------------------------------------------------------
+
+
+def test_the_series_confirmation_names_the_clinician_each_visit_is_now_with(
+    location, assessment, physio
+):
+    colleague = make_physio(location, assessment, "Colleague Physio")
+    booked = four_visits(assessment, location, physio, PatientFactory())
+    move_series(
+        booked.series,
+        at=datetime.time(11, 0),
+        on=datetime.date(2027, 2, 8),
+        scope="following",
+        provider=colleague,
+    )
+    row = SimpleNamespace(subject_id=booked.series.pk)
+    email = series_notifications.render_confirmation(row, at(datetime.date(2027, 1, 4), "09:00"))
+    assert "Colleague Physio" in email.text, email.text
+    assert "Colleague Physio" in email.html
+    cancelled = cancel_series(booked.series, reason="Moved away", scope="all")
+    row = SimpleNamespace(
+        subject_id=booked.series.pk, context={"appointments": [a.pk for a in cancelled]}
+    )
+    with mock.patch.object(series_notifications, "_confirmed", return_value=True):
+        notice = series_notifications.render_cancellation(
+            row, at(datetime.date(2027, 1, 4), "09:00")
+        )
+    assert "Colleague Physio" in notice.text, notice.text
