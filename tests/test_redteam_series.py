@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.urls import reverse
 
 from clinic import roles
+from clinic.errors import DomainError
 from patients.models import Patient
 from scheduling import series_notifications
 from scheduling.models import Appointment
@@ -20,6 +21,7 @@ from scheduling.series_models import Series
 from scheduling.services import (
     SeriesRule,
     book_series,
+    cancel_appointment,
     cancel_series,
     move_series,
     reschedule_appointment,
@@ -136,32 +138,40 @@ def _parallel(*jobs) -> list[BaseException | None]:
     return errors
 
 
+def _race_clinic():
+    ensure_scope_catalog()
+    place = LocationFactory(slug="pickering", name="Pickering")
+    service = ServiceFactory(code="rt-series-race", acts=["diagnose"])
+    provider = make_physio(place, service, "Race Physio")
+    booked = four_visits(service, place, provider, PatientFactory())
+    return booked, make_staff_user("rt-race-desk", roles.FRONT_DESK)
+
+
+def _single_move(visit, actor, *, pause: float):
+    """A single move in its own order (the patient, then the visit), pausing between the two."""
+
+    def job(barrier) -> None:
+        with transaction.atomic():
+            Patient.objects.select_for_update().get(pk=visit.patient_id)
+            barrier.wait()
+            time.sleep(pause)
+            reschedule_appointment(visit, start=visit.start + HOUR, actor=actor)
+
+    return job
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_moving_a_series_while_one_of_its_visits_is_moved_alone_never_deadlocks():
-    ensure_scope_catalog()
-    place = LocationFactory(slug="pickering", name="Pickering")
-    service = ServiceFactory(code="rt-series-move", acts=["diagnose"])
-    provider = make_physio(place, service, "Race Physio")
-    booked = four_visits(service, place, provider, PatientFactory())
+    booked, desk = _race_clinic()
     third = booked.appointments[2]
-    desk = make_staff_user("rt-race-desk", roles.FRONT_DESK)
-
-    def single(barrier) -> None:
-        # The single move's own order (the patient, then the visit), with a pause between its
-        # two locks in which the series move takes its visits.
-        with transaction.atomic():
-            Patient.objects.select_for_update().get(pk=third.patient_id)
-            barrier.wait()
-            time.sleep(0.5)
-            reschedule_appointment(third, start=third.start + HOUR, actor=desk)
 
     def whole(barrier) -> None:
         barrier.wait()
         time.sleep(0.1)
         move_series(booked.series, at=datetime.time(14, 0), scope="all", actor=desk)
 
-    errors = _parallel(single, whole)
+    errors = _parallel(_single_move(third, desk, pause=0.5), whole)
     assert errors == [None, None], errors
     starts = Appointment.objects.filter(series=booked.series).values_list("start", flat=True)
     assert {s.astimezone(TORONTO).strftime("%H:%M") for s in starts} == {"14:00"}
@@ -260,3 +270,37 @@ def test_the_series_confirmation_names_the_clinician_each_visit_is_now_with(
             row, at(datetime.date(2027, 1, 4), "09:00")
         )
     assert "Colleague Physio" in notice.text, notice.text
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_cancelling_a_whole_series_while_one_of_its_visits_is_moved_alone_never_deadlocks():
+    booked, desk = _race_clinic()
+    third = booked.appointments[2]
+
+    def whole(barrier) -> None:
+        barrier.wait()
+        time.sleep(0.1)
+        cancel_series(booked.series, reason="Moved away", scope="all", actor=desk)
+
+    errors = _parallel(_single_move(third, desk, pause=0.5), whole)
+    assert errors[1] is None, errors
+    assert errors[0] is None or isinstance(errors[0], DomainError), "a clear 409, never a 500"
+    statuses = Appointment.objects.filter(series=booked.series).values_list("status", flat=True)
+    assert set(statuses) == {Appointment.Status.CANCELLED}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_cancelling_a_visit_while_it_is_being_moved_never_deadlocks():
+    booked, desk = _race_clinic()
+    third = booked.appointments[2]
+
+    def cancel(barrier) -> None:
+        barrier.wait()
+        time.sleep(0.1)
+        cancel_appointment(third, reason="Called in", actor=desk)
+
+    errors = _parallel(_single_move(third, desk, pause=0.5), cancel)
+    assert all(e is None or isinstance(e, DomainError) for e in errors), errors
+    assert errors.count(None) >= 1, "one of them goes through"
