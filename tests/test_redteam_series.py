@@ -304,3 +304,26 @@ def test_cancelling_a_visit_while_it_is_being_moved_never_deadlocks():
     errors = _parallel(_single_move(third, desk, pause=0.5), cancel)
     assert all(e is None or isinstance(e, DomainError) for e in errors), errors
     assert errors.count(None) >= 1, "one of them goes through"
+
+
+# --- "All" means the upcoming visits --------------------------------------------------------------
+
+
+def test_cancelling_all_of_a_series_leaves_its_visits_that_already_took_place_alone(
+    location, assessment, physio
+):
+    booked = four_visits(assessment, location, physio, PatientFactory())
+    after_two = at(datetime.date(2027, 2, 6), "09:00")  # the Mon and Thu visits have passed
+    cancelled = cancel_series(booked.series, reason="Moved away", scope="all", now=after_two)
+    assert [a.local_start.date().isoformat() for a in cancelled] == ["2027-02-08", "2027-02-11"]
+    past = Appointment.objects.filter(series=booked.series, start__lt=after_two)
+    assert not past.filter(status=Appointment.Status.CANCELLED).exists()
+
+
+def test_moving_all_of_a_series_moves_the_upcoming_visits_and_not_the_past_ones(
+    location, assessment, physio
+):
+    booked = four_visits(assessment, location, physio, PatientFactory())
+    after_two = at(datetime.date(2027, 2, 6), "09:00")
+    moved = move_series(booked.series, at=datetime.time(14, 0), scope="all", now=after_two)
+    assert [a.local_start.strftime("%m-%d %H:%M") for a in moved] == ["02-08 14:00", "02-11 14:00"]

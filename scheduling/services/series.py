@@ -353,16 +353,19 @@ def _refused(visit: PlannedVisit, refusal: DomainError) -> PlannedVisit:
 
 
 def _visits_from(
-    series: Series, on: date | None, scope: str, actor: User | None = None
+    series: Series, on: date | None, scope: str, actor: User | None, now: datetime
 ) -> list[Appointment]:
     """The upcoming visits a change applies to: the one on ``on`` ("this"), it and those after
     ("following"), or every upcoming one ("all"); of those, only the ones ``actor`` may change
-    (``appointments_for``: a clinician's own calendar, not a colleague's visits of the series)."""
+    (``appointments_for``: a clinician's own calendar, not a colleague's visits of the series).
+    Upcoming is by the clock too: a visit that has started is left to be marked, not changed."""
     if scope not in SCOPES:
         raise _field("scope", "invalid", "Choose this, following or all.")
     if scope != "all" and on is None:
         raise _field("from", "required", "Name the visit's date.")
-    upcoming = Appointment.objects.filter(series=series, status__in=UPCOMING_STATUSES)
+    upcoming = Appointment.objects.filter(
+        series=series, status__in=UPCOMING_STATUSES, start__gt=now
+    )
     if actor is not None:
         upcoming = appointments_for(actor, upcoming)
     visits = list(
@@ -397,7 +400,7 @@ def cancel_series(
     scope = scope or ("following" if on is not None else "all")
     now = now or timezone.now()
     with transaction.atomic():
-        visits = _visits_from(series, on, scope, actor)
+        visits = _visits_from(series, on, scope, actor, now)
         cancelled = [
             cancel_appointment(v, reason=reason, actor=actor, now=now, notify_patient=False)
             for v in visits
@@ -430,7 +433,7 @@ def move_series(
         # The patient's row before the visits', the order a single move takes them in: a visit
         # moved alone at the same time then waits for this move instead of deadlocking with it.
         Patient.objects.select_for_update().filter(pk=series.patient_id).first()
-        visits = _visits_from(series, on, scope, actor)
+        visits = _visits_from(series, on, scope, actor, now)
         previous = {v.pk: v.start.isoformat() for v in visits}
         moved = []
         for visit in visits:
