@@ -15,6 +15,7 @@ from django.urls import reverse
 from clinic import roles
 from clinic.errors import DomainError
 from patients.models import Patient
+from plans.models import CarePlan
 from scheduling import series_notifications
 from scheduling.models import Appointment
 from scheduling.series_models import Series
@@ -29,6 +30,7 @@ from scheduling.services import (
 from tests.conftest import client_for, make_staff_user
 from tests.factories.clinic import LocationFactory
 from tests.factories.patients import PatientFactory, clinician_user
+from tests.factories.plans import CarePlanFactory
 from tests.factories.providers import ensure_scope_catalog
 from tests.factories.scheduling import ServiceFactory
 from tests.scheduling.conftest import make_physio
@@ -327,3 +329,30 @@ def test_moving_all_of_a_series_moves_the_upcoming_visits_and_not_the_past_ones(
     after_two = at(datetime.date(2027, 2, 6), "09:00")
     moved = move_series(booked.series, at=datetime.time(14, 0), scope="all", now=after_two)
     assert [a.local_start.strftime("%m-%d %H:%M") for a in moved] == ["02-08 14:00", "02-11 14:00"]
+
+
+# --- Privacy: the front desk reads no clinical content ----------------------------------------------
+
+
+def test_the_front_desk_is_not_told_which_care_plan_a_series_came_from(
+    location, assessment, physio, front_desk_client
+):
+    patient = PatientFactory()
+    plan = CarePlanFactory(patient=patient, lead=physio, location=location)
+    CarePlan.objects.filter(pk=plan.pk).update(sessions_per_week=2, planned_weeks=2)
+    booked = book_series(
+        service=assessment,
+        location=location,
+        provider=physio,
+        patient=patient,
+        start=at(datetime.date(2027, 2, 1), "11:00"),
+        care_plan_id=plan.pk,
+    )
+    assert booked.series.care_plan_id == plan.pk
+    response = front_desk_client.post(
+        f"{SERIES}{booked.series.pk}/cancel/",
+        {"reason": "Patient called", "from": "2027-02-08"},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    assert "care_plan_id" not in response.json()["series"]
