@@ -356,3 +356,25 @@ def test_the_front_desk_is_not_told_which_care_plan_a_series_came_from(
     )
     assert response.status_code == 200, response.content
     assert "care_plan_id" not in response.json()["series"]
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u200b\u200d", "\u2060", "\ufeff"])
+def test_a_new_patients_name_of_invisible_characters_is_no_name(
+    desk_admin, location, assessment, physio, invisible
+):
+    response = desk_admin.post(
+        reverse("admin-schedule-book"),
+        {
+            "location": location.pk,
+            "provider": physio.pk,
+            "service": assessment.pk,
+            "start": "2027-02-01T11:00",
+            "new_first_name": invisible,
+            "new_last_name": "Blank",
+            "new_email": "invisible@example.org",
+        },
+        follow=True,
+    )
+    shown = [str(m) for m in response.context["messages"]]
+    assert any("name are required" in m for m in shown), shown
+    assert not Patient.objects.filter(email="invisible@example.org").exists()
