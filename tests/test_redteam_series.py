@@ -331,7 +331,7 @@ def test_moving_all_of_a_series_moves_the_upcoming_visits_and_not_the_past_ones(
     assert [a.local_start.strftime("%m-%d %H:%M") for a in moved] == ["02-08 14:00", "02-11 14:00"]
 
 
-# --- Privacy: the front desk reads no clinical content ----------------------------------------------
+# --- Privacy: the front desk reads no clinical content --------------------------------------------
 
 
 def test_the_front_desk_is_not_told_which_care_plan_a_series_came_from(
