@@ -5,11 +5,12 @@ Each function is one use case in one transaction: it validates, refuses with a `
 problem naming the field, and writes the audit row for staff changes in the same transaction.
 """
 
+import unicodedata
 from datetime import date
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
+from django.core.validators import ProhibitNullCharactersValidator, validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -56,7 +57,8 @@ def _require_names(first_name: str, last_name: str) -> tuple[str, str]:
     problems = [
         FieldProblem(name, "required", "This field may not be blank.")
         for name, value in (("first_name", first_name), ("last_name", last_name))
-        if not (value or "").strip()
+        # Zero-width or punctuation-only text reads as blank on every list: it is no name.
+        if not any(unicodedata.category(ch)[0] in "LN" for ch in value or "")
     ]
     if problems:
         raise ValidationProblem("First and last name are required.", problems)
@@ -168,6 +170,8 @@ def _check_field_rules(fields: dict[str, Any]) -> None:
         if value in (None, ""):
             continue
         try:
+            if isinstance(value, str):  # PostgreSQL stores no NUL: refuse it, not a 500
+                ProhibitNullCharactersValidator()(value)
             Patient._meta.get_field(name).run_validators(value)
         except ValidationError as exc:
             problems.append(

@@ -23,6 +23,7 @@ from clinic.models import Location
 from patients.access import visible_patients
 from patients.models import Patient
 from providers.models import Provider
+from scheduling.api.serializers import FIRST_YEAR, LAST_YEAR
 from scheduling.models import Service
 from scheduling.series_models import MAX_SERIES_VISITS
 from scheduling.services import SeriesRule, book_series, preview_series
@@ -95,7 +96,10 @@ class SeriesForm(forms.Form):
             except ValueError:
                 self.add_error("start", "Give a date and time, e.g. 2027-01-12T10:00.")
             else:
-                data["start_at"] = naive.replace(tzinfo=location.zone)
+                if FIRST_YEAR <= naive.year <= LAST_YEAR:
+                    data["start_at"] = naive.replace(tzinfo=location.zone)
+                else:
+                    self.add_error("start", f"Give a date between {FIRST_YEAR} and {LAST_YEAR}.")
         return data
 
     def service_kwargs(self, user) -> dict:

@@ -26,6 +26,7 @@ import icalendar
 from django.conf import settings
 from django.db.models import QuerySet
 from django.dispatch import receiver
+from django.utils.text import get_text_list
 
 from clinic.models import ClinicSettings
 from notifications import clock, ical, registry, services
@@ -196,7 +197,10 @@ def _email(
         "clinic_name": clinic,
         "first_name": series.patient.first_name,
         "service_name": series.service.name,
-        "provider_name": series.provider.display_name,
+        # The visits' own clinicians: a move may have given some of them to a colleague.
+        "provider_name": get_text_list(
+            list(dict.fromkeys(v.provider.display_name for v in visits)), "and"
+        ),
         "place": visit_place(first),
         "location_name": series.location.name,
         "location_phone": series.location.phone,

@@ -209,6 +209,13 @@ class _SeriesView(AuditedViewMixin, APIView):
         }
         return AppointmentSerializer(rows, many=True, context=context).data
 
+    def _series_data(self, series: Series) -> dict:
+        """The series as this user may read it: which care plan it came from is clinical."""
+        data = SeriesSerializer(series).data
+        if not sees_clinical_content(self.request.user):
+            data.pop("care_plan_id")
+        return data
+
     def _series(self, pk: int) -> Series:
         series = series_for(self.request.user).filter(pk=pk).select_related("location").first()
         if series is None:
@@ -272,7 +279,7 @@ class SeriesView(_SeriesView):
             summary="series booked",
         )
         payload = {
-            "series": SeriesSerializer(booking.series).data,
+            "series": self._series_data(booking.series),
             "appointments": self._appointments(booking.appointments),
             "skipped": [_visit(v, zone) for v in booking.skipped],
         }
@@ -303,7 +310,7 @@ class SeriesCancelView(_SeriesView):
             summary="series cancelled",
         )
         return Response(
-            {"series": SeriesSerializer(series).data, "appointments": self._appointments(cancelled)}
+            {"series": self._series_data(series), "appointments": self._appointments(cancelled)}
         )
 
 
@@ -332,5 +339,5 @@ class SeriesMoveView(_SeriesView):
             summary="series moved",
         )
         return Response(
-            {"series": SeriesSerializer(series).data, "appointments": self._appointments(moved)}
+            {"series": self._series_data(series), "appointments": self._appointments(moved)}
         )

@@ -58,8 +58,11 @@ def _send_after_commit(
 
 
 def _locked(appointment: Appointment) -> Appointment:
+    """The appointment's row, locked; only that row (``of=self``): the joined patient's row is
+    taken first, by whoever needs it (booking, rescheduling), so a visit never waits for the
+    patient while holding the visit."""
     return (
-        Appointment.objects.select_for_update()
+        Appointment.objects.select_for_update(of=("self",))
         .select_related("service", "location", "provider", "patient")
         .get(pk=appointment.pk)
     )

@@ -30,6 +30,7 @@ from patients.models import Patient
 from providers.models import Provider
 from scheduling import series_notifications
 from scheduling.models import UPCOMING_STATUSES, Appointment, Service
+from scheduling.selectors import appointments_for
 from scheduling.series_models import MAX_SERIES_DAYS, MAX_SERIES_VISITS, Series
 from scheduling.services._common import _aware_utc, _user
 from scheduling.services.booking import _check_service, book_appointment, schedule_provider_for
@@ -351,18 +352,24 @@ def _refused(visit: PlannedVisit, refusal: DomainError) -> PlannedVisit:
     )
 
 
-def _visits_from(series: Series, on: date | None, scope: str) -> list[Appointment]:
+def _visits_from(
+    series: Series, on: date | None, scope: str, actor: User | None, now: datetime
+) -> list[Appointment]:
     """The upcoming visits a change applies to: the one on ``on`` ("this"), it and those after
-    ("following"), or every upcoming one ("all")."""
+    ("following"), or every upcoming one ("all"); of those, only the ones ``actor`` may change
+    (``appointments_for``: a clinician's own calendar, not a colleague's visits of the series).
+    Upcoming is by the clock too: a visit that has started is left to be marked, not changed."""
     if scope not in SCOPES:
         raise _field("scope", "invalid", "Choose this, following or all.")
     if scope != "all" and on is None:
         raise _field("from", "required", "Name the visit's date.")
+    upcoming = Appointment.objects.filter(
+        series=series, status__in=UPCOMING_STATUSES, start__gt=now
+    )
+    if actor is not None:
+        upcoming = appointments_for(actor, upcoming)
     visits = list(
-        Appointment.objects.select_for_update()
-        .filter(series=series, status__in=UPCOMING_STATUSES)
-        .select_related("location")
-        .order_by("start")
+        upcoming.select_for_update(of=("self",)).select_related("location").order_by("start")
     )
     zone = series.location.zone
     if scope == "this":
@@ -393,7 +400,7 @@ def cancel_series(
     scope = scope or ("following" if on is not None else "all")
     now = now or timezone.now()
     with transaction.atomic():
-        visits = _visits_from(series, on, scope)
+        visits = _visits_from(series, on, scope, actor, now)
         cancelled = [
             cancel_appointment(v, reason=reason, actor=actor, now=now, notify_patient=False)
             for v in visits
@@ -423,7 +430,10 @@ def move_series(
     now = now or timezone.now()
     zone = series.location.zone
     with transaction.atomic():
-        visits = _visits_from(series, on, scope)
+        # The patient's row before the visits', the order a single move takes them in: a visit
+        # moved alone at the same time then waits for this move instead of deadlocking with it.
+        Patient.objects.select_for_update().filter(pk=series.patient_id).first()
+        visits = _visits_from(series, on, scope, actor, now)
         previous = {v.pk: v.start.isoformat() for v in visits}
         moved = []
         for visit in visits:
