@@ -127,3 +127,138 @@ def test_the_front_desk_cannot_offer_by_hand_a_time_the_patients_online_cap_refu
     assert 400 <= response.status_code < 500, response.content
     assert response.json()["errors"][0]["field"] == "patient"
     assert not WaitlistOffer.objects.exists()
+
+
+def test_a_claim_after_the_provider_left_books_nothing(clinic, cancel, api_client):
+    booked = clinic.book()
+    entry = clinic.wait(clinic.patient("First"))
+    cancel(booked)
+    assert open_offer(entry) is not None
+    clinic.physio.is_active = False
+    clinic.physio.save(update_fields=["is_active"])
+    url = f"/api/v1/public/waitlist/{entry.pk}/claim/"
+    response = api_client.post(url, {"token": entry.token}, format="json")
+    assert 400 <= response.status_code < 500, response.content
+    assert not Appointment.objects.filter(patient=entry.patient).exists()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?status=bogus",
+        "?location=abc",
+        "?provider=99999999999999999999",
+        "?service=-1",
+        "?location=%00",
+    ],
+)
+def test_odd_staff_list_filters_are_4xx_or_empty_never_500(clinic, front_desk_client, query):
+    clinic.wait(clinic.patient("First"))
+    response = front_desk_client.get(f"/api/v1/waitlist/{query}")
+    assert response.status_code in (200, 400), response.content
+
+
+@pytest.mark.parametrize("entry_id", ["99999999999999999999", "0"])
+def test_huge_entry_ids_are_404_everywhere(clinic, front_desk_client, api_client, entry_id):
+    assert front_desk_client.get(f"/api/v1/waitlist/{entry_id}/").status_code == 404
+    public = api_client.get(f"/api/v1/public/waitlist/{entry_id}/", {"token": "x"})
+    assert public.status_code == 404
+    claim = api_client.post(f"/api/v1/public/waitlist/{entry_id}/claim/", {"token": "x"})
+    assert claim.status_code == 404
+    page = api_client.get(f"/waitlist/{entry_id}/", {"token": "x"})
+    assert page.status_code == 404
+    page = api_client.post(f"/waitlist/{entry_id}/withdraw/", {"token": "x"})
+    assert page.status_code in (403, 404)
+
+
+def test_the_mail_scanner_get_of_both_links_claims_and_withdraws_nothing(clinic, cancel, client):
+    booked = clinic.book()
+    entry = clinic.wait(clinic.patient("First"))
+    cancel(booked)
+    for path in (f"/waitlist/{entry.pk}/", f"/waitlist/{entry.pk}/withdraw/"):
+        assert client.get(path, {"token": entry.token}).status_code == 200
+        assert client.head(path, {"token": entry.token}).status_code == 200
+    entry.refresh_from_db()
+    assert entry.status == WaitlistEntry.Status.OFFERED
+    assert not Appointment.objects.filter(patient=entry.patient).exists()
+
+
+def test_the_pages_refuse_a_post_without_the_csrf_token(clinic, cancel):
+    from django.test import Client
+
+    booked = clinic.book()
+    entry = clinic.wait(clinic.patient("First"))
+    cancel(booked)
+    strict = Client(enforce_csrf_checks=True)
+    for path in (f"/waitlist/{entry.pk}/", f"/waitlist/{entry.pk}/withdraw/"):
+        assert strict.post(path, {"token": entry.token}).status_code == 403
+    entry.refresh_from_db()
+    assert entry.status == WaitlistEntry.Status.OFFERED
+
+
+def test_one_entrys_token_opens_no_other_entry(clinic, cancel, api_client):
+    booked = clinic.book()
+    mine = clinic.wait(clinic.patient("Mine"))
+    other = clinic.wait(clinic.patient("Other"))
+    cancel(booked)
+    for verb in ("claim", "withdraw"):
+        url = f"/api/v1/public/waitlist/{mine.pk}/{verb}/"
+        assert api_client.post(url, {"token": other.token}, format="json").status_code == 404
+    assert api_client.get(f"/waitlist/{mine.pk}/", {"token": other.token}).status_code == 404
+    mine.refresh_from_db()
+    assert mine.status == WaitlistEntry.Status.OFFERED
+
+
+HOSTILE_JOINS = {
+    "huge service id": {"service": 99999999999999999999},
+    "huge location id": {"location": 99999999999999999999},
+    "huge provider id": {"provider": 99999999999999999999},
+    "negative provider": {"provider": -5},
+    "weekday true": {"windows": [{"weekday": True, "from": "09:00", "to": "10:00"}]},
+    "weekday 7": {"windows": [{"weekday": 7, "from": "09:00", "to": "10:00"}]},
+    "one-digit hour": {"windows": [{"from": "9:00", "to": "10:00"}]},
+    "24:00": {"windows": [{"from": "09:00", "to": "24:00"}]},
+    "end before start": {"windows": [{"from": "11:00", "to": "10:00"}]},
+    "empty window": {"windows": [{"from": "10:00", "to": "10:00"}]},
+    "windows object": {"windows": {"from": "09:00", "to": "10:00"}},
+    "window list": {"windows": [["09:00", "10:00"]]},
+    "many windows": {"windows": [{"from": "09:00", "to": "10:00"}] * 500},
+    "no windows": {"windows": []},
+    "nul time": {"windows": [{"from": "09:00\x00", "to": "10:00"}]},
+    "year one": {"earliest_date": "0001-01-01"},
+    "year 9999": {"latest_date": "9999-12-31"},
+    "two years": {"latest_date": "2029-01-01"},
+    "past": {"earliest_date": "2020-01-01", "latest_date": "2020-02-01"},
+    "date not a date": {"earliest_date": "2026-02-30"},
+    "date as number": {"earliest_date": 20260101},
+    "consent string": {"consent": {"reminders": "yes please"}},
+    "unknown consent": {"consent": {"sell_my_data": True}},
+    "patient list": {"patient": []},
+    "nul name": {"patient": {"first_name": "A\x00", "last_name": "B", "email": "a@b.org"}},
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_JOINS))
+def test_a_hostile_join_is_a_4xx_naming_a_field_and_writes_nothing(clinic, api_client, name):
+    from patients.models import Patient
+
+    before = Patient.objects.count()
+    body = clinic.body(**HOSTILE_JOINS[name])
+    response = api_client.post("/api/v1/public/waitlist/", body, format="json")
+    assert 400 <= response.status_code < 500, (response.status_code, response.content)
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json().get("errors"), response.json()
+    assert not WaitlistEntry.objects.exists()
+    assert Patient.objects.count() == before
+
+
+def test_an_unknown_consent_gets_the_same_refusal_for_a_known_and_an_unknown_email(
+    clinic, api_client
+):
+    known = clinic.patient("Known")
+    answers = []
+    for email in (known.email, "nobody@example.org"):
+        body = clinic.body(email=email, consent={"sell_my_data": True})
+        response = api_client.post("/api/v1/public/waitlist/", body, format="json")
+        answers.append((response.status_code, response.json()))
+    assert answers[0] == answers[1]
