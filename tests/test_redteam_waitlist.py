@@ -262,3 +262,18 @@ def test_an_unknown_consent_gets_the_same_refusal_for_a_known_and_an_unknown_ema
         response = api_client.post("/api/v1/public/waitlist/", body, format="json")
         answers.append((response.status_code, response.json()))
     assert answers[0] == answers[1]
+
+
+def test_the_widget_shows_no_held_time_once_the_hold_ended(clinic, cancel, api_client):
+    booked = clinic.book()
+    entry = clinic.wait(clinic.patient("First"))
+    cancel(booked)
+    offer = open_offer(entry)
+    url = f"/api/v1/public/waitlist/{entry.pk}/"
+    assert api_client.get(url, {"token": entry.token}).json()["offer"] is not None
+    # The hold ran out; the sweep has not ended it yet (it runs once a minute).
+    WaitlistOffer.objects.filter(pk=offer.pk).update(
+        offered_at=offer.offered_at - datetime.timedelta(hours=1),
+        expires_at=offer.offered_at - datetime.timedelta(minutes=1),
+    )
+    assert api_client.get(url, {"token": entry.token}).json()["offer"] is None
