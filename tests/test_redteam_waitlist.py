@@ -277,3 +277,61 @@ def test_the_widget_shows_no_held_time_once_the_hold_ended(clinic, cancel, api_c
         expires_at=offer.offered_at - datetime.timedelta(minutes=1),
     )
     assert api_client.get(url, {"token": entry.token}).json()["offer"] is None
+
+
+def test_the_offer_email_gives_the_local_time_across_the_spring_change_and_only_its_patient(
+    clinic,
+):
+    from types import SimpleNamespace
+    from zoneinfo import ZoneInfo
+
+    from scheduling.waitlist_notifications import render_offer
+
+    zone = ZoneInfo(clinic.location.timezone)
+    start = datetime.datetime(2027, 3, 14, 10, 0, tzinfo=zone)  # the first EDT day
+    now = datetime.datetime(2027, 3, 14, 1, 45, tzinfo=zone)  # still EST
+    clinic.wait(clinic.patient("Other"))
+    entry = clinic.wait(clinic.patient("Ada"))
+    offer = WaitlistOffer.objects.create(
+        entry=entry,
+        provider=clinic.physio,
+        start=start,
+        end=start + datetime.timedelta(hours=1),
+        blocked_start=start,
+        blocked_end=start + datetime.timedelta(hours=1),
+        offered_at=now,
+        expires_at=now + datetime.timedelta(minutes=30),  # 03:15 EDT, past the change
+    )
+    mail = render_offer(SimpleNamespace(subject_id=offer.pk), now)
+    assert "Sunday, March 14, 2027, 10:00 AM EDT" in mail.text
+    assert "3:15 AM EDT" in mail.text
+    assert mail.to == entry.patient.email
+    assert "Other" not in mail.text
+    assert "Other" not in mail.html
+
+
+def test_a_patient_is_never_held_two_times_at_once_by_two_of_their_entries(clinic):
+    from scheduling.models import WaitlistOpening
+    from scheduling.services.waitlist_matching import match_opening
+    from tests.scheduling.conftest import make_physio
+
+    colleague = make_physio(clinic.location, clinic.service, "Colleague")
+    twice = clinic.patient("Twice")
+    first_entry = clinic.wait(twice, provider=clinic.physio)
+    second_entry = clinic.wait(twice, provider=colleague)
+    next_in_line = clinic.wait(clinic.patient("Next"))
+    for provider in (clinic.physio, colleague):
+        opening = WaitlistOpening.objects.create(
+            location=clinic.location,
+            provider=provider,
+            start=clinic.start,
+            end=clinic.start + datetime.timedelta(hours=1),
+            reason="cancelled",
+            created_at=clinic.start - datetime.timedelta(days=7),
+        )
+        match_opening(opening.pk)
+    held = WaitlistOffer.objects.filter(status="offered")
+    assert held.filter(entry__patient=twice).count() == 1
+    assert open_offer(first_entry) is not None
+    assert open_offer(second_entry) is None
+    assert open_offer(next_in_line).provider == colleague

@@ -316,12 +316,24 @@ def create_offer(
 def check_claimable(entry: WaitlistEntry, start: datetime, now: datetime) -> None:
     """Refuse an offer its claim would refuse: the claim is an online booking, so the service
     must be bookable online and the patient within their own online limits (the booking rule's
-    checks: the cap on upcoming online bookings, one free consult, no two visits at once)."""
+    checks: the cap on upcoming online bookings, one free consult, no two visits at once), and
+    not already holding another time then (they could claim only one)."""
     service, location = entry.service, entry.location
     _check_service(service, location, online=True)
     end = start + timedelta(minutes=service.duration_minutes)
     policy = resolve_policy(service, location)
     _check_patient(entry.patient, service, policy, start, end, now, True, None)
+    if (
+        WaitlistOffer.objects.filter(
+            entry__patient_id=entry.patient_id,
+            status=OfferStatus.OFFERED,
+            start__lt=end,
+            end__gt=start,
+        )
+        .exclude(entry_id=entry.pk)
+        .exists()
+    ):
+        raise slot_unavailable("The patient is already offered another time then.", "patient_busy")
 
 
 def offer_by_hand(
