@@ -8,6 +8,7 @@ from django.db.models import Prefetch, QuerySet
 from clinic import roles
 from clinic.errors import FieldProblem, NotFoundProblem
 from clinic.roles import User
+from notifications import clock
 from scheduling.waitlist_models import WaitlistEntry, WaitlistOffer
 
 _DUMMY_TOKEN = secrets.token_urlsafe(32)
@@ -33,9 +34,12 @@ def entry_for_holder(entry_id: object, token: str) -> WaitlistEntry:
 
 
 def current_offer(entry: WaitlistEntry) -> WaitlistOffer | None:
-    """The open offer (the time held for the entry), if any."""
+    """The open offer (the time held for the entry), if any: one whose hold has run out is
+    no longer held (a claim is refused), even before the sweep ends it."""
     return (
-        entry.offers.select_related("provider").filter(status=WaitlistOffer.Status.OFFERED).first()
+        entry.offers.select_related("provider")
+        .filter(status=WaitlistOffer.Status.OFFERED, expires_at__gt=clock.now())
+        .first()
     )
 
 

@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 
 from clinic.audit import record_event
 from clinic.celery import app as celery_app
-from clinic.errors import ConflictProblem, FieldProblem, ValidationProblem
+from clinic.errors import ConflictProblem, DomainError, FieldProblem, ValidationProblem
 from clinic.models import AuditEvent, Location
 from clinic.roles import User
 from notifications import clock
@@ -30,8 +30,9 @@ from patients.services import match_or_create_patient, record_online_form_consen
 from providers.models import Provider
 from scheduling.availability import search
 from scheduling.models import BLOCKING_STATUSES, Appointment, Offering, Service
+from scheduling.policy import resolve_policy
 from scheduling.services._common import _aware_utc, _user
-from scheduling.services.booking import _blocked, book_appointment
+from scheduling.services.booking import _blocked, _check_patient, _check_service, book_appointment
 from scheduling.services.errors import inactive_service, slot_unavailable
 from scheduling.slot_check import never_a_slot
 from scheduling.waitlist_models import (
@@ -131,6 +132,11 @@ def _check_wish(service: Service, location: Location, provider: Provider | None)
     """What an entry may wait for: an active one-to-one service, offered where it waits."""
     if not service.is_active:
         raise inactive_service(f"{service.name} is not offered any more.")
+    if not service.online_bookable:
+        raise inactive_service(
+            f"{service.name} cannot be booked online, so its offers could not be claimed.",
+            code="not_online_bookable",
+        )
     if service.is_group:
         raise ValidationProblem(
             "Group classes have no waitlist; join a session with free spots.",
@@ -267,6 +273,10 @@ def create_offer(
     )
     if locked is None:
         return None
+    try:
+        check_claimable(locked, start, now)
+    except DomainError:
+        return None
     if hold_minutes is None:
         hold_minutes = WaitlistSettings.current().hold_minutes
     end, blocked_start, blocked_end = _blocked(locked.service, start)
@@ -301,6 +311,29 @@ def create_offer(
     )
     _expire_later(offer)
     return offer
+
+
+def check_claimable(entry: WaitlistEntry, start: datetime, now: datetime) -> None:
+    """Refuse an offer its claim would refuse: the claim is an online booking, so the service
+    must be bookable online and the patient within their own online limits (the booking rule's
+    checks: the cap on upcoming online bookings, one free consult, no two visits at once), and
+    not already holding another time then (they could claim only one)."""
+    service, location = entry.service, entry.location
+    _check_service(service, location, online=True)
+    end = start + timedelta(minutes=service.duration_minutes)
+    policy = resolve_policy(service, location)
+    _check_patient(entry.patient, service, policy, start, end, now, True, None)
+    if (
+        WaitlistOffer.objects.filter(
+            entry__patient_id=entry.patient_id,
+            status=OfferStatus.OFFERED,
+            start__lt=end,
+            end__gt=start,
+        )
+        .exclude(entry_id=entry.pk)
+        .exists()
+    ):
+        raise slot_unavailable("The patient is already offered another time then.", "patient_busy")
 
 
 def offer_by_hand(
@@ -354,6 +387,7 @@ def offer_by_hand(
             raise slot_unavailable(
                 "The patient already has an appointment at that time.", "patient_busy"
             )
+        check_claimable(entry, start, now)
         offer = create_offer(entry, provider_id=provider.pk, start=start, now=now, actor=actor)
         if offer is None:
             raise slot_unavailable("The time or the entry was taken meanwhile; try again.")

@@ -157,7 +157,11 @@ def match_opening(opening_id: int, now: datetime | None = None) -> list[Waitlist
         location = Location.objects.get(pk=opening.location_id)
         entries, rows = _waiting(opening, location, now)
         if rows and Provider.objects.filter(pk=opening.provider_id, is_active=True).exists():
-            services = list(Service.objects.filter(pk__in={row["service_id"] for row in rows}))
+            services = list(
+                Service.objects.filter(
+                    pk__in={row["service_id"] for row in rows}, online_bookable=True
+                )
+            )
             offers = _offer_starts(opening, location, entries, rows, services, now)
         opening.matched_at = now
         opening.save(update_fields=["matched_at"])
