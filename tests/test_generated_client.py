@@ -132,3 +132,28 @@ def test_a_generated_client_books_reads_cancels_and_reads_refusals(generated, cl
     assert off_grid.status_code == 422
     assert off_grid.parsed.type_.endswith("/not-a-slot")
     assert [e.field for e in off_grid.parsed.errors] == ["start"]
+
+    # The waitlist: join (a new person), read the entry back with its token, then leave it.
+    window = models.WaitlistWindowRequest(from_="08:00", to="18:00")
+    wish = models.PublicWaitlistRequestRequest(
+        service=service.pk,
+        location=location.pk,
+        earliest_date=next_week(),
+        latest_date=next_week() + datetime.timedelta(days=14),
+        windows=[window],
+        patient=models.BookingPatientRequest(
+            first_name="Grace", last_name="Hopper", email="grace@example.org"
+        ),
+        consent=models.PublicWaitlistRequestRequestConsent.from_dict(
+            {"reminders": True, "care_plans": False, "marketing": False}
+        ),
+    )
+    joined = module("public_waitlist_create").sync_detailed(client=client, body=wish)
+    assert joined.status_code == 201, joined.content
+    entry = joined.parsed
+    shown = module("public_waitlist_retrieve").sync(entry.id, client=client, token=entry.token)
+    assert (shown.status, shown.offer) == ("waiting", None)
+    left = module("public_waitlist_withdraw_create").sync(
+        entry.id, client=client, body=models.WaitlistClaimRequest(token=entry.token)
+    )
+    assert left.status == "withdrawn"
