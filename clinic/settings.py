@@ -347,6 +347,8 @@ SPECTACULAR_SETTINGS = {
         "AppointmentEventKindEnum": "scheduling.models.AppointmentEvent.Kind",
         "RecommendedPathEnum": "scheduling.models.FreeConsultOutcome.Path",
         "CallbackRequestStatusEnum": "scheduling.models.CallbackRequest.Status",
+        "WaitlistEntryStatusEnum": "scheduling.waitlist_models.WaitlistEntry.Status",
+        "WaitlistOfferStatusEnum": "scheduling.waitlist_models.WaitlistOffer.Status",
         "NotificationStatusEnum": "notifications.models.Notification.Status",
         "ExerciseCategoryEnum": "plans.models.Exercise.Category",
         "CarePlanPhaseEnum": "plans.models.CarePlan.Phase",
