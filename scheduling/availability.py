@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from clinic.models import Location, Room
 from providers.scope import ScopeIndex, load_scope_index
+from scheduling.busy_time import merged_busy, merges_in_database
 from scheduling.models import (
     BLOCKING_STATUSES,
     Appointment,
@@ -347,21 +348,34 @@ def load_calendar(
     sessions: dict[tuple[int, float], list] = {}
     room_intervals: dict[int, list[Span]] = defaultdict(list)
     load: dict[int, int] = defaultdict(int)
-    appointments = (
-        Appointment.objects.filter(
-            status__in=BLOCKING_STATUSES,
-            blocked_start__lt=query_end,
-            blocked_end__gt=query_start,
-        )
-        .filter(Q(provider_id__in=pids) | Q(room_id__in=room_ids))
-        .exclude(pk=ignore_appointment_id)
-        .values_list("provider_id", "room_id", "service_id", *times)
+    appointments = Appointment.objects.filter(
+        status__in=BLOCKING_STATUSES, blocked_start__lt=query_end, blocked_end__gt=query_start
+    ).exclude(pk=ignore_appointment_id)
+    holds = WaitlistOffer.objects.filter(
+        status=WaitlistOffer.Status.OFFERED,
+        provider_id__in=pids,
+        blocked_start__lt=query_end,
+        blocked_end__gt=query_start,
     )
     if not with_bookings:
-        appointments = appointments.none()
+        appointments, holds = appointments.none(), holds.none()
+    # Appointments needed one by one: those in a room of the kind (room use counts them) and the
+    # group service's sessions (places left). PostgreSQL merges the rest (``busy_time``).
+    one_by_one = Q(room_id__in=room_ids) | (Q(service_id=service.pk) if group else Q())
+    in_database = with_bookings and merges_in_database(appointments.db)
+    if in_database:
+        busy, counts = merged_busy(
+            appointments.filter(provider_id__in=pids).exclude(one_by_one), holds
+        )
+        appointments = appointments.filter(one_by_one)
+        for pid, count in counts.items():
+            load[pid] += count
+    rows = appointments.filter(Q(provider_id__in=pids) | Q(room_id__in=room_ids)).values_list(
+        "provider_id", "room_id", "service_id", *times
+    )
     pid_set, room_set = set(pids), set(room_ids)
     floor, ceil = math.floor, math.ceil
-    for pid, room_id, service_id, blocked_start, blocked_end, *session_start in appointments:
+    for pid, room_id, service_id, blocked_start, blocked_end, *session_start in rows:
         blocked = (floor(blocked_start), ceil(blocked_end))
         if room_id in room_set:
             room_intervals[room_id].append(blocked)
@@ -373,14 +387,11 @@ def load_calendar(
             session[0] += 1
         else:
             busy[pid].append(blocked)
-    if with_bookings:
+    if not in_database:
         # Time held for a waitlist offer is busy for everyone (its claim ends the hold first).
-        for pid, held_start, held_end in WaitlistOffer.objects.filter(
-            status=WaitlistOffer.Status.OFFERED,
-            provider_id__in=pids,
-            blocked_start__lt=query_end,
-            blocked_end__gt=query_start,
-        ).values_list("provider_id", _Epoch("blocked_start"), _Epoch("blocked_end")):
+        for pid, held_start, held_end in holds.values_list(
+            "provider_id", _Epoch("blocked_start"), _Epoch("blocked_end")
+        ):
             busy[pid].append((floor(held_start), ceil(held_end)))
     return Calendar(
         pids=pids,
@@ -411,13 +422,10 @@ def sweep(calendar: Calendar, service: Service, step_minutes: int) -> list[Provi
     duration_s = service.duration_minutes * 60
     before_s, after_s = service.buffer_before_minutes * 60, service.buffer_after_minutes * 60
     earliest_s, range_end_s = _seconds(calendar.earliest, up=True), _seconds(calendar.range_end)
-    instants_at: dict[int, datetime] = {}
-
-    def at(seconds: int) -> datetime:
-        found = instants_at.get(seconds)
-        if found is None:
-            found = instants_at[seconds] = EPOCH + timedelta(seconds=seconds)
-        return found
+    # (start, end) as datetimes per start second: providers share start times, so most slots
+    # find theirs made (inline, not a helper: two calls per slot were a fifth of the sweep).
+    bounds_at: dict[int, tuple[datetime, datetime]] = {}
+    duration = timedelta(seconds=duration_s)
 
     for pid in calendar.pids:
         spans = [(_seconds(when), allowed) for when, allowed in calendar.scope[pid]]
@@ -466,9 +474,11 @@ def sweep(calendar: Calendar, service: Service, step_minutes: int) -> list[Provi
                     else plain
                 )
                 if found is not None:
-                    slots.append(
-                        new_slot(ProviderSlot, (at(start), at(start + duration_s), pid, *found))
-                    )
+                    bounds = bounds_at.get(start)
+                    if bounds is None:
+                        slot_start = EPOCH + timedelta(seconds=start)
+                        bounds = bounds_at[start] = (slot_start, slot_start + duration)
+                    slots.append(new_slot(ProviderSlot, (*bounds, pid, *found)))
                 start += step_s
     slots.sort()
     return slots
