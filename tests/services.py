@@ -239,6 +239,7 @@ class WorkerPool:
     def stop_all(self) -> None:
         for worker in self.workers:
             worker.stop()
+        self.workers = []
 
 
 def test_database_url() -> str:
@@ -325,11 +326,13 @@ def _worker_pool(
 def celery_workers(
     _worker_pool: WorkerPool, smtp_server, service_clock, transactional_db
 ) -> Iterator[WorkerPool]:
-    """One running worker on a clean broker queue; ``start()`` adds more. Extra workers are
-    killed afterwards and the queue purged, so no test inherits another's task messages."""
+    """One running worker on a clean broker queue; ``start()`` adds more. Every worker is
+    stopped afterwards and the queue purged, so no test inherits another's task messages: a
+    worker left running would take the tasks later tests queue (a cancellation queues the
+    waitlist's matching) and read their database while pytest-django empties it, and the
+    flush deadlocks."""
     celery_app.control.purge()
-    if not _worker_pool.alive():
-        _worker_pool.start()
+    _worker_pool.start()
     yield _worker_pool
-    _worker_pool.keep_one()
+    _worker_pool.stop_all()
     celery_app.control.purge()
