@@ -2,8 +2,10 @@
 
 The entry page shows what the patient waits for and the time held for them, with a button that
 claims it (a POST: mail scanners that follow links claim nothing); the withdraw page asks
-"are you sure?" and only its POST takes the entry off the list. Same token check and same 404
-for a wrong token as the widget's API (``scheduling.waitlist_selectors.entry_for_holder``).
+"are you sure?" and only its POST takes the entry off the list; the confirm page (the link of a
+widget entry's confirmation e-mail) confirms the place on its button's POST only. Same token
+check and same 404 for a wrong token as the widget's API
+(``scheduling.waitlist_selectors.entry_for_holder``).
 """
 
 from urllib.parse import urlencode
@@ -22,6 +24,7 @@ from scheduling.waitlist_notifications import local_label
 from scheduling.waitlist_selectors import current_offer, entry_for_holder
 
 DONE = {
+    "confirmed": "Your place is confirmed. We will e-mail you when a time opens up.",
     "booked": "Your appointment is booked. We will e-mail you the details.",
     "withdrawn": "You have left the waitlist. We will not offer you more times.",
 }
@@ -48,6 +51,8 @@ def _render(request, template: str, entry: WaitlistEntry, status: int = 200, **e
         "when": local_label(open_offer.start, entry.location) if open_offer else "",
         "expires": local_label(open_offer.expires_at, entry.location) if open_offer else "",
         "waiting": entry.status in (WaitlistEntry.Status.WAITING, WaitlistEntry.Status.OFFERED),
+        "unconfirmed": entry.confirmed_at is None and entry.status == WaitlistEntry.Status.WAITING,
+        "confirm_url": _url("waitlist-entry-confirm", entry),
         "entry_url": _url("waitlist-entry", entry),
         "withdraw_url": _url("waitlist-entry-withdraw", entry),
         **extra,
@@ -98,3 +103,18 @@ def withdraw_entry(request: HttpRequest, entry_id: int) -> HttpResponse:
         return _render(request, "waitlist_withdraw.html", entry)
     services.withdraw_entry(entry)
     return _see(_url("waitlist-entry", entry, done="withdrawn"))
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def confirm_entry(request: HttpRequest, entry_id: int) -> HttpResponse:
+    """GET shows what was asked for and a button (a mail scanner following the link changes
+    nothing); only the button's POST confirms. Confirming again is harmless."""
+    try:
+        entry = entry_for_holder(entry_id, _token(request))
+    except NotFoundProblem as error:
+        return not_found_page(request, error)
+    if request.method != "POST":
+        return _render(request, "waitlist_confirm.html", entry)
+    entry = services.confirm_entry(entry)
+    done = "confirmed" if entry.confirmed_at is not None else ""
+    return _see(_url("waitlist-entry", entry, done=done))

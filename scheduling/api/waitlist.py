@@ -60,7 +60,8 @@ def _entry_answer(entry: WaitlistEntry) -> dict:
     ],
 )
 class PublicWaitlistCreate(PublicAPIMixin, APIView):
-    """Join the waitlist; a new person becomes a lead. Keep the token: it opens the entry."""
+    """Join the waitlist; a new person becomes a lead. Keep the token: it opens the entry. The
+    entry is offered times only after the person confirms it from the e-mailed link."""
 
     def post(self, request: Request) -> Response:
         body = s.PublicWaitlistRequestSerializer(data=request.data)
@@ -77,7 +78,12 @@ class PublicWaitlistCreate(PublicAPIMixin, APIView):
             consent=dict(data["consent"]),
             client_address=client_address(request),
         )
-        answer = {"id": entry.pk, "token": entry.token, "status": entry.status}
+        answer = {
+            "id": entry.pk,
+            "token": entry.token,
+            "status": entry.status,
+            "confirmed": entry.confirmed_at is not None,
+        }
         return Response(answer, status=status.HTTP_201_CREATED)
 
 

@@ -57,6 +57,10 @@ class PublicWaitlistCreatedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     token = serializers.CharField()
     status = serializers.ChoiceField(choices=WaitlistEntry.Status.choices)
+    confirmed = serializers.BooleanField(
+        help_text="False until the person follows the link e-mailed to them; only confirmed"
+        " entries are offered times."
+    )
 
 
 class CurrentOfferSerializer(serializers.Serializer):
@@ -85,7 +89,11 @@ class PublicWaitlistEntrySerializer(serializers.Serializer):
     earliest_date = serializers.DateField()
     latest_date = serializers.DateField()
     windows = WaitlistWindowSerializer(many=True)
+    confirmed = serializers.SerializerMethodField()
     offer = serializers.SerializerMethodField()
+
+    def get_confirmed(self, obj: WaitlistEntry) -> bool:
+        return obj.confirmed_at is not None
 
     @extend_schema_field(CurrentOfferSerializer(allow_null=True))
     def get_offer(self, obj: WaitlistEntry) -> dict | None:
@@ -149,6 +157,7 @@ class StaffWaitlistEntrySerializer(serializers.ModelSerializer):
             "windows",
             "source",
             "created_at",
+            "confirmed_at",
             "closed_at",
             "offers",
         ]

@@ -51,6 +51,7 @@ from scheduling.services.waitlist import (  # the waitlist (issue 19)
     offer_by_hand,
     withdraw_entry,
 )
+from scheduling.services.waitlist_confirmation import confirm_entry  # double opt-in
 
 __all__ = [
     "OUTSIDE_POLICY",
@@ -68,6 +69,7 @@ __all__ = [
     "change_status",
     "check_offering_scope",
     "claim_offer",
+    "confirm_entry",
     "create_offering",
     "inactive_service",
     "invalid_transition",

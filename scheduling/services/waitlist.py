@@ -34,6 +34,7 @@ from scheduling.policy import resolve_policy
 from scheduling.services._common import _aware_utc, _user
 from scheduling.services.booking import _blocked, _check_patient, _check_service, book_appointment
 from scheduling.services.errors import inactive_service, slot_unavailable
+from scheduling.services.waitlist_confirmation import plan_confirmation
 from scheduling.slot_check import never_a_slot
 from scheduling.waitlist_models import (
     WaitlistEntry,
@@ -168,7 +169,8 @@ def join_waitlist(
     actor: User | None = None,
     now: datetime | None = None,
 ) -> WaitlistEntry:
-    """Put ``patient`` on the waitlist; refused with the field and the rule."""
+    """Put ``patient`` on the waitlist; refused with the field and the rule. The front desk's
+    entries are confirmed at once; the widget's wait for the e-mailed link."""
     now = now or clock.now()
     parsed = parse_windows(windows)
     _check_wish(service, location, provider)
@@ -184,6 +186,7 @@ def join_waitlist(
             windows=parsed,
             source=source,
             created_by=_user(actor),
+            confirmed_at=None if source == WaitlistEntry.Source.ONLINE else now,
         )
         record_event(
             actor=_user(actor),
@@ -210,7 +213,8 @@ def join_waitlist_online(
     client_address: str | None = None,
 ) -> WaitlistEntry:
     """The widget's entry: as for an online booking, the person is matched or created (a new
-    one is a lead) and the form's consents recorded; all or nothing."""
+    one is a lead) and the form's consents recorded; the entry is unconfirmed and its
+    confirmation e-mail planned (``waitlist_confirmation``); all or nothing."""
     service = Service.objects.filter(pk=service_id, online_bookable=True).first()
     if service is None:
         raise inactive_service("No such service.", code="unknown")
@@ -250,6 +254,7 @@ def join_waitlist_online(
         record_online_form_consents(
             patient, created=created, choices=consent or {}, client_address=client_address
         )
+        plan_confirmation(entry, clock.now())
     return entry
 
 
@@ -267,7 +272,7 @@ def create_offer(
     (the time was booked or held meanwhile, or the entry got another offer first)."""
     locked = (
         WaitlistEntry.objects.select_for_update(skip_locked=True)
-        .filter(pk=entry.pk, status=Entry.WAITING)
+        .filter(pk=entry.pk, status=Entry.WAITING, confirmed_at__isnull=False)
         .select_related("patient", "service", "location")
         .first()
     )
@@ -354,6 +359,13 @@ def offer_by_hand(
             slug="invalid-transition",
             title="The entry is not waiting.",
             errors=[FieldProblem("entry", "not_waiting", "Choose a waiting entry.")],
+        )
+    if entry.confirmed_at is None:
+        raise ConflictProblem(
+            "The patient has not confirmed this entry from its e-mail yet.",
+            slug="invalid-transition",
+            title="The entry is not confirmed.",
+            errors=[FieldProblem("entry", "not_confirmed", "Offer times to confirmed entries.")],
         )
     service, location = entry.service, entry.location
     if entry.provider_id is not None and entry.provider_id != provider.pk:

@@ -63,7 +63,8 @@ def test_a_widget_entry_makes_a_new_person_a_lead_with_the_consents_they_gave(cl
     response = api_client.post("/api/v1/public/waitlist/", clinic.body(), format="json")
     assert response.status_code == 201, response.content
     answer = response.json()
-    assert set(answer) == {"id", "token", "status"}
+    assert set(answer) == {"id", "token", "status", "confirmed"}
+    assert answer["confirmed"] is False
     assert answer["status"] == "waiting"
     patient = Patient.objects.get(email="new.person@example.org")
     assert patient.status == Patient.Status.LEAD
@@ -84,7 +85,7 @@ def test_a_known_email_gets_the_same_answer_and_grants_no_consent(clinic, api_cl
         "/api/v1/public/waitlist/", clinic.body(email="known@example.org"), format="json"
     )
     assert response.status_code == 201
-    assert set(response.json()) == {"id", "token", "status"}
+    assert set(response.json()) == {"id", "token", "status", "confirmed"}
     assert WaitlistEntry.objects.get().patient == known
     assert not Consent.objects.filter(patient=known, granted=True).exists()
 
