@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clinic.models import Location
+from clinic.validators import validate_date_of_birth
 from patients.api.fields import VisiblePatientField
 from providers.models import Provider
 from scheduling.api.serializers import (
@@ -101,8 +102,22 @@ class PublicWaitlistEntrySerializer(serializers.Serializer):
         return CurrentOfferSerializer(offer).data if offer is not None else None
 
 
-class WaitlistClaimSerializer(TokenSerializer):
+class WaitlistTokenSerializer(TokenSerializer):
     pass
+
+
+class ClaimPatientSerializer(serializers.Serializer):
+    date_of_birth = serializers.DateField(
+        required=False, allow_null=True, default=None, validators=[validate_date_of_birth]
+    )
+
+
+class WaitlistClaimSerializer(TokenSerializer):
+    """The claim is an online booking: what the service requires (``required_fields``) is
+    given here, as in a booking body."""
+
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    patient = ClaimPatientSerializer(required=False, default=dict)
 
 
 class StaffWaitlistCreateSerializer(_Wish):

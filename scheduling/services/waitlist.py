@@ -31,6 +31,7 @@ from providers.models import Provider
 from scheduling.availability import search
 from scheduling.models import BLOCKING_STATUSES, Appointment, Offering, Service
 from scheduling.policy import resolve_policy
+from scheduling.requirements import missing_fields
 from scheduling.services._common import _aware_utc, _user
 from scheduling.services.booking import _blocked, _check_patient, _check_service, book_appointment
 from scheduling.services.errors import inactive_service, slot_unavailable
@@ -434,11 +435,22 @@ def queue_match(opening: WaitlistOpening) -> None:
     transaction.on_commit(lambda: _queue(MATCH_TASK, (opening.pk,)))
 
 
-def claim_offer(entry: WaitlistEntry, *, now: datetime | None = None) -> Appointment:
+def claim_offer(
+    entry: WaitlistEntry,
+    *,
+    patient_details: dict | None = None,
+    reason: str = "",
+    now: datetime | None = None,
+) -> Appointment:
     """Book the entry's held time. Exactly one claim of an offer books; a second claim, a claim
-    after the hold expired, or one whose booking is refused (409 ``slot-unavailable``) books
-    nothing and leaves the hold as it was."""
+    after the hold expired, one leaving out what an online booking of the service must give
+    (422, ``scheduling.requirements``) or one whose booking is refused (409
+    ``slot-unavailable``) books nothing and leaves the hold as it was."""
     now = now or clock.now()
+    patient_details = patient_details or {}
+    missing = missing_fields(entry.service, patient_details, reason)
+    if missing:
+        raise ValidationProblem("Some required details are missing.", missing)
     with transaction.atomic():
         entry = (
             WaitlistEntry.objects.select_for_update(of=("self",))
@@ -454,6 +466,8 @@ def claim_offer(entry: WaitlistEntry, *, now: datetime | None = None) -> Appoint
             raise offer_expired("The hold on this time has ended.")
         offer.status, offer.ended_at = OfferStatus.CLAIMED, now
         offer.save(update_fields=["status", "ended_at"])
+        if patient_details.get("date_of_birth") and not entry.patient.date_of_birth:
+            _record_date_of_birth(entry.patient, patient_details["date_of_birth"])
         appointment = book_appointment(
             service=entry.service,
             location=entry.location,
@@ -461,6 +475,7 @@ def claim_offer(entry: WaitlistEntry, *, now: datetime | None = None) -> Appoint
             patient=entry.patient,
             provider=offer.provider,
             source=Appointment.Source.ONLINE,
+            reason=reason,
             now=now,
         )
         offer.appointment = appointment
@@ -477,6 +492,18 @@ def claim_offer(entry: WaitlistEntry, *, now: datetime | None = None) -> Appoint
             channel="api",
         )
     return appointment
+
+
+def _record_date_of_birth(patient: Patient, date_of_birth: date) -> None:
+    """The claim's date of birth fills a record that had none, as an online booking's does
+    (the patients owner adds missing details only, and audits it)."""
+    match_or_create_patient(
+        first_name=patient.first_name,
+        last_name=patient.last_name,
+        email=patient.email,
+        date_of_birth=date_of_birth,
+    )
+    patient.refresh_from_db()
 
 
 def withdraw_entry(

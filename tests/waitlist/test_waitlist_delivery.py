@@ -74,7 +74,9 @@ def test_a_cancellation_reaches_the_first_entry_as_one_offer_whose_link_books_it
     assert page.status_code == 200
     assert b"Book this time" in page.content
     token = url.query.removeprefix("token=")
-    claimed = client.post(url.path, {"token": token})
+    claimed = client.post(
+        url.path, {"token": token, "reason": "Knee pain", "date_of_birth": "1980-04-02"}
+    )
     assert claimed.status_code == 303
     appointment = Appointment.objects.get(patient=first.patient)
     assert appointment.start == clinic.start
