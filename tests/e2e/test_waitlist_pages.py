@@ -122,6 +122,8 @@ def test_a_patient_books_the_held_time_from_the_offer_e_mail(page, mail_over_smt
     assert page.get_by_role("heading", level=2).inner_text() == "A time is held for you"
     assert_accessible(page)
     screenshot(page, "waitlist-entry-offer")
+    page.get_by_label("Date of birth (required)").fill("1980-04-02")
+    page.get_by_label("Reason for the visit (required)").fill("Stiff shoulder")
     page.get_by_role("button", name="Book this time").click()
     page.get_by_role("heading", level=1, name="Your appointment").wait_for()
     assert_accessible(page)
