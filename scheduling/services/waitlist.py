@@ -1,5 +1,5 @@
 """The waitlist's writes for one entry: joining (widget and front desk), offering a time to it,
-claiming the offer, withdrawing.
+withdrawing. Claiming is ``waitlist_claim``, confirming a widget entry ``waitlist_confirmation``.
 
 An offer is a hold: a ``WaitlistOffer`` row in status ``offered``, which the availability search
 counts as busy and which the database refuses to overlap with a booking of anyone else (see
@@ -31,9 +31,8 @@ from providers.models import Provider
 from scheduling.availability import search
 from scheduling.models import BLOCKING_STATUSES, Appointment, Offering, Service
 from scheduling.policy import resolve_policy
-from scheduling.requirements import missing_fields
 from scheduling.services._common import _aware_utc, _user
-from scheduling.services.booking import _blocked, _check_patient, _check_service, book_appointment
+from scheduling.services.booking import _blocked, _check_patient, _check_service
 from scheduling.services.errors import inactive_service, slot_unavailable
 from scheduling.services.waitlist_confirmation import plan_confirmation
 from scheduling.slot_check import never_a_slot
@@ -54,15 +53,6 @@ MAX_SPAN_DAYS = 366
 HH_MM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 Entry = WaitlistEntry.Status
 OfferStatus = WaitlistOffer.Status
-
-
-def offer_expired(detail: str) -> ConflictProblem:
-    return ConflictProblem(
-        detail,
-        slug="offer-expired",
-        title="The offer is no longer open.",
-        errors=[FieldProblem("token", "offer_expired", detail)],
-    )
 
 
 def parse_windows(raw: object) -> list[dict]:
@@ -433,77 +423,6 @@ def _expire_later(offer: WaitlistOffer) -> None:
 def queue_match(opening: WaitlistOpening) -> None:
     """Match an opening after the caller's commit."""
     transaction.on_commit(lambda: _queue(MATCH_TASK, (opening.pk,)))
-
-
-def claim_offer(
-    entry: WaitlistEntry,
-    *,
-    patient_details: dict | None = None,
-    reason: str = "",
-    now: datetime | None = None,
-) -> Appointment:
-    """Book the entry's held time. Exactly one claim of an offer books; a second claim, a claim
-    after the hold expired, one leaving out what an online booking of the service must give
-    (422, ``scheduling.requirements``) or one whose booking is refused (409
-    ``slot-unavailable``) books nothing and leaves the hold as it was."""
-    now = now or clock.now()
-    patient_details = patient_details or {}
-    missing = missing_fields(entry.service, patient_details, reason)
-    if missing:
-        raise ValidationProblem("Some required details are missing.", missing)
-    with transaction.atomic():
-        entry = (
-            WaitlistEntry.objects.select_for_update(of=("self",))
-            .select_related("patient", "service", "location")
-            .get(pk=entry.pk)
-        )
-        offer = entry.offers.select_for_update().filter(status=OfferStatus.OFFERED).first()
-        if offer is None:
-            if entry.status == Entry.BOOKED:
-                raise offer_expired("This offer has already been claimed.")
-            raise offer_expired("There is no open offer for this entry.")
-        if offer.expires_at <= now:
-            raise offer_expired("The hold on this time has ended.")
-        offer.status, offer.ended_at = OfferStatus.CLAIMED, now
-        offer.save(update_fields=["status", "ended_at"])
-        if patient_details.get("date_of_birth") and not entry.patient.date_of_birth:
-            _record_date_of_birth(entry.patient, patient_details["date_of_birth"])
-        appointment = book_appointment(
-            service=entry.service,
-            location=entry.location,
-            start=offer.start,
-            patient=entry.patient,
-            provider=offer.provider,
-            source=Appointment.Source.ONLINE,
-            reason=reason,
-            now=now,
-        )
-        offer.appointment = appointment
-        offer.save(update_fields=["appointment"])
-        entry.status, entry.closed_at = Entry.BOOKED, now
-        entry.save(update_fields=["status", "closed_at"])
-        record_event(
-            actor=None,
-            action=AuditEvent.Action.UPDATE,
-            object_type="waitlist_offer",
-            object_id=offer.pk,
-            patient_id=entry.patient_id,
-            summary=f"Claimed; booked {appointment.reference}",
-            channel="api",
-        )
-    return appointment
-
-
-def _record_date_of_birth(patient: Patient, date_of_birth: date) -> None:
-    """The claim's date of birth fills a record that had none, as an online booking's does
-    (the patients owner adds missing details only, and audits it)."""
-    match_or_create_patient(
-        first_name=patient.first_name,
-        last_name=patient.last_name,
-        email=patient.email,
-        date_of_birth=date_of_birth,
-    )
-    patient.refresh_from_db()
 
 
 def withdraw_entry(
