@@ -167,7 +167,9 @@ def test_a_worker_killed_after_choosing_the_entry_and_before_the_offer_went_out_
     smtp_server.stop()
     cancel_appointment(booked, reason="Feeling better")
     row = wait_until(
-        lambda: Notification.objects.filter(kind="waitlist.offer", attempts__gte=1).first(),
+        lambda: Notification.objects.filter(
+            kind="waitlist.offer", attempts__gte=1, status=Notification.Status.PENDING
+        ).first(),
         20,
         "the worker to choose the entry and fail its first send",
     )
