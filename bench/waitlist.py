@@ -23,7 +23,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 
 from bench.stats import counting_queries
@@ -90,6 +90,7 @@ def _build(entries: int) -> dict:
             windows=[{"weekday": None, "from": "13:00", "to": "17:00"}]
             if i < entries - 1
             else [{"weekday": None, "from": "08:00", "to": "12:00"}],
+            confirmed_at=datetime.now(UTC),  # only confirmed entries are matched
         )
         for i, patient in enumerate(patients)
     )
@@ -260,6 +261,7 @@ def _build_fitting_entry(world: dict) -> None:
         earliest_date=world["start"].date() - timedelta(days=1),
         latest_date=world["start"].date() + timedelta(days=3),
         windows=[{"weekday": None, "from": "08:00", "to": "12:00"}],
+        confirmed_at=datetime.now(UTC),
     )
 
 

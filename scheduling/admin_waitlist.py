@@ -87,6 +87,7 @@ class WaitlistEntryAdmin(admin.ModelAdmin):
         "source",
         "created_at",
         "created_by",
+        "confirmed_at",
         "closed_at",
     ]
     fields = readonly_fields

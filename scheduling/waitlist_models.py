@@ -91,6 +91,12 @@ class WaitlistEntry(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     closed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the person confirmed the place from the e-mailed link (widget entries);"
+        " set at creation for the front desk's. Unconfirmed entries are never offered.",
+    )
 
     class Meta:
         ordering = ["created_at", "pk"]

@@ -202,7 +202,11 @@ VALID_BODIES: dict[str, Callable[[World], dict]] = {
         },
         "consent": {"reminders": True, "care_plans": False, "marketing": False},
     },
-    "public-waitlist-claim": lambda w: {"token": w.waitlist_entry.token},
+    "public-waitlist-claim": lambda w: {
+        "token": w.waitlist_entry.token,
+        "reason": "Knee pain",
+        "patient": {"date_of_birth": "1980-04-02"},
+    },
     "public-waitlist-withdraw": lambda w: {"token": w.waitlist_entry.token},
 }
 

@@ -9,7 +9,7 @@ from clinic.celery import app as celery_app
 from notifications import services as ledger
 from scheduling.models import Appointment, BookingPolicyOverride, WaitlistEntry, WaitlistOffer
 from scheduling.services import book_appointment, cancel_appointment
-from tests.waitlist.conftest import clinic, open_offer, problem
+from tests.waitlist.conftest import CLAIM_DETAILS, clinic, open_offer, problem
 
 __all__ = ["clinic"]
 
@@ -73,7 +73,7 @@ def test_a_claim_after_the_offering_was_removed_is_a_clean_refusal(clinic, cance
     assert open_offer(entry) is not None
     Offering.objects.filter(provider=clinic.physio).update(is_active=False)
     url = f"/api/v1/public/waitlist/{entry.pk}/claim/"
-    response = api_client.post(url, {"token": entry.token}, format="json")
+    response = api_client.post(url, {"token": entry.token, **CLAIM_DETAILS}, format="json")
     assert 400 <= response.status_code < 500, response.content
     problem(response)
     assert not Appointment.objects.filter(patient=entry.patient).exists()
@@ -137,7 +137,7 @@ def test_a_claim_after_the_provider_left_books_nothing(clinic, cancel, api_clien
     clinic.physio.is_active = False
     clinic.physio.save(update_fields=["is_active"])
     url = f"/api/v1/public/waitlist/{entry.pk}/claim/"
-    response = api_client.post(url, {"token": entry.token}, format="json")
+    response = api_client.post(url, {"token": entry.token, **CLAIM_DETAILS}, format="json")
     assert 400 <= response.status_code < 500, response.content
     assert not Appointment.objects.filter(patient=entry.patient).exists()
 

@@ -12,6 +12,7 @@ from notifications.models import Notification
 from scheduling.models import Appointment, WaitlistEntry, WaitlistOffer, WaitlistOpening
 from scheduling.services import claim_offer, withdraw_entry
 from scheduling.services.waitlist_matching import expire_offer, match_opening
+from tests.waitlist.conftest import CLAIM_KWARGS
 from tests.waitlist.test_waitlist_races import clinic, in_parallel, no_throttles, postgres_only
 
 __all__ = ["clinic", "no_throttles", "postgres_only"]
@@ -54,7 +55,7 @@ def test_a_claim_racing_a_withdrawal_either_books_or_withdraws_never_both(clinic
         entry, offer = offered(clinic, f"Racer{round_}")
         results = in_parallel(
             [
-                _outcome(lambda e=entry: claim_offer(e)),
+                _outcome(lambda e=entry: claim_offer(e, **CLAIM_KWARGS)),
                 _outcome(lambda e=entry: withdraw_entry(e)),
             ]
         )
@@ -81,7 +82,7 @@ def test_a_claim_at_the_last_moment_racing_the_expiry_ends_one_way(clinic):
         just_before = offer.expires_at - datetime.timedelta(milliseconds=1)
         results = in_parallel(
             [
-                _outcome(lambda e=entry, t=just_before: claim_offer(e, now=t)),
+                _outcome(lambda e=entry, t=just_before: claim_offer(e, now=t, **CLAIM_KWARGS)),
                 _outcome(lambda o=offer: expire_offer(o.pk, now=o.expires_at)),
             ]
         )

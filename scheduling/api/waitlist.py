@@ -60,7 +60,8 @@ def _entry_answer(entry: WaitlistEntry) -> dict:
     ],
 )
 class PublicWaitlistCreate(PublicAPIMixin, APIView):
-    """Join the waitlist; a new person becomes a lead. Keep the token: it opens the entry."""
+    """Join the waitlist; a new person becomes a lead. Keep the token: it opens the entry. The
+    entry is offered times only after the person confirms it from the e-mailed link."""
 
     def post(self, request: Request) -> Response:
         body = s.PublicWaitlistRequestSerializer(data=request.data)
@@ -77,7 +78,12 @@ class PublicWaitlistCreate(PublicAPIMixin, APIView):
             consent=dict(data["consent"]),
             client_address=client_address(request),
         )
-        answer = {"id": entry.pk, "token": entry.token, "status": entry.status}
+        answer = {
+            "id": entry.pk,
+            "token": entry.token,
+            "status": entry.status,
+            "confirmed": entry.confirmed_at is not None,
+        }
         return Response(answer, status=status.HTTP_201_CREATED)
 
 
@@ -98,27 +104,31 @@ class PublicWaitlistDetail(PublicAPIMixin, APIView):
     responses={201: PublicBookingSerializer},
 )
 class PublicWaitlistClaim(PublicAPIMixin, APIView):
-    """Book the time held for this entry: 409 ``offer-expired`` once the hold is over or the
-    offer was claimed, 409 ``slot-unavailable`` if the booking itself is refused."""
+    """Book the time held for this entry: 422 naming ``reason`` or ``patient.date_of_birth``
+    when the service requires them (as an online booking does), 409 ``offer-expired`` once the
+    hold is over or the offer was claimed, 409 ``slot-unavailable`` if the booking is refused."""
 
     def post(self, request: Request, entry_id: int) -> Response:
         body = s.WaitlistClaimSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        entry = entry_for_holder(entry_id, body.validated_data["token"])
-        appointment = services.claim_offer(entry)
+        data = body.validated_data
+        entry = entry_for_holder(entry_id, data["token"])
+        appointment = services.claim_offer(
+            entry, patient_details=dict(data["patient"]), reason=data["reason"]
+        )
         return Response(PublicBookingSerializer(appointment).data, status=status.HTTP_201_CREATED)
 
 
 @extend_schema(
     tags=["public"],
-    request=s.WaitlistClaimSerializer,
+    request=s.WaitlistTokenSerializer,
     responses={200: s.PublicWaitlistEntrySerializer},
 )
 class PublicWaitlistWithdraw(PublicAPIMixin, APIView):
     """Leave the waitlist; a time held for the entry goes to the next one."""
 
     def post(self, request: Request, entry_id: int) -> Response:
-        body = s.WaitlistClaimSerializer(data=request.data)
+        body = s.WaitlistTokenSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         entry = entry_for_holder(entry_id, body.validated_data["token"])
         return Response(_entry_answer(services.withdraw_entry(entry)))

@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clinic.models import Location
+from clinic.validators import validate_date_of_birth
 from patients.api.fields import VisiblePatientField
 from providers.models import Provider
 from scheduling.api.serializers import (
@@ -57,6 +58,10 @@ class PublicWaitlistCreatedSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     token = serializers.CharField()
     status = serializers.ChoiceField(choices=WaitlistEntry.Status.choices)
+    confirmed = serializers.BooleanField(
+        help_text="False until the person follows the link e-mailed to them; only confirmed"
+        " entries are offered times."
+    )
 
 
 class CurrentOfferSerializer(serializers.Serializer):
@@ -85,7 +90,11 @@ class PublicWaitlistEntrySerializer(serializers.Serializer):
     earliest_date = serializers.DateField()
     latest_date = serializers.DateField()
     windows = WaitlistWindowSerializer(many=True)
+    confirmed = serializers.SerializerMethodField()
     offer = serializers.SerializerMethodField()
+
+    def get_confirmed(self, obj: WaitlistEntry) -> bool:
+        return obj.confirmed_at is not None
 
     @extend_schema_field(CurrentOfferSerializer(allow_null=True))
     def get_offer(self, obj: WaitlistEntry) -> dict | None:
@@ -93,8 +102,22 @@ class PublicWaitlistEntrySerializer(serializers.Serializer):
         return CurrentOfferSerializer(offer).data if offer is not None else None
 
 
-class WaitlistClaimSerializer(TokenSerializer):
+class WaitlistTokenSerializer(TokenSerializer):
     pass
+
+
+class ClaimPatientSerializer(serializers.Serializer):
+    date_of_birth = serializers.DateField(
+        required=False, allow_null=True, default=None, validators=[validate_date_of_birth]
+    )
+
+
+class WaitlistClaimSerializer(TokenSerializer):
+    """The claim is an online booking: what the service requires (``required_fields``) is
+    given here, as in a booking body."""
+
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    patient = ClaimPatientSerializer(required=False, default=dict)
 
 
 class StaffWaitlistCreateSerializer(_Wish):
@@ -149,6 +172,7 @@ class StaffWaitlistEntrySerializer(serializers.ModelSerializer):
             "windows",
             "source",
             "created_at",
+            "confirmed_at",
             "closed_at",
             "offers",
         ]

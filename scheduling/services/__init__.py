@@ -6,8 +6,9 @@
 - ``callbacks``: the call-back queue;
 - ``offerings``: who offers what where, within scope;
 - ``series`` (+ ``series_preview``): recurring visits, previewed, booked and changed together;
-- ``waitlist``, ``waitlist_matching``: the waitlist's entries, offers (holds) and claims; freed
-  time matched to it, holds ending;
+- ``waitlist``, ``waitlist_claim``, ``waitlist_confirmation``, ``waitlist_matching``: the
+  waitlist's entries, offers (holds), claims and the widget entries' confirmation; freed time
+  matched to it, holds ending;
 - ``errors``: the refusals (problem slugs) the others raise;
 - ``_common``: the history row, the after-commit signal and time checks they share.
 
@@ -45,12 +46,13 @@ from scheduling.services.series import (
     register_care_plan_source,
 )
 from scheduling.services.waitlist import (  # the waitlist (issue 19)
-    claim_offer,
     join_waitlist,
     join_waitlist_online,
     offer_by_hand,
     withdraw_entry,
 )
+from scheduling.services.waitlist_claim import claim_offer
+from scheduling.services.waitlist_confirmation import confirm_entry  # double opt-in
 
 __all__ = [
     "OUTSIDE_POLICY",
@@ -68,6 +70,7 @@ __all__ = [
     "change_status",
     "check_offering_scope",
     "claim_offer",
+    "confirm_entry",
     "create_offering",
     "inactive_service",
     "invalid_transition",

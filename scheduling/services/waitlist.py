@@ -1,5 +1,5 @@
 """The waitlist's writes for one entry: joining (widget and front desk), offering a time to it,
-claiming the offer, withdrawing.
+withdrawing. Claiming is ``waitlist_claim``, confirming a widget entry ``waitlist_confirmation``.
 
 An offer is a hold: a ``WaitlistOffer`` row in status ``offered``, which the availability search
 counts as busy and which the database refuses to overlap with a booking of anyone else (see
@@ -32,8 +32,9 @@ from scheduling.availability import search
 from scheduling.models import BLOCKING_STATUSES, Appointment, Offering, Service
 from scheduling.policy import resolve_policy
 from scheduling.services._common import _aware_utc, _user
-from scheduling.services.booking import _blocked, _check_patient, _check_service, book_appointment
+from scheduling.services.booking import _blocked, _check_patient, _check_service
 from scheduling.services.errors import inactive_service, slot_unavailable
+from scheduling.services.waitlist_confirmation import plan_confirmation
 from scheduling.slot_check import never_a_slot
 from scheduling.waitlist_models import (
     WaitlistEntry,
@@ -52,15 +53,6 @@ MAX_SPAN_DAYS = 366
 HH_MM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 Entry = WaitlistEntry.Status
 OfferStatus = WaitlistOffer.Status
-
-
-def offer_expired(detail: str) -> ConflictProblem:
-    return ConflictProblem(
-        detail,
-        slug="offer-expired",
-        title="The offer is no longer open.",
-        errors=[FieldProblem("token", "offer_expired", detail)],
-    )
 
 
 def parse_windows(raw: object) -> list[dict]:
@@ -168,7 +160,8 @@ def join_waitlist(
     actor: User | None = None,
     now: datetime | None = None,
 ) -> WaitlistEntry:
-    """Put ``patient`` on the waitlist; refused with the field and the rule."""
+    """Put ``patient`` on the waitlist; refused with the field and the rule. The front desk's
+    entries are confirmed at once; the widget's wait for the e-mailed link."""
     now = now or clock.now()
     parsed = parse_windows(windows)
     _check_wish(service, location, provider)
@@ -184,6 +177,7 @@ def join_waitlist(
             windows=parsed,
             source=source,
             created_by=_user(actor),
+            confirmed_at=None if source == WaitlistEntry.Source.ONLINE else now,
         )
         record_event(
             actor=_user(actor),
@@ -210,7 +204,8 @@ def join_waitlist_online(
     client_address: str | None = None,
 ) -> WaitlistEntry:
     """The widget's entry: as for an online booking, the person is matched or created (a new
-    one is a lead) and the form's consents recorded; all or nothing."""
+    one is a lead) and the form's consents recorded; the entry is unconfirmed and its
+    confirmation e-mail planned (``waitlist_confirmation``); all or nothing."""
     service = Service.objects.filter(pk=service_id, online_bookable=True).first()
     if service is None:
         raise inactive_service("No such service.", code="unknown")
@@ -250,6 +245,7 @@ def join_waitlist_online(
         record_online_form_consents(
             patient, created=created, choices=consent or {}, client_address=client_address
         )
+        plan_confirmation(entry, clock.now())
     return entry
 
 
@@ -267,7 +263,7 @@ def create_offer(
     (the time was booked or held meanwhile, or the entry got another offer first)."""
     locked = (
         WaitlistEntry.objects.select_for_update(skip_locked=True)
-        .filter(pk=entry.pk, status=Entry.WAITING)
+        .filter(pk=entry.pk, status=Entry.WAITING, confirmed_at__isnull=False)
         .select_related("patient", "service", "location")
         .first()
     )
@@ -355,6 +351,13 @@ def offer_by_hand(
             title="The entry is not waiting.",
             errors=[FieldProblem("entry", "not_waiting", "Choose a waiting entry.")],
         )
+    if entry.confirmed_at is None:
+        raise ConflictProblem(
+            "The patient has not confirmed this entry from its e-mail yet.",
+            slug="invalid-transition",
+            title="The entry is not confirmed.",
+            errors=[FieldProblem("entry", "not_confirmed", "Offer times to confirmed entries.")],
+        )
     service, location = entry.service, entry.location
     if entry.provider_id is not None and entry.provider_id != provider.pk:
         raise ValidationProblem(
@@ -420,51 +423,6 @@ def _expire_later(offer: WaitlistOffer) -> None:
 def queue_match(opening: WaitlistOpening) -> None:
     """Match an opening after the caller's commit."""
     transaction.on_commit(lambda: _queue(MATCH_TASK, (opening.pk,)))
-
-
-def claim_offer(entry: WaitlistEntry, *, now: datetime | None = None) -> Appointment:
-    """Book the entry's held time. Exactly one claim of an offer books; a second claim, a claim
-    after the hold expired, or one whose booking is refused (409 ``slot-unavailable``) books
-    nothing and leaves the hold as it was."""
-    now = now or clock.now()
-    with transaction.atomic():
-        entry = (
-            WaitlistEntry.objects.select_for_update(of=("self",))
-            .select_related("patient", "service", "location")
-            .get(pk=entry.pk)
-        )
-        offer = entry.offers.select_for_update().filter(status=OfferStatus.OFFERED).first()
-        if offer is None:
-            if entry.status == Entry.BOOKED:
-                raise offer_expired("This offer has already been claimed.")
-            raise offer_expired("There is no open offer for this entry.")
-        if offer.expires_at <= now:
-            raise offer_expired("The hold on this time has ended.")
-        offer.status, offer.ended_at = OfferStatus.CLAIMED, now
-        offer.save(update_fields=["status", "ended_at"])
-        appointment = book_appointment(
-            service=entry.service,
-            location=entry.location,
-            start=offer.start,
-            patient=entry.patient,
-            provider=offer.provider,
-            source=Appointment.Source.ONLINE,
-            now=now,
-        )
-        offer.appointment = appointment
-        offer.save(update_fields=["appointment"])
-        entry.status, entry.closed_at = Entry.BOOKED, now
-        entry.save(update_fields=["status", "closed_at"])
-        record_event(
-            actor=None,
-            action=AuditEvent.Action.UPDATE,
-            object_type="waitlist_offer",
-            object_id=offer.pk,
-            patient_id=entry.patient_id,
-            summary=f"Claimed; booked {appointment.reference}",
-            channel="api",
-        )
-    return appointment
 
 
 def withdraw_entry(

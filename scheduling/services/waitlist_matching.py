@@ -26,6 +26,7 @@ from providers.models import Provider
 from scheduling.availability import search
 from scheduling.models import BLOCKING_STATUSES, Appointment, Service
 from scheduling.services.waitlist import Entry, OfferStatus, create_offer, end_offer, queue_match
+from scheduling.services.waitlist_confirmation import expire_unconfirmed
 from scheduling.waitlist_models import (
     WaitlistEntry,
     WaitlistOffer,
@@ -85,6 +86,7 @@ def _waiting(opening: WaitlistOpening, location: Location, now: datetime):
     entries = WaitlistEntry.objects.filter(
         location_id=opening.location_id,
         status=Entry.WAITING,
+        confirmed_at__isnull=False,
         earliest_date__lte=last,
         latest_date__gte=max(first, today),
     ).filter(Q(provider__isnull=True) | Q(provider_id=opening.provider_id))
@@ -233,8 +235,9 @@ def expire_offer(offer_id: int, now: datetime | None = None) -> bool:
 
 
 def sweep(now: datetime | None = None, limit: int = 200) -> dict[str, int]:
-    """The beat task's work: end holds whose time is up, close entries past their last date,
-    and match openings a crashed worker left unmatched."""
+    """The beat task's work: end holds whose time is up, close entries past their last date
+    and widget entries left unconfirmed too long, and match openings a crashed worker left
+    unmatched."""
     now = now or clock.now()
     due = list(
         WaitlistOffer.objects.filter(status=OfferStatus.OFFERED, expires_at__lte=now)
@@ -248,10 +251,16 @@ def sweep(now: datetime | None = None, limit: int = 200) -> dict[str, int]:
         closed += WaitlistEntry.objects.filter(
             location=location, status=Entry.WAITING, latest_date__lt=today
         ).update(status=Entry.EXPIRED, closed_at=now)
+    unconfirmed = expire_unconfirmed(now)
     stale = list(
         WaitlistOpening.objects.filter(matched_at__isnull=True, created_at__lte=now - RETRY_AFTER)
         .order_by("created_at")
         .values_list("pk", flat=True)[:limit]
     )
     matched = sum(bool(match_opening(pk, now)) for pk in stale)
-    return {"expired_offers": expired, "closed_entries": closed, "rematched": matched}
+    return {
+        "expired_offers": expired,
+        "closed_entries": closed,
+        "unconfirmed_entries": unconfirmed,
+        "rematched": matched,
+    }

@@ -1,6 +1,7 @@
-"""The waitlist's patient pages in Chromium: the offer e-mail's link (received over SMTP) opens
-the entry's page, which books the held time with one button; the withdraw link asks first.
-Both pages pass the axe checks."""
+"""The waitlist's patient pages in Chromium: a widget entry is confirmed from the link of its
+confirmation e-mail (received over SMTP); the offer e-mail's link opens the entry's page, which
+books the held time with one button; the withdraw link asks first. The pages pass the axe
+checks."""
 
 import threading
 from datetime import timedelta
@@ -86,16 +87,43 @@ def offer_and_send(entry_id: int, slot: dict) -> None:
     assert ledger.send_claimed(ledger.claim(now, row.pk), now) == Notification.Status.SENT
 
 
+def send_confirmation(entry_id: int) -> None:
+    row = Notification.objects.get(subject_id=entry_id, kind="waitlist.confirm")
+    now = clock.now()
+    assert ledger.send_claimed(ledger.claim(now, row.pk), now) == Notification.Status.SENT
+
+
+def confirm_from_the_e_mail(page, mail_over_smtp, entry: dict) -> None:
+    """Send the entry's confirmation e-mail, open its link and press the button."""
+    in_own_thread(lambda: send_confirmation(entry["id"]))
+    [message] = mail_over_smtp.wait_for(1)
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    [url] = [line.strip() for line in text.splitlines() if "/confirm/" in line]
+    page.goto(local_path(url))
+    assert page.title().startswith("Confirm your waitlist place")
+    assert_accessible(page)
+    screenshot(page, "waitlist-confirm")
+    assert WaitlistEntry.objects.get(pk=entry["id"]).confirmed_at is None  # the GET did nothing
+    page.get_by_role("button", name="Confirm my place").click()
+    page.get_by_role("status").wait_for()
+    assert "Your place is confirmed" in page.get_by_role("status").inner_text()
+    assert_accessible(page)
+    assert WaitlistEntry.objects.get(pk=entry["id"]).confirmed_at is not None
+
+
 def test_a_patient_books_the_held_time_from_the_offer_e_mail(page, mail_over_smtp):
     entry, slot = join(page, "katherine.johnson@example.org")
+    confirm_from_the_e_mail(page, mail_over_smtp, entry)
     in_own_thread(lambda: offer_and_send(entry["id"], slot))
-    [message] = mail_over_smtp.wait_for(1)
+    [_, message] = mail_over_smtp.wait_for(2)
 
     page.goto(_entry_link(message))
     assert page.title().startswith("Your waitlist place")
     assert page.get_by_role("heading", level=2).inner_text() == "A time is held for you"
     assert_accessible(page)
     screenshot(page, "waitlist-entry-offer")
+    page.get_by_label("Date of birth (required)").fill("1980-04-02")
+    page.get_by_label("Reason for the visit (required)").fill("Stiff shoulder")
     page.get_by_role("button", name="Book this time").click()
     page.get_by_role("heading", level=1, name="Your appointment").wait_for()
     assert_accessible(page)
@@ -120,7 +148,7 @@ def test_a_patient_leaves_the_waitlist_only_after_confirming(page):
     assert_accessible(page)
     page.get_by_role("link", name="No, stay on it").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Your waitlist place"
-    assert "No time is held for you" in page.content()
+    assert "not confirmed yet" in page.content()  # joined from the widget, not confirmed
     page.get_by_role("link", name="Leave the waitlist").click()
     page.get_by_role("button", name="Yes, leave the waitlist").click()
     page.get_by_role("status").wait_for()

@@ -33,6 +33,12 @@ __all__ = [
 ]
 
 PROBLEM = "https://clinic-backend.dev/problems/"
+# What an online booking of a (non-consult) service must give, so a claim gives it too.
+CLAIM_DETAILS = {"reason": "Knee pain after running", "patient": {"date_of_birth": "1980-04-02"}}
+CLAIM_KWARGS = {
+    "patient_details": {"date_of_birth": datetime.date(1980, 4, 2)},
+    "reason": "Knee pain after running",
+}
 OFFER_KIND = "waitlist.offer"
 
 
@@ -111,4 +117,13 @@ def problem(response) -> str:
     return response.json()["type"].removeprefix(PROBLEM)
 
 
-__all__ += ["TORONTO", "Clinic", "local", "offer_mails", "open_offer", "problem"]
+__all__ += [
+    "CLAIM_DETAILS",
+    "CLAIM_KWARGS",
+    "TORONTO",
+    "Clinic",
+    "local",
+    "offer_mails",
+    "open_offer",
+    "problem",
+]

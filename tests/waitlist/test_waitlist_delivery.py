@@ -1,7 +1,8 @@
 """The waitlist end to end with real parts: PostgreSQL, Redis, a Celery worker, the beat tasks
 (sent as beat sends them) and an aiosmtpd server. A cancellation reaches the first matching
 entry as one offer e-mail whose link books the time; an offer left to expire goes to the next
-entry, once; an offer whose worker died before sending is still sent once."""
+entry, once; an offer whose worker died before sending is still sent once; a widget entry gets
+one confirm e-mail and is offered only after its link is followed."""
 
 import datetime
 import re
@@ -73,7 +74,9 @@ def test_a_cancellation_reaches_the_first_entry_as_one_offer_whose_link_books_it
     assert page.status_code == 200
     assert b"Book this time" in page.content
     token = url.query.removeprefix("token=")
-    claimed = client.post(url.path, {"token": token})
+    claimed = client.post(
+        url.path, {"token": token, "reason": "Knee pain", "date_of_birth": "1980-04-02"}
+    )
     assert claimed.status_code == 303
     appointment = Appointment.objects.get(patient=first.patient)
     assert appointment.start == clinic.start
@@ -184,3 +187,51 @@ def test_a_worker_killed_after_choosing_the_entry_and_before_the_offer_went_out_
     assert message["To"] == entry.patient.email
     assert len(smtp_server.received()) == 1
     assert WaitlistOffer.objects.count() == 1
+
+
+CONFIRM_LINK = re.compile(r"https?://\S+/waitlist/(\d+)/confirm/\?token=(\S+)")
+
+
+def test_a_widget_entry_gets_one_confirm_email_and_is_offered_only_after_its_link_is_posted(
+    clinic, celery_workers, smtp_server
+):
+    widget = Client()
+    joined = widget.post(
+        "/api/v1/public/waitlist/",
+        clinic.body(email="widget.person@example.org"),
+        content_type="application/json",
+    )
+    assert joined.status_code == 201, joined.content
+    assert joined.json()["confirmed"] is False
+    [confirm] = smtp_server.wait_for(1)
+    assert confirm["To"] == "widget.person@example.org"
+    body = text_of(confirm)
+    assert "Physiotherapy assessment" in body
+    assert "Pickering" in body
+    assert "/withdraw/" in body
+    # Unconfirmed: a cancellation is not offered to it.
+    cancel_appointment(clinic.book(), reason="Feeling better")
+    wait_until(settled, 20, "the worker to match the cancellation")
+    entry = WaitlistEntry.objects.get(pk=joined.json()["id"])
+    assert open_offer(entry) is None
+    # The link from the e-mail: its GET (a mail scanner) confirms nothing, its button does.
+    match = CONFIRM_LINK.search(body)
+    assert match, body
+    url = urlsplit(match.group(0))
+    page = widget.get(f"{url.path}?{url.query}")
+    assert b"Confirm my place" in page.content
+    entry.refresh_from_db()
+    assert entry.confirmed_at is None
+    assert widget.post(url.path, {"token": match.group(2)}).status_code == 303
+    entry.refresh_from_db()
+    assert entry.confirmed_at is not None
+    cancel_appointment(clinic.book(clinic.patient("Again")), reason="Feeling better")
+    messages = smtp_server.wait_for(2)
+    assert messages[1]["To"] == "widget.person@example.org"
+    assert "opened up" in messages[1]["Subject"]
+    for _ in range(2):  # beat keeps sweeping; the confirm e-mail is not sent again
+        celery_app.send_task("scheduling.waitlist_sweep")
+        notifications_sweep.delay()
+    wait_until(settled, 20, "the sweeps to finish")
+    assert len(smtp_server.received()) == 2
+    assert Notification.objects.filter(kind="waitlist.confirm").count() == 1

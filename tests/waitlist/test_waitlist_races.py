@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from scheduling.models import Appointment, WaitlistOffer, WaitlistOpening
 from scheduling.services.waitlist_matching import match_opening
 from tests.scheduling.conftest import make_physio
-from tests.waitlist.conftest import PROBLEM, Clinic
+from tests.waitlist.conftest import CLAIM_DETAILS, PROBLEM, Clinic
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -107,7 +107,9 @@ def public_booking(clinic: Clinic, n: int) -> dict:
 
 def test_twenty_claims_of_one_offer_make_one_appointment_and_nineteen_clean_409s(clinic):
     entry, _ = offered(clinic)
-    claim = post(f"/api/v1/public/waitlist/{entry.pk}/claim/", {"token": entry.token})
+    claim = post(
+        f"/api/v1/public/waitlist/{entry.pk}/claim/", {"token": entry.token, **CLAIM_DETAILS}
+    )
     results = Counter(in_parallel([claim] * 20))
     assert results == Counter({(201, ""): 1, (409, "offer-expired"): 19}), results
     assert Appointment.objects.filter(patient=entry.patient).count() == 1
@@ -115,7 +117,9 @@ def test_twenty_claims_of_one_offer_make_one_appointment_and_nineteen_clean_409s
 
 def test_public_bookings_racing_the_claim_for_the_held_time_are_refused(clinic):
     entry, _ = offered(clinic)
-    claim = post(f"/api/v1/public/waitlist/{entry.pk}/claim/", {"token": entry.token})
+    claim = post(
+        f"/api/v1/public/waitlist/{entry.pk}/claim/", {"token": entry.token, **CLAIM_DETAILS}
+    )
     bookings = [post("/api/v1/public/bookings/", public_booking(clinic, n)) for n in range(9)]
     results = in_parallel([claim, *bookings])
     assert results[0] == (201, ""), results

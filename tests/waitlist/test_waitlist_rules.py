@@ -35,7 +35,14 @@ from tests.factories.patients import PatientFactory
 from tests.factories.plans import CarePlanFactory
 from tests.factories.scheduling import ClosureFactory
 from tests.scheduling.conftest import make_physio
-from tests.waitlist.conftest import local, offer_mails, open_offer, problem
+from tests.waitlist.conftest import (
+    CLAIM_DETAILS,
+    CLAIM_KWARGS,
+    local,
+    offer_mails,
+    open_offer,
+    problem,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +70,8 @@ def test_a_widget_entry_makes_a_new_person_a_lead_with_the_consents_they_gave(cl
     response = api_client.post("/api/v1/public/waitlist/", clinic.body(), format="json")
     assert response.status_code == 201, response.content
     answer = response.json()
-    assert set(answer) == {"id", "token", "status"}
+    assert set(answer) == {"id", "token", "status", "confirmed"}
+    assert answer["confirmed"] is False
     assert answer["status"] == "waiting"
     patient = Patient.objects.get(email="new.person@example.org")
     assert patient.status == Patient.Status.LEAD
@@ -84,7 +92,7 @@ def test_a_known_email_gets_the_same_answer_and_grants_no_consent(clinic, api_cl
         "/api/v1/public/waitlist/", clinic.body(email="known@example.org"), format="json"
     )
     assert response.status_code == 201
-    assert set(response.json()) == {"id", "token", "status"}
+    assert set(response.json()) == {"id", "token", "status", "confirmed"}
     assert WaitlistEntry.objects.get().patient == known
     assert not Consent.objects.filter(patient=known, granted=True).exists()
 
@@ -178,14 +186,14 @@ def test_the_claim_books_through_the_booking_rule_once(clinic, cancel, api_clien
     entry = clinic.wait(clinic.patient("First"))
     cancel(booked)
     url = f"/api/v1/public/waitlist/{entry.pk}/claim/"
-    response = api_client.post(url, {"token": entry.token}, format="json")
+    response = api_client.post(url, {"token": entry.token, **CLAIM_DETAILS}, format="json")
     assert response.status_code == 201, response.content
     appointment = Appointment.objects.get(reference=response.json()["reference"])
     assert appointment.patient == entry.patient
     assert appointment.start == clinic.start
     entry.refresh_from_db()
     assert entry.status == WaitlistEntry.Status.BOOKED
-    again = api_client.post(url, {"token": entry.token}, format="json")
+    again = api_client.post(url, {"token": entry.token, **CLAIM_DETAILS}, format="json")
     assert again.status_code == 409
     assert problem(again) == "offer-expired"
     assert Appointment.objects.filter(start=clinic.start).exclude(pk=booked.pk).count() == 1
@@ -198,7 +206,7 @@ def test_a_claim_after_the_hold_ended_is_refused(clinic, cancel, api_client):
     offer = open_offer(entry)
     later = offer.expires_at + datetime.timedelta(seconds=1)
     with pytest.raises(ConflictProblem) as refused:
-        claim_offer(entry, now=later)
+        claim_offer(entry, now=later, **CLAIM_KWARGS)
     assert refused.value.slug == "offer-expired"
     assert refused.value.status == 409
     assert not Appointment.objects.filter(patient=entry.patient).exists()
