@@ -100,14 +100,19 @@ def plan_backlog(count: int) -> list[str]:
 
     from notifications.models import Notification
     from notifications.services import new_message_id
+    from patients.selectors import consent_column
     from scheduling.models import Appointment
     from scheduling.notifications import REMINDER
 
     now = timezone.now()
+    # Only patients who agreed to reminders: earlier phases book people who did not (the bare
+    # inserts, some mixed-load bookings), and their reminders would be skipped, not sent.
     appointments = list(
         Appointment.objects.filter(
             status=Appointment.Status.BOOKED, start__gt=now + timedelta(days=1)
         )
+        .annotate(reminders_agreed=consent_column("reminders"))
+        .filter(reminders_agreed=True)
         .order_by("start", "id")
         .values_list("pk", "start", "patient__email")[: (count + 1) // 2]
     )
