@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 from django.db import transaction
 
 from clinic.errors import FieldProblem, ValidationProblem
+from clinic.models import Location
 from clinic.roles import User
+from patients.models import Patient
+from patients.services import match_or_create_patient
 from scheduling.models import Appointment, AppointmentEvent
 
 Status = Appointment.Status
@@ -65,4 +68,17 @@ def _locked(appointment: Appointment) -> Appointment:
         Appointment.objects.select_for_update(of=("self",))
         .select_related("service", "location", "provider", "patient")
         .get(pk=appointment.pk)
+    )
+
+
+def match_online_person(details: dict, location: Location) -> tuple[Patient, bool]:
+    """The person an anonymous web form names (a booking, a waitlist entry), matched by e-mail or
+    created as a lead who prefers this location; ``created`` says which."""
+    return match_or_create_patient(
+        first_name=details.get("first_name", ""),
+        last_name=details.get("last_name", ""),
+        email=details.get("email", ""),
+        phone=details.get("phone", ""),
+        date_of_birth=details.get("date_of_birth"),
+        preferred_location=location if not location.is_virtual else None,
     )

@@ -34,7 +34,7 @@ from clinic.models import Location, Room
 from clinic.roles import User
 from patients.access import provider_for
 from patients.models import Patient
-from patients.services import match_or_create_patient, record_online_form_consents
+from patients.services import record_online_form_consents
 from providers.models import Provider
 from scheduling import signals
 from scheduling.availability import ProviderSlot, Rules, load_rules, offering_providers, search
@@ -48,7 +48,12 @@ from scheduling.models import (
 )
 from scheduling.policy import BookingPolicy, closure_on
 from scheduling.requirements import missing_fields
-from scheduling.services._common import _aware_utc, _record, _send_after_commit
+from scheduling.services._common import (
+    _aware_utc,
+    _record,
+    _send_after_commit,
+    match_online_person,
+)
 from scheduling.services.errors import inactive_service, outside_policy, slot_unavailable
 from scheduling.slot_check import never_a_slot
 
@@ -382,14 +387,7 @@ def book_online(
         raise ValidationProblem("Some required details are missing.", missing)
     _check_service(service, location, online=True)
     with transaction.atomic():
-        patient, created = match_or_create_patient(
-            first_name=patient_details.get("first_name", ""),
-            last_name=patient_details.get("last_name", ""),
-            email=patient_details.get("email", ""),
-            phone=patient_details.get("phone", ""),
-            date_of_birth=patient_details.get("date_of_birth"),
-            preferred_location=location if not location.is_virtual else None,
-        )
+        patient, created = match_online_person(patient_details, location)
         appointment = book_appointment(
             service=service,
             location=location,

@@ -26,12 +26,12 @@ from clinic.roles import User
 from notifications import clock
 from notifications import services as ledger
 from patients.models import Patient
-from patients.services import match_or_create_patient, record_online_form_consents
+from patients.services import record_online_form_consents
 from providers.models import Provider
 from scheduling.availability import search
 from scheduling.models import BLOCKING_STATUSES, Appointment, Offering, Service
 from scheduling.policy import resolve_policy
-from scheduling.services._common import _aware_utc, _user
+from scheduling.services._common import _aware_utc, _user, match_online_person
 from scheduling.services.booking import _blocked, _check_patient, _check_service
 from scheduling.services.errors import inactive_service, slot_unavailable
 from scheduling.services.waitlist_confirmation import plan_confirmation
@@ -224,14 +224,7 @@ def join_waitlist_online(
     _check_wish(service, location, provider)
     _check_dates(location, earliest_date, latest_date, clock.now())
     with transaction.atomic():
-        patient, created = match_or_create_patient(
-            first_name=patient_details.get("first_name", ""),
-            last_name=patient_details.get("last_name", ""),
-            email=patient_details.get("email", ""),
-            phone=patient_details.get("phone", ""),
-            date_of_birth=patient_details.get("date_of_birth"),
-            preferred_location=location if not location.is_virtual else None,
-        )
+        patient, created = match_online_person(patient_details, location)
         entry = join_waitlist(
             patient=patient,
             service=service,
