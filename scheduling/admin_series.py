@@ -138,7 +138,12 @@ def series_view(request: HttpRequest) -> HttpResponse:
         kwargs = form.service_kwargs(request.user)
         try:
             if request.POST.get("action") == "book":
-                booking = book_series(**kwargs, on_conflict=form.cleaned_data["on_conflict"])
+                booking = book_series(
+                    **kwargs,
+                    on_conflict=form.cleaned_data["on_conflict"],
+                    request=request,
+                    channel="admin",
+                )
                 skipped = f", {len(booking.skipped)} skipped" if booking.skipped else ""
                 messages.success(
                     request, f"Series booked: {len(booking.appointments)} visits{skipped}."

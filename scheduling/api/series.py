@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from clinic.api.permissions import IsStaffMember
 from clinic.audit import AuditedViewMixin
 from clinic.errors import NotFoundProblem
-from clinic.models import AuditEvent, Location
+from clinic.models import Location
 from patients.access import sees_clinical_content
 from patients.api.fields import VisiblePatientField
 from providers.models import Provider
@@ -270,13 +270,7 @@ class SeriesView(_SeriesView):
                 ).data
             )
         booking = series_services.book_series(
-            **common, on_conflict=data["on_conflict"], reason=data["reason"]
-        )
-        self.audit(
-            AuditEvent.Action.CREATE,
-            booking.series,
-            changes={"appointments": [a.pk for a in booking.appointments]},
-            summary="series booked",
+            **common, on_conflict=data["on_conflict"], reason=data["reason"], request=request
         )
         payload = {
             "series": self._series_data(booking.series),
@@ -302,12 +296,7 @@ class SeriesCancelView(_SeriesView):
             on=data.get("from"),
             scope=data.get("scope"),
             actor=request.user,
-        )
-        self.audit(
-            AuditEvent.Action.UPDATE,
-            series,
-            changes={"cancelled": [a.pk for a in cancelled]},
-            summary="series cancelled",
+            request=request,
         )
         return Response(
             {"series": self._series_data(series), "appointments": self._appointments(cancelled)}
@@ -331,12 +320,7 @@ class SeriesMoveView(_SeriesView):
             scope=data.get("scope"),
             provider=data["provider"],
             actor=request.user,
-        )
-        self.audit(
-            AuditEvent.Action.UPDATE,
-            series,
-            changes={"moved": [a.pk for a in moved]},
-            summary="series moved",
+            request=request,
         )
         return Response(
             {"series": self._series_data(series), "appointments": self._appointments(moved)}

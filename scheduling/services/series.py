@@ -21,10 +21,12 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from dateutil import rrule
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
+from clinic.audit import object_label, record_event
 from clinic.errors import ConflictProblem, DomainError, FieldProblem, ValidationProblem
-from clinic.models import Location
+from clinic.models import AuditEvent, Location
 from clinic.roles import User
 from patients.models import Patient
 from providers.models import Provider
@@ -270,6 +272,8 @@ def book_series(
     reason: str = "",
     actor: User | None = None,
     now: datetime | None = None,
+    request: HttpRequest | None = None,
+    channel: str = "api",
 ) -> SeriesBooking:
     """Book the series in one transaction. ``refuse``: any conflict (previewed, or met by the
     booking rule under its locks) books nothing. ``skip``: the conflicting visits are left out
@@ -336,6 +340,8 @@ def book_series(
         if not booking.appointments:
             raise series_conflict(booking.skipped, zone)
         booking.skipped.sort(key=lambda v: v.index)
+        booked = {"appointments": [a.pk for a in booking.appointments]}
+        _audit(series, actor, request, channel, booked, "series booked")
         transaction.on_commit(
             lambda: series_notifications.safely(
                 series_notifications.plan_series_confirmation, series
@@ -382,6 +388,29 @@ def _visits_from(
     return visits
 
 
+def _audit(
+    series: Series,
+    actor: User | None,
+    request: HttpRequest | None,
+    channel: str,
+    changes: dict,
+    summary: str,
+) -> None:
+    """The audit row of a series change, written with it (the booking rule keeps each visit's
+    own history)."""
+    record_event(
+        actor=actor,
+        action=AuditEvent.Action.CREATE if summary == "series booked" else AuditEvent.Action.UPDATE,
+        object_type=object_label(series),
+        object_id=series.pk,
+        patient_id=series.patient_id,
+        request=request,
+        changes=changes,
+        summary=summary,
+        channel=channel,
+    )
+
+
 def _on(day: date, refusal: DomainError) -> str:
     return f"The visit on {day:%a %Y-%m-%d} cannot move: {refusal.detail} Nothing was moved."
 
@@ -394,6 +423,8 @@ def cancel_series(
     scope: str | None = None,
     actor: User | None = None,
     now: datetime | None = None,
+    request: HttpRequest | None = None,
+    channel: str = "api",
 ) -> list[Appointment]:
     """Cancel "this visit", "this and the following" (``on`` given, the default) or "all"
     upcoming visits, in one transaction, with one cancellation notice listing them."""
@@ -406,6 +437,7 @@ def cancel_series(
             for v in visits
         ]
         ids = [a.pk for a in cancelled]
+        _audit(series, actor, request, channel, {"cancelled": ids}, "series cancelled")
         transaction.on_commit(
             lambda: series_notifications.safely(
                 series_notifications.plan_series_cancellation, series, ids
@@ -423,6 +455,8 @@ def move_series(
     provider: Provider | None = None,
     actor: User | None = None,
     now: datetime | None = None,
+    request: HttpRequest | None = None,
+    channel: str = "api",
 ) -> list[Appointment]:
     """Move "this visit", "this and the following" or "all" upcoming visits to local time
     ``at`` on their own days (and to ``provider``), all or none, with one change notice."""
@@ -454,6 +488,8 @@ def move_series(
                 raise DomainError(
                     _on(day, refusal), refusal.errors, refusal.slug, refusal.title, refusal.status
                 ) from None
+        moved_ids = [a.pk for a in moved]
+        _audit(series, actor, request, channel, {"moved": moved_ids}, "series moved")
         transaction.on_commit(
             lambda: series_notifications.safely(
                 series_notifications.plan_series_change, series, previous

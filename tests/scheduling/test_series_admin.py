@@ -6,6 +6,7 @@ import datetime
 import pytest
 
 from clinic import roles
+from clinic.models import AuditEvent
 from plans.models import CarePlan
 from scheduling.models import Appointment
 from tests.conftest import make_staff_user
@@ -65,6 +66,9 @@ def test_the_preview_lists_every_visit_with_its_conflict_before_anything_is_book
     assert booked.status_code == 302
     assert "date=2027-02-01" in booked["Location"]
     assert Appointment.objects.filter(series__isnull=False).count() == 3
+    [audit] = AuditEvent.objects.filter(object_type="scheduling.Series")
+    assert (audit.action, audit.channel, audit.patient_id) == ("create", "admin", patient.pk)
+    assert len(audit.changes["appointments"]) == 3
 
 
 def test_a_refusal_is_shown_on_the_field_it_names(desk, location, assessment, physio):
