@@ -251,6 +251,7 @@ def render(r: dict) -> str:
         "6 of each day's ten 45-minute cells booked = 60%).",
         "- Server: gunicorn, 2 sync workers, `DEBUG=0`, PostgreSQL and Redis on the same host; "
         "public throttles lifted (every simulated patient comes from 127.0.0.1).",
+        *(f"- Note: {note}" for note in r.get("notes", [])),
         "",
         "## Against the targets",
         "",
