@@ -44,6 +44,7 @@ from scheduling.models import (
     Appointment,
     AppointmentEvent,
     Offering,
+    Series,
     Service,
 )
 from scheduling.policy import BookingPolicy, closure_on
@@ -263,7 +264,7 @@ def book_appointment(
     actor: User | None = None,
     reason: str = "",
     now: datetime | None = None,
-    series=None,
+    series: Series | None = None,
 ) -> Appointment:
     """Book ``patient`` for ``service`` at ``location`` at ``start``; ``provider=None`` picks a
     free, in-scope provider. Refuses with a problem naming the field and the rule. A clinician
@@ -326,7 +327,7 @@ def _insert(
     option: ProviderSlot,
     source: str,
     reason: str,
-    series=None,
+    series: Series | None = None,
 ) -> Appointment | None:
     """Insert in a savepoint; None when a racing booking won the constraint."""
     end, blocked_start, blocked_end = _blocked(service, start)
