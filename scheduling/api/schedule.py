@@ -86,9 +86,15 @@ class ScheduleSerializer(serializers.Serializer):
 
 
 def schedule_data(schedule: calendar.Schedule) -> dict:
-    """The calendar as JSON, times in the location's zone with their offset."""
+    """The calendar (read with ``visits=True``) as JSON, times in the location's zone with their
+    offset. Built as plain dicts: the serializers above only describe it for the schema (a test
+    checks the answer against that schema). Instants, services, patients and rooms recur across
+    a week: each is written out once and its dict shared."""
     location = schedule.location
-    shown: dict[datetime, str] = {}  # appointments share a few instants: each written out once
+    shown: dict[datetime, str] = {}
+    services: dict[int, dict] = {}
+    patients: dict[int, dict] = {}
+    rooms: dict[int, dict] = {}
 
     def iso(instant: datetime) -> str:
         text = shown.get(instant)
@@ -101,16 +107,27 @@ def schedule_data(schedule: calendar.Schedule) -> dict:
 
     def appointment(entry: calendar.Entry) -> dict:
         a = entry.appointment
+        service = services.get(a.service_id)
+        if service is None:
+            service = services[a.service_id] = {"id": a.service_id, "name": a.service_name}
+        patient = patients.get(a.patient_id)
+        if patient is None:
+            patient = patients[a.patient_id] = {"id": a.patient_id, "name": a.patient_name}
+        room = None
+        if a.room_id:
+            room = rooms.get(a.room_id)
+            if room is None:
+                room = rooms[a.room_id] = {"id": a.room_id, "name": a.room_name}
         return {
             "id": a.pk,
             "reference": a.reference,
             "start": iso(a.start),
             "end": iso(a.end),
             "status": a.status,
-            "service": {"id": a.service_id, "name": a.service.name},
+            "service": service,
             "provider": a.provider_id,
-            "patient": {"id": a.patient_id, "name": a.patient.full_name},
-            "room": {"id": a.room_id, "name": a.room.name} if a.room_id else None,
+            "patient": patient,
+            "room": room,
             "spots_taken": entry.spots_taken,
             "capacity": entry.capacity,
             "late_cancellation": a.late_cancellation,
@@ -174,5 +191,6 @@ class ScheduleView(APIView):
             days=data["days"],
             provider=calendar.column_provider_for(request.user, data.get("provider")),
             by=data["columns"],
+            visits=True,
         )
         return Response(schedule_data(schedule))
