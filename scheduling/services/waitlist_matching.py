@@ -4,12 +4,14 @@ Freed time is first written down as a ``WaitlistOpening`` (a cancellation, a mov
 ended offer, new hours), then matched by a Celery task. ``match_opening`` asks the owners what
 is bookable: the one availability search for that provider and day (working hours, closures,
 scope through the scope index, the online booking policy, appointments and other holds), then
-keeps the free starts that lie in the opening. Entries are read in one query, in order (first
-come, first offered; care-plan patients first when the clinic says so, through
-``scheduling.waitlist_priority``), and each free start goes to the first entry whose service,
-dates and windows it meets, whose patient is free then and who has not let this very time go
-before. The offers and ``matched_at`` commit together, so a worker that dies halfway leaves an
-unmatched opening the sweep matches again, and an offer whose e-mail the ledger sends once.
+keeps the free starts that lie in the opening. Only the entries some free start fits are read
+(service, dates and windows judged in SQL), in order (first come, first offered; care-plan
+patients first when the clinic says so, through ``scheduling.waitlist_priority``) and a batch
+at a time, and each free start goes to the first entry whose service, dates and windows it
+meets, whose patient is free then and who has not let this very time go before. Freed time
+nobody could take writes no opening at all (``someone_could_wait``). The offers and
+``matched_at`` commit together, so a worker that dies halfway leaves an unmatched opening the
+sweep matches again, and an offer whose e-mail the ledger sends once.
 The number of queries depends on the services waited for and the offers made, not on how many
 entries wait.
 """
