@@ -119,7 +119,11 @@ def _opening(world: dict):
     from scheduling.models import WaitlistEntry, WaitlistOffer, WaitlistOpening
 
     WaitlistOffer.objects.all().delete()
-    WaitlistEntry.objects.update(status=WaitlistEntry.Status.WAITING)
+    # Only the entry offered last run: updating every row would leave thousands of dead rows
+    # per run, and each later match would scan them.
+    WaitlistEntry.objects.exclude(status=WaitlistEntry.Status.WAITING).update(
+        status=WaitlistEntry.Status.WAITING
+    )
     return WaitlistOpening.objects.create(
         location=world["location"],
         provider=world["provider"],
@@ -207,7 +211,7 @@ def measure_latency(runs: int = 10, entries: int = 1_000) -> dict:
     with SMTPSink() as sink:
         worker = _worker(sink.port)
         try:
-            time.sleep(4)  # the worker's start-up is not what is measured
+            _wait_for_worker()  # the worker's start-up is not what is measured
             for n in range(runs):
                 start = world["start"] + timedelta(days=n % 3)
                 patient = Patient.objects.create(
@@ -245,6 +249,19 @@ def measure_latency(runs: int = 10, entries: int = 1_000) -> dict:
         "seconds": summarize(seconds).as_dict(),
         "offers_per_cancellation": sorted(set(per_cancellation)),
     }
+
+
+def _wait_for_worker(seconds: float = 180) -> None:
+    """Until the worker answers a ping: on a loaded machine its start-up takes longer than any
+    fixed sleep, and a first cancellation timed to a worker still booting would count its
+    start-up and put its late offer on the next run."""
+    from clinic.celery import app
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if app.control.ping(timeout=1.0):
+            return
+    raise RuntimeError("The Celery worker did not start.")
 
 
 def _build_fitting_entry(world: dict) -> None:

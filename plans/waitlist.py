@@ -2,6 +2,8 @@
 
 from datetime import datetime
 
+from django.db.models import QuerySet
+
 from plans.models import CarePlan
 
 OPEN_PHASES = (
@@ -11,10 +13,6 @@ OPEN_PHASES = (
 )
 
 
-def patients_in_care(patient_ids: set[int], now: datetime) -> set[int]:
-    """Those of ``patient_ids`` with a plan not yet closed (one query)."""
-    return set(
-        CarePlan.objects.filter(patient_id__in=patient_ids, phase__in=OPEN_PHASES)
-        .values_list("patient_id", flat=True)
-        .distinct()
-    )
+def patients_in_care(now: datetime) -> QuerySet:
+    """The ids of patients with a plan not yet closed, as a subquery for the matcher's order."""
+    return CarePlan.objects.filter(phase__in=OPEN_PHASES).values("patient_id")

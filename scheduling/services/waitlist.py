@@ -30,7 +30,7 @@ from patients.services import record_online_form_consents
 from providers.models import Provider
 from scheduling.availability import search
 from scheduling.models import BLOCKING_STATUSES, Appointment, Offering, Service
-from scheduling.policy import resolve_policy
+from scheduling.policy import BookingPolicy, resolve_policy
 from scheduling.services._common import _aware_utc, _user, match_online_person
 from scheduling.services.booking import _blocked, _check_patient, _check_service
 from scheduling.services.errors import inactive_service, slot_unavailable
@@ -250,10 +250,12 @@ def create_offer(
     now: datetime,
     actor: User | None = None,
     hold_minutes: int | None = None,
+    policy: BookingPolicy | None = None,
 ) -> WaitlistOffer | None:
     """Hold ``start`` for ``entry`` and plan its offer e-mail, in the caller's transaction.
     None when the entry is taken (locked, no longer waiting) or the database refused the hold
-    (the time was booked or held meanwhile, or the entry got another offer first)."""
+    (the time was booked or held meanwhile, or the entry got another offer first). ``policy``
+    is the entry's booking policy when the caller has just resolved it (the matcher's search)."""
     locked = (
         WaitlistEntry.objects.select_for_update(skip_locked=True)
         .filter(pk=entry.pk, status=Entry.WAITING, confirmed_at__isnull=False)
@@ -263,7 +265,7 @@ def create_offer(
     if locked is None:
         return None
     try:
-        check_claimable(locked, start, now)
+        check_claimable(locked, start, now, policy)
     except DomainError:
         return None
     if hold_minutes is None:
@@ -302,7 +304,9 @@ def create_offer(
     return offer
 
 
-def check_claimable(entry: WaitlistEntry, start: datetime, now: datetime) -> None:
+def check_claimable(
+    entry: WaitlistEntry, start: datetime, now: datetime, policy: BookingPolicy | None = None
+) -> None:
     """Refuse an offer its claim would refuse: the claim is an online booking, so the service
     must be bookable online and the patient within their own online limits (the booking rule's
     checks: the cap on upcoming online bookings, one free consult, no two visits at once), and
@@ -310,7 +314,7 @@ def check_claimable(entry: WaitlistEntry, start: datetime, now: datetime) -> Non
     service, location = entry.service, entry.location
     _check_service(service, location, online=True)
     end = start + timedelta(minutes=service.duration_minutes)
-    policy = resolve_policy(service, location)
+    policy = policy or resolve_policy(service, location)
     _check_patient(entry.patient, service, policy, start, end, now, True, None)
     if (
         WaitlistOffer.objects.filter(

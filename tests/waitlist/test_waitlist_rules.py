@@ -2,6 +2,7 @@
 eagerly here; real workers and SMTP are in test_waitlist_delivery.py)."""
 
 import datetime
+from unittest import mock
 
 import pytest
 from django.db import connection
@@ -29,6 +30,7 @@ from scheduling.services import (
     reschedule_appointment,
     withdraw_entry,
 )
+from scheduling.services import waitlist as waitlist_services
 from scheduling.services.waitlist_matching import expire_offer, match_opening, sweep
 from scheduling.waitlist_priority import register_priority_source
 from tests.factories.patients import PatientFactory
@@ -303,12 +305,14 @@ def test_time_outside_the_booking_policy_is_never_offered(clinic, cancel):
 def test_care_plan_patients_go_first_when_the_clinic_says_so(clinic, cancel):
     booked = clinic.book()
     early, in_care = clinic.wait(clinic.patient("Early")), clinic.wait(clinic.patient("Care"))
-    register_priority_source("test", lambda ids, now: {in_care.patient_id} & ids)
+    register_priority_source(
+        "test", lambda now: Patient.objects.filter(pk=in_care.patient_id).values("pk")
+    )
     WaitlistSettings.objects.update_or_create(pk=1, defaults={"care_plan_patients_first": True})
     try:
         cancel(booked)
     finally:
-        register_priority_source("test", lambda ids, now: set())
+        register_priority_source("test", lambda now: Patient.objects.none().values("pk"))
     assert open_offer(in_care) is not None
     assert open_offer(early) is None
 
@@ -436,3 +440,26 @@ def test_patients_with_an_open_care_plan_go_first_when_the_clinic_says_so(clinic
     cancel(booked)
     assert open_offer(in_care) is not None
     assert open_offer(early) is None
+
+
+def test_a_cancellation_nobody_could_take_writes_no_opening_and_queues_no_task(clinic, cancel):
+    booked = clinic.book()
+    colleague = make_physio(clinic.location, clinic.service, "Colleague")
+    clinic.wait(clinic.patient("Other"), provider=colleague)  # waits for someone else
+    withdraw_entry(clinic.wait(clinic.patient("Gone")))
+    unconfirmed = clinic.wait(clinic.patient("Unsure"))
+    WaitlistEntry.objects.filter(pk=unconfirmed.pk).update(confirmed_at=None)
+    with mock.patch.object(waitlist_services, "_queue") as queue:
+        cancel(booked)
+    assert not WaitlistOpening.objects.exists()
+    assert not [c for c in queue.call_args_list if c.args[0] == waitlist_services.MATCH_TASK]
+
+
+def test_a_cancellation_someone_could_take_writes_an_opening_and_queues_its_match(clinic, cancel):
+    booked = clinic.book()
+    clinic.wait(clinic.patient("First"), windows=[{"from": "15:00", "to": "16:00"}])
+    with mock.patch.object(waitlist_services, "_queue") as queue:
+        cancel(booked)
+    [opening] = WaitlistOpening.objects.all()
+    assert (opening.start, opening.reason) == (clinic.start, "cancelled")
+    assert mock.call(waitlist_services.MATCH_TASK, (opening.pk,)) in queue.call_args_list
