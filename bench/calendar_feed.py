@@ -18,7 +18,7 @@ import platform
 import uuid
 from datetime import UTC, datetime, time, timedelta
 
-from bench import env
+from bench import env, planner
 from bench.stats import counting_queries, repeat, summarize
 
 DB_NAME = os.environ.get("BENCH_FEED_DB", "clinic_bench_feed")
@@ -119,6 +119,7 @@ def populate() -> dict:
         )
         visits = _calendar(provider, location, service, patients, first, last)
         world[name] = {"token": calendar_feed.rotate(provider), "appointments": len(visits)}
+    planner.analyze()
     return world
 
 

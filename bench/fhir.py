@@ -22,6 +22,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 
+from bench import planner
 from bench.stats import counting_queries, repeat, summarize
 
 BASE = "/fhir/R4/"
@@ -193,6 +194,7 @@ def populate() -> dict:
         batch_size=1000,
     )
     _plans([regular, *others], location, lead)
+    planner.analyze()
     return {
         "user": user,
         "location": location.pk,

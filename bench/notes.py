@@ -25,6 +25,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 
+from bench import planner
 from bench.stats import counting_queries, repeat, summarize
 
 PATH = "/api/v1/visit-notes/"
@@ -174,6 +175,7 @@ def populate(runs: int) -> dict:
     _plan(writer, location, provider)
     # Two warm-up cycles (one counted) before the timed ones.
     fresh = _visits(provider, location, service, writer, first, runs + 2)
+    planner.analyze()
     return {"user": user, "listed": listed, "fresh": [v.pk for v in fresh]}
 
 
