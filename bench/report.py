@@ -63,8 +63,8 @@ def interop_invariants_hold(results: dict) -> bool:
     answer the expected 2xx or 304, every clinical read audited, and queries that do not grow
     with the notes, the Bundle or the feed's window."""
     ok = True
-    if results.get("notes"):
-        ok &= notes.invariants_hold(results["notes"])
+    if results.get("visit_notes"):
+        ok &= notes.invariants_hold(results["visit_notes"])
     if results.get("fhir"):
         ok &= fhir.invariants_hold(results["fhir"])
     if results.get("calendar_feed"):
@@ -166,7 +166,7 @@ def _new_path_rows(r: dict) -> list[str]:
 def _interop_rows(r: dict) -> list[str]:
     """Queries constant for visit notes, FHIR searches and the calendar feed."""
     rows = []
-    n = r.get("notes")
+    n = r.get("visit_notes")
     if n:
         counts = [row["queries"] for row in n["list"]]
         largest = max(n["list"], key=lambda row: row["notes"])
@@ -290,7 +290,7 @@ def _series(r: dict) -> list[str]:
 
 def _notes(r: dict) -> list[str]:
     """Visit notes written, signed, amended and listed (``bench/notes.py``)."""
-    n = r.get("notes")
+    n = r.get("visit_notes")
     if not n:
         return []
     labels = {

@@ -342,7 +342,7 @@ def run_scaleout(results: dict, clinic, sizes: Sizes) -> None:
 def run_notes(results: dict, sizes: Sizes) -> None:
     from bench import notes
 
-    results["notes"] = notes.measure(notes.populate(sizes.notes_runs), sizes.notes_runs)
+    results["visit_notes"] = notes.measure(notes.populate(sizes.notes_runs), sizes.notes_runs)
 
 
 def run_fhir(results: dict, sizes: Sizes) -> None:
@@ -483,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results["series"] = series.measure(series.populate(), runs=3 if args.quick else 10)
     log("visit notes: write, sign, amend; a patient's notes list")
-    results["phase_load"]["notes"] = load()
+    results["phase_load"]["visit_notes"] = load()
     run_notes(results, sizes)
     log("FHIR R4 reads and searches")
     results["phase_load"]["fhir"] = load()

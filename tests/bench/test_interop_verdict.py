@@ -32,7 +32,7 @@ def _search(case: str, count: int, queries: int, audited: bool) -> dict:
 
 CLEAN = {
     **BASE,
-    "notes": {
+    "visit_notes": {
         "write": {"start": {"queries": 20, "server": TIMING}},
         "list": [
             {
@@ -89,10 +89,10 @@ def test_a_clean_run_passes_and_every_queries_constant_target_is_met():
 @pytest.mark.parametrize(
     ("path", "value"),
     [
-        (("notes", "list", 1, "queries"), 11),
-        (("notes", "list", 1, "audit_rows"), 199),
-        (("notes", "list", 1, "shown"), 50),
-        (("notes", "unexpected"), ["sign: 409"]),
+        (("visit_notes", "list", 1, "queries"), 11),
+        (("visit_notes", "list", 1, "audit_rows"), 199),
+        (("visit_notes", "list", 1, "shown"), 50),
+        (("visit_notes", "unexpected"), ["sign: 409"]),
         (("fhir", 2, "queries"), 7),
         (("fhir", 2, "status"), 500),
         (("fhir", 2, "entries"), 199),
@@ -110,7 +110,7 @@ def test_a_run_that_breaks_an_answer_an_audit_row_or_a_constant_count_fails(path
 @pytest.mark.parametrize(
     ("path", "row"),
     [
-        (("notes", "list", 1, "queries"), 0),
+        (("visit_notes", "list", 1, "queries"), 0),
         (("fhir", 4, "queries"), 1),
         (("calendar_feed", "queries", "full"), 2),
     ],
