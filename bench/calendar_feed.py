@@ -1,12 +1,16 @@
-"""A provider's calendar feed over a full feed window, timed: ``python -m bench.calendar_feed``.
+"""A provider's calendar feed (``GET /calendar/{token}.ics``) over its full window, timed.
 
-Builds its own database (``clinic_bench_feed``, dropped and migrated afresh): one Toronto
+Set-up (``populate``, not timed, on whatever database Django is set up for): one Toronto
 location, one physiotherapist with eight 45-minute visits every weekday from 90 days back to 366
 days ahead (the whole window a feed covers), a third of them with a sent invitation in the ledger
-(the feed reads the invitation's SEQUENCE), every twentieth cancelled. Then it times building the
-feed, the whole request in-process (token lookup, build, audit row) and the ``304`` answer to a
-matching ``If-None-Match``, and counts the SQL queries of a request. Figures go to stdout; the
-database is dropped at the end.
+(the feed reads the invitation's SEQUENCE), every twentieth cancelled; and a second one with a
+single week of visits, whose feed must cost the same queries. Timed (``measure``): building the
+feed, reading its validators alone, the whole request in-process (token lookup, build, body
+cache, audit row) and the ``304`` answer to a matching ``If-None-Match``, with the SQL queries
+of each kind of request and every status (a 200, then a 304, or the run fails).
+
+``python -m bench.calendar_feed`` runs it alone in its own database (``BENCH_FEED_DB``, default
+``clinic_bench_feed``, dropped and migrated afresh) and prints the figures.
 """
 
 import os
@@ -14,7 +18,7 @@ import platform
 import uuid
 from datetime import UTC, datetime, time, timedelta
 
-from bench import env
+from bench import env, planner
 from bench.stats import counting_queries, repeat, summarize
 
 DB_NAME = os.environ.get("BENCH_FEED_DB", "clinic_bench_feed")
@@ -22,36 +26,15 @@ VISITS_PER_DAY = 8
 VISIT_MINUTES = 45
 
 
-def _populate():
-    from clinic.models import ClinicSettings, Location
+def _calendar(provider, location, service, patients, first: int, last: int) -> list:
+    """``VISITS_PER_DAY`` visits on each weekday from ``first`` to ``last`` days from today, a
+    third with a sent invitation in the ledger, every twentieth cancelled."""
     from notifications.models import Notification
-    from patients.models import Patient
-    from providers.models import Discipline, Provider
-    from scheduling import calendar_feed
-    from scheduling.models import Appointment, Service
+    from scheduling.models import Appointment
 
-    ClinicSettings.load()
-    location = Location.objects.create(
-        name="Feed bench",
-        slug="feed-bench",
-        address_line="1 Bench Rd",
-        city="Toronto",
-        timezone="America/Toronto",
-        jurisdiction="CA-ON",
-    )
-    provider = Provider.objects.create(
-        display_name="Feed Bench PT", discipline=Discipline.objects.get(code="physiotherapist")
-    )
-    service = Service.objects.create(
-        code="feed-bench", name="Physiotherapy follow-up", duration_minutes=VISIT_MINUTES
-    )
-    patients = Patient.objects.bulk_create(
-        Patient(first_name="Bench", last_name=f"Patient {n}", email=f"feed.{n}@example.org")
-        for n in range(VISITS_PER_DAY)
-    )
     today = datetime.now(UTC).date()
     rows = []
-    for offset in range(-calendar_feed.PAST_DAYS + 1, calendar_feed.AHEAD_DAYS - 1):
+    for offset in range(first, last):
         day = today + timedelta(days=offset)
         if day.weekday() >= 5:
             continue
@@ -98,7 +81,101 @@ def _populate():
         ),
         batch_size=2000,
     )
-    return len(appointments), calendar_feed.rotate(provider)
+    return appointments
+
+
+def populate() -> dict:
+    """The two providers' calendars and feed links: ``{"full": ..., "week": ...}``, each with
+    its token and the number of appointments in its window."""
+    from clinic.models import ClinicSettings, Location
+    from patients.models import Patient
+    from providers.models import Discipline, Provider
+    from scheduling import calendar_feed
+    from scheduling.models import Service
+
+    ClinicSettings.load()
+    location = Location.objects.create(
+        name="Feed bench",
+        slug="feed-bench",
+        address_line="1 Bench Rd",
+        city="Toronto",
+        timezone="America/Toronto",
+        jurisdiction="CA-ON",
+    )
+    service = Service.objects.create(
+        code="feed-bench", name="Physiotherapy follow-up", duration_minutes=VISIT_MINUTES
+    )
+    physio = Discipline.objects.get(code="physiotherapist")
+    windows = {
+        "full": (-calendar_feed.PAST_DAYS + 1, calendar_feed.AHEAD_DAYS - 1),
+        "week": (1, 8),
+    }
+    world = {}
+    for name, (first, last) in windows.items():
+        provider = Provider.objects.create(display_name=f"Feed Bench PT {name}", discipline=physio)
+        patients = Patient.objects.bulk_create(
+            Patient(first_name="Bench", last_name=f"Patient {n}", email=f"feed.{name}.{n}@x.org")
+            for n in range(VISITS_PER_DAY)
+        )
+        visits = _calendar(provider, location, service, patients, first, last)
+        world[name] = {"token": calendar_feed.rotate(provider), "appointments": len(visits)}
+    planner.analyze()
+    return world
+
+
+def measure(world: dict, runs: int) -> dict:
+    """Build, validators, the whole request and the 304 over the full window; the queries of a
+    200 for both feeds and of a 304; every status."""
+    from django.test import Client
+
+    from scheduling import calendar_feed
+
+    client = Client()
+    unexpected: list[str] = []
+
+    def get(path: str, expect: int, **headers):
+        response = client.get(path, **headers)
+        if response.status_code != expect:
+            unexpected.append(f"{path[-12:]}: {response.status_code}, expected {expect}")
+        return response
+
+    queries = {}
+    sizes = {}
+    for name, feed in world.items():
+        path = f"/calendar/{feed['token']}.ics"
+        get(path, 200)  # warm: the first request builds and caches the body
+        with counting_queries() as captured:
+            response = get(path, 200)
+        queries[name] = len(captured)
+        sizes[name] = len(response.content)
+    full = world["full"]
+    path = f"/calendar/{full['token']}.ics"
+    etag = client.get(path)["ETag"]
+    with counting_queries() as captured:
+        get(path, 304, HTTP_IF_NONE_MATCH=etag)
+    not_modified_queries = len(captured)
+    feed = calendar_feed.feed_for_token(full["token"])
+    build = summarize(repeat(lambda: calendar_feed.build(feed).render(), runs=runs))
+    validators = summarize(repeat(lambda: calendar_feed.build(feed), runs=runs))
+    request = summarize(repeat(lambda: get(path, 200), runs=runs))
+    not_modified = summarize(repeat(lambda: get(path, 304, HTTP_IF_NONE_MATCH=etag), runs=runs))
+    return {
+        "appointments": {name: feed["appointments"] for name, feed in world.items()},
+        "kib": round(sizes["full"] / 1024),
+        "queries": queries,
+        "not_modified_queries": not_modified_queries,
+        "build": build.as_dict(),
+        "validators": validators.as_dict(),
+        "request": request.as_dict(),
+        "not_modified": not_modified.as_dict(),
+        "unexpected": unexpected,
+    }
+
+
+def invariants_hold(feed: dict) -> bool:
+    """200s and 304s as expected, and a feed costs the same queries for a week as for its
+    full window."""
+    return not feed["unexpected"] and len(set(feed["queries"].values())) == 1
 
 
 def main() -> None:
@@ -110,37 +187,28 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
     from django.db import connection
-    from django.test import Client
-
-    from scheduling import calendar_feed
 
     try:
         call_command("migrate", verbosity=0)
         print("migrated", flush=True)
-        count, token = _populate()
-        print(f"populated: {count} appointments", flush=True)
-        feed = calendar_feed.feed_for_token(token)
-        client = Client()
-        path = f"/calendar/{token}.ics"
-        first = client.get(path)
-        assert first.status_code == 200, first.status_code
-        with counting_queries() as queries:
-            client.get(path)
-        build = summarize(repeat(lambda: calendar_feed.build(feed).render(), runs=5))
-        validators = summarize(repeat(lambda: calendar_feed.build(feed), runs=5))
-        full = summarize(repeat(lambda: client.get(path), runs=5))
-        etag = first["ETag"]
-        not_modified = summarize(repeat(lambda: client.get(path, HTTP_IF_NONE_MATCH=etag), runs=5))
-        assert client.get(path, HTTP_IF_NONE_MATCH=etag).status_code == 304
+        world = populate()
+        print(f"populated: {world['full']['appointments']} appointments", flush=True)
+        figures = measure(world, runs=int(os.environ.get("BENCH_FEED_RUNS", "5")))
         load = os.getloadavg()
         print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
         print(f"load average: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-        print(f"appointments in the feed: {count} ({len(first.content) / 1024:.0f} KiB)")
-        print(f"queries per request: {len(queries)}")
-        print(f"build the feed (no cache): {build.short()}")
-        print(f"read the feed's validators (ETag): {validators.short()}")
-        print(f"whole request (200): {full.short()}")
-        print(f"If-None-Match (304): {not_modified.short()}")
+        print(f"appointments in the feed: {figures['appointments']} ({figures['kib']} KiB)")
+        print(f"queries per request: {figures['queries']}; 304: {figures['not_modified_queries']}")
+        for key, label in (
+            ("build", "build the feed (no cache)"),
+            ("validators", "read the feed's validators (ETag)"),
+            ("request", "whole request (200)"),
+            ("not_modified", "If-None-Match (304)"),
+        ):
+            ms = figures[key]
+            print(f"{label}: p50 {ms['p50']:.1f} ms, p95 {ms['p95']:.1f} ms (n={ms['n']})")
+        if figures["unexpected"]:
+            print(f"unexpected answers: {figures['unexpected']}")
     finally:
         connection.close()
         env.psql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')

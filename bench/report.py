@@ -4,7 +4,7 @@ limits each figure, written by hand) is appended as it is."""
 import json
 from pathlib import Path
 
-from bench import env, report_scale
+from bench import calendar_feed, env, fhir, notes, report_scale
 
 # The targets of record (2 cores, ratios measured in the same run).
 TARGET_PEER_RATIO = 30
@@ -54,6 +54,21 @@ def invariants_hold(results: dict) -> bool:
     if waitlist:  # one offer per cancellation; matching queries independent of the entries
         ok &= waitlist["latency"]["offers_per_cancellation"] == [1]
         ok &= len({row["queries"] for row in waitlist["matching"]}) == 1
+    ok &= interop_invariants_hold(results)
+    return bool(ok)
+
+
+def interop_invariants_hold(results: dict) -> bool:
+    """Visit notes, FHIR and the calendar feed (absent from runs recorded before them): every
+    answer the expected 2xx or 304, every clinical read audited, and queries that do not grow
+    with the notes, the Bundle or the feed's window."""
+    ok = True
+    if results.get("visit_notes"):
+        ok &= notes.invariants_hold(results["visit_notes"])
+    if results.get("fhir"):
+        ok &= fhir.invariants_hold(results["fhir"])
+    if results.get("calendar_feed"):
+        ok &= calendar_feed.invariants_hold(results["calendar_feed"])
     return bool(ok)
 
 
@@ -148,12 +163,54 @@ def _new_path_rows(r: dict) -> list[str]:
     return rows
 
 
+def _interop_rows(r: dict) -> list[str]:
+    """Queries constant for visit notes, FHIR searches and the calendar feed."""
+    rows = []
+    n = r.get("visit_notes")
+    if n:
+        counts = [row["queries"] for row in n["list"]]
+        largest = max(n["list"], key=lambda row: row["notes"])
+        ok = len(set(counts)) == 1
+        rows.append(
+            "| visit notes: a patient's notes list, queries constant in the notes "
+            f"| {', '.join(str(q) for q in counts)} queries for "
+            f"{', '.join(str(row['notes']) for row in n['list'])} notes; "
+            f"{_ms(largest['server'])} ms for {largest['notes']} "
+            f"({largest['us_per_note']:.0f} us per note) | {_met(ok)} |"
+        )
+    f = r.get("fhir")
+    if f:
+        by_case: dict[str, list[int]] = {}
+        for row in f:
+            if row["search"]:
+                by_case.setdefault(row["case"], []).append(row["queries"])
+        growing = [case for case, counts in by_case.items() if len(set(counts)) > 1]
+        sizes = sorted({row["count"] for row in f if row["search"]})
+        rows.append(
+            f"| FHIR R4 searches: queries constant from {sizes[0]} to {sizes[-1]} entries "
+            f"| {len(by_case) - len(growing)} of {len(by_case)} searches constant"
+            + (f" (growing: {', '.join(growing)})" if growing else "")
+            + f" | {_met(not growing)} |"
+        )
+    c = r.get("calendar_feed")
+    if c:
+        ok = len(set(c["queries"].values())) == 1
+        rows.append(
+            "| calendar feed: queries constant, a week vs the full window "
+            f"| {', '.join(str(q) for q in c['queries'].values())} queries for "
+            f"{', '.join(str(a) for a in c['appointments'].values())} appointments; "
+            f"200 {_ms(c['request'])} ms, 304 {_ms(c['not_modified'])} ms | {_met(ok)} |"
+        )
+    return rows
+
+
 def _targets(r: dict) -> list[str]:
     rows = ["| target | measured | |", "|---|---|---|"]
     rows += _availability_rows(r)
     rows += _booking_rows(r)
     rows += _reminder_rows(r)
     rows += _new_path_rows(r)
+    rows += _interop_rows(r)
     rows += report_scale.targets(r)
     rows.append(
         f"| correctness: 0 errors, 0 double bookings, 1 winner per race, 0 duplicate and 0 lost "
@@ -229,6 +286,88 @@ def _series(r: dict) -> list[str]:
         f"{s['calendar_appointments']} other appointments.",
         "",
     ]
+
+
+def _notes(r: dict) -> list[str]:
+    """Visit notes written, signed, amended and listed (``bench/notes.py``)."""
+    n = r.get("visit_notes")
+    if not n:
+        return []
+    labels = {
+        "start": "start with content (`POST`)",
+        "draft": "autosave the draft (`PATCH`)",
+        "sign": "sign (`POST .../sign/`, pain joins the plan)",
+        "addendum": "addendum (`POST .../addenda/`)",
+    }
+    out = [
+        "## Visit notes (`/api/v1/visit-notes/`, in-process, as a clinician with real care)",
+        "",
+        "| step of a note's life | SQL queries | server time |",
+        "|---|---|---|",
+        *(
+            f"| {labels[step]} | {row['queries']} | {_spread(row['server'])} |"
+            for step, row in n["write"].items()
+        ),
+        "",
+        "| a patient's notes list | SQL queries | audit rows | server time | us per note |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {row['case']} | {row['queries']} | {row['audit_rows']} | {_spread(row['server'])} "
+            f"| {row['us_per_note']:.0f} |"
+            for row in n["list"]
+        ),
+    ]
+    if n["unexpected"]:
+        out += ["", "Unexpected answers:", "", *[f"- `{u}`" for u in n["unexpected"][:5]]]
+    return [*out, ""]
+
+
+def _fhir(r: dict) -> list[str]:
+    """FHIR R4 reads and searches as a clinician (``bench/fhir.py``)."""
+    rows = r.get("fhir")
+    if not rows:
+        return []
+    out = [
+        "## FHIR R4 (`/fhir/R4/`, in-process, as a clinician with real care)",
+        "",
+        "Every resource validated with the R4B models before it leaves; clinical reads (Patient, "
+        "Appointment, CarePlan) write one audit row each.",
+        "",
+        "| case | `_count` | entries (total) | status | SQL queries | audit rows | server time "
+        "| us per entry |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        total = f" ({row['total']})" if row["total"] is not None else ""
+        out.append(
+            f"| {row['case']} | {row['count'] or '-'} | {row['entries']}{total} | {row['status']} "
+            f"| {row['queries']} | {row['audit_rows']} | {_spread(row['server'])} "
+            f"| {row['us_per_entry']:.0f} |"
+        )
+    return [*out, ""]
+
+
+def _calendar_feed(r: dict) -> list[str]:
+    """The provider calendar feed over its full window (``bench/calendar_feed.py``)."""
+    c = r.get("calendar_feed")
+    if not c:
+        return []
+    appointments = c["appointments"]
+    out = [
+        "## Provider calendar feed (`GET /calendar/{token}.ics`, in-process)",
+        "",
+        f"- Full window (90 days back, 366 ahead): {appointments['full']} appointments, "
+        f"{c['kib']} KiB; SQL queries of a 200: "
+        + ", ".join(f"{k} ({appointments[k]} appointments) {q}" for k, q in c["queries"].items())
+        + f"; of a 304: {c['not_modified_queries']}",
+        f"- Build the body (no cache): {_spread(c['build'])}",
+        f"- Read the validators alone (ETag, Last-Modified): {_spread(c['validators'])}",
+        f"- Whole request, 200 (body from the cache): {_spread(c['request'])}",
+        f"- `If-None-Match`, 304: {_spread(c['not_modified'])}",
+    ]
+    if c["unexpected"]:
+        out += [f"- Unexpected answers: {', '.join(c['unexpected'][:5])}"]
+    return [*out, ""]
 
 
 def render(r: dict) -> str:
@@ -335,6 +474,9 @@ def render(r: dict) -> str:
         *_schedule(r),
         *_waitlist(r),
         *_series(r),
+        *_notes(r),
+        *_fhir(r),
+        *_calendar_feed(r),
         "## Booking (`POST /api/v1/public/bookings/`, distinct free slots)",
         "",
         f"{b['clients']} parallel HTTP clients, each booking a new person into a distinct free "

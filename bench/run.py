@@ -3,7 +3,8 @@
     .venv/bin/python -m bench            # the recorded run (about 9-11 minutes on 2 cores)
     .venv/bin/python -m bench --quick    # small sizes, to check the harness (about 4 minutes)
     .venv/bin/python -m bench --only reminders   # one phase alone, figures on stdout
-                                                 # (reminders, bare, mixed or scaleout)
+                                                 # (reminders, bare, mixed, scaleout, notes,
+                                                 # fhir or feed)
 
 Needs PostgreSQL (``BENCH_PG_URL``, default postgres://postgres@127.0.0.1:5432; the bench drops
 and re-creates its own databases ``clinic_bench``, ``clinic_bench_peer`` and ``clinic_bench_pg``),
@@ -45,6 +46,9 @@ class Sizes:
     mixed_seconds: int
     scaleout_bookings: int
     scaleout_reminders: int
+    notes_runs: int
+    fhir_runs: int
+    feed_runs: int
 
 
 FULL = Sizes(
@@ -66,6 +70,9 @@ FULL = Sizes(
     mixed_seconds=60,
     scaleout_bookings=600,
     scaleout_reminders=4000,
+    notes_runs=20,
+    fhir_runs=20,
+    feed_runs=10,
 )
 QUICK = Sizes(
     availability_runs=5,
@@ -86,6 +93,9 @@ QUICK = Sizes(
     mixed_seconds=10,
     scaleout_bookings=40,
     scaleout_reminders=200,
+    notes_runs=5,
+    fhir_runs=5,
+    feed_runs=3,
 )
 
 
@@ -135,9 +145,8 @@ def log(message: str) -> None:
     print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
 
 
-def prepare() -> "object":
-    from bench import dataset
-
+def fresh_database() -> None:
+    """The bench database dropped, migrated afresh, and this process's Django set up on it."""
     env.OUT_DIR.mkdir(parents=True, exist_ok=True)
     env.recreate_database(env.DB_NAME)
     subprocess.run(
@@ -147,6 +156,12 @@ def prepare() -> "object":
         check=True,
     )
     env.setup_django()
+
+
+def prepare() -> "object":
+    from bench import dataset
+
+    fresh_database()
     clinic = dataset.build()
     clinic.save(env.OUT_DIR / "clinic.json")
     return clinic
@@ -324,7 +339,26 @@ def run_scaleout(results: dict, clinic, sizes: Sizes) -> None:
     )
 
 
-PHASES = ("reminders", "bare", "mixed", "scaleout")
+def run_notes(results: dict, sizes: Sizes) -> None:
+    from bench import notes
+
+    results["visit_notes"] = notes.measure(notes.populate(sizes.notes_runs), sizes.notes_runs)
+
+
+def run_fhir(results: dict, sizes: Sizes) -> None:
+    from bench import fhir
+
+    results["fhir"] = fhir.measure(fhir.populate(), sizes.fhir_runs)
+
+
+def run_feed(results: dict, sizes: Sizes) -> None:
+    from bench import calendar_feed
+
+    results["calendar_feed"] = calendar_feed.measure(calendar_feed.populate(), sizes.feed_runs)
+
+
+PHASES = ("reminders", "bare", "mixed", "scaleout", "notes", "fhir", "feed")
+IN_PROCESS = {"notes": run_notes, "fhir": run_fhir, "feed": run_feed}
 
 
 def run_only(phase: str, sizes: Sizes) -> int:
@@ -333,10 +367,16 @@ def run_only(phase: str, sizes: Sizes) -> int:
     from bench import report_scale
 
     results: dict = {"load_start": load()}
-    clinic = prepare()
+    if phase in IN_PROCESS:  # their own clinics, built by the phase: no scaled clinic needed
+        fresh_database()
+        clinic = None
+    else:
+        clinic = prepare()
     log(f"{phase}; load average {load()}")
     if phase == "reminders":
         run_reminders(results, sizes)
+    elif phase in IN_PROCESS:
+        IN_PROCESS[phase](results, sizes)
     elif phase == "bare":
         run_bare(results, clinic, sizes)
     elif phase == "mixed":
@@ -351,6 +391,10 @@ def run_only(phase: str, sizes: Sizes) -> int:
     plain = json.loads(json.dumps(results, default=_plain))
     if phase == "reminders":
         return 0 if plain["reminders"]["duplicates"] == plain["reminders"]["lost"] == 0 else 1
+    if phase in IN_PROCESS:
+        from bench import report
+
+        return 0 if report.interop_invariants_hold(plain) else 1
     return 0 if report_scale.invariants_hold(plain) else 1
 
 
@@ -438,6 +482,15 @@ def main(argv: list[str] | None = None) -> int:
     from bench import series
 
     results["series"] = series.measure(series.populate(), runs=3 if args.quick else 10)
+    log("visit notes: write, sign, amend; a patient's notes list")
+    results["phase_load"]["visit_notes"] = load()
+    run_notes(results, sizes)
+    log("FHIR R4 reads and searches")
+    results["phase_load"]["fhir"] = load()
+    run_fhir(results, sizes)
+    log("calendar feed over its full window")
+    results["phase_load"]["feed"] = load()
+    run_feed(results, sizes)
     results["load_end"] = load()
     results["wall_seconds"] = round(time.monotonic() - started)
     raw = env.OUT_DIR / "results.json"

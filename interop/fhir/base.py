@@ -46,18 +46,32 @@ def ref(resource_type: str, ident: Any, display: str = "") -> dict:
 
 
 def instant(moment: datetime) -> str:
-    return moment.isoformat()
+    """An instant as the R4B models write it back: UTC as ``Z``, any other offset as it is."""
+    text = moment.isoformat()
+    return f"{text[:-6]}Z" if text.endswith("+00:00") else text
 
 
 def meta(updated: datetime | None) -> dict:
     return {"lastUpdated": instant(updated)} if updated is not None else {}
 
 
+def present(value: Any) -> Any:
+    """Plain data as the R4B models write it back once validated: absent elements (None) and
+    empty lists left out. Serving this instead of the model's own dump is the same JSON
+    (``tests/interop/test_fhir.py`` checks every type against the dump) at half the cost: the
+    dump of a 200-entry Bundle took as long as validating it."""
+    if isinstance(value, dict):
+        return {k: present(v) for k, v in value.items() if v is not None and v != []}
+    if isinstance(value, list):
+        return [present(v) for v in value]
+    return value
+
+
 def validated(resource: dict) -> dict:
     """The resource checked against its R4B model (a wrong element, cardinality or value type
     raises), as the JSON the model gives back."""
-    model = get_fhir_model_class(resource["resourceType"])
-    return model.model_validate(resource).model_dump(mode="json", exclude_none=True)
+    get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+    return present(resource)
 
 
 @dataclass(frozen=True)
@@ -196,4 +210,5 @@ def searchset(request: HttpRequest, resource_type: str, params: Params, page: Pa
             for r in page.resources
         ],
     }
-    return Bundle.model_validate(bundle).model_dump(mode="json", exclude_none=True)
+    Bundle.model_validate(bundle)
+    return present(bundle)

@@ -8,6 +8,7 @@ patient's signed chart as a PDF (an audited export).
 """
 
 import json
+from functools import cached_property
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
@@ -63,11 +64,27 @@ class TemplateFieldSerializer(serializers.ModelSerializer):
         fields = ["section", "key", "label", "kind", "options", "act", "help_text"]
 
 
+def _once_per_answer(serializer, key: tuple, render):
+    """What ``render()`` gives, computed once per answer for ``key`` when the view keeps a
+    page's renderings (``rendered`` in the context): a page's notes share a few templates and
+    each patient's precautions, and building them again per note was most of a list's time."""
+    rendered = serializer.context.get("rendered")
+    if rendered is None:
+        return render()
+    if key not in rendered:
+        rendered[key] = render()
+    return rendered[key]
+
+
 class TemplateSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
     discipline = serializers.CharField(source="discipline.code")
     fields = TemplateFieldSerializer(many=True)
+
+    def to_representation(self, instance) -> dict:
+        parent = super().to_representation
+        return _once_per_answer(self, ("template", instance.pk), lambda: parent(instance))
 
 
 class PrecautionShownSerializer(serializers.ModelSerializer):
@@ -123,12 +140,25 @@ class VisitNoteSerializer(serializers.ModelSerializer):
         # no field here is a patient (or appointment) chooser.
         read_only_fields = fields
 
+    @cached_property
+    def _precautions_out(self) -> serializers.ListSerializer:
+        return PrecautionShownSerializer(many=True)
+
+    @cached_property
+    def _interventions_out(self) -> serializers.ListSerializer:
+        return InterventionMatchSerializer(many=True)
+
     @extend_schema_field(PrecautionShownSerializer(many=True))
     def get_precautions(self, note: VisitNote) -> list[dict]:
         """The patient's active care-plan precautions, shown while charting."""
         page = self.context.get("precautions")
-        shown = page[note.patient_id] if page is not None else selectors.precautions_for(note)
-        return PrecautionShownSerializer(shown, many=True).data
+        if page is None:
+            return self._precautions_out.to_representation(selectors.precautions_for(note))
+        return _once_per_answer(
+            self,
+            ("precautions", note.patient_id),
+            lambda: self._precautions_out.to_representation(page[note.patient_id]),
+        )
 
     @extend_schema_field(InterventionMatchSerializer(many=True))
     def get_interventions(self, note: VisitNote) -> list[dict]:
@@ -136,7 +166,7 @@ class VisitNoteSerializer(serializers.ModelSerializer):
         page = self.context.get("planned")
         planned = page.get(note.care_plan_id, {}) if page is not None else None
         matched = selectors.intervention_match(note, planned)
-        return InterventionMatchSerializer(matched, many=True).data
+        return self._interventions_out.to_representation(matched)
 
 
 class StartNoteInput(serializers.Serializer):
@@ -205,6 +235,7 @@ class VisitNoteViewSet(
             self._page_context = {
                 "precautions": selectors.precautions_by_patient({n.patient_id for n in page}),
                 "planned": selectors.planned_acts_by_plan({n.care_plan_id for n in page}),
+                "rendered": {},
             }
         return page
 

@@ -326,6 +326,31 @@ def test_paging_gives_total_and_next_links_to_the_end(world, physio, location):
     assert total == len(seen) == len(set(seen)) > 10  # several pages, each start once
 
 
+def test_what_is_served_is_exactly_the_json_the_r4b_models_write_back(world):
+    """Resources are validated with the R4B models and served as the server's own data, not the
+    models' dump (which cost as much again as validating): the two must be the same JSON, for
+    every type, search and read, whatever the role sees."""
+
+    def dumped(body: dict) -> dict:
+        model = get_fhir_model_class(body["resourceType"])
+        return model.model_validate(body).model_dump(mode="json", exclude_none=True)
+
+    assert (
+        dumped(get(world["manager"], "metadata").json()) == get(world["manager"], "metadata").json()
+    )
+    for user in (world["manager"], world["own"], world["front_desk"]):
+        for resource_type in TYPES:
+            response = get(user, resource_type, **search_params_for(world, resource_type))
+            if response.status_code == 403:
+                continue
+            body = response.json()
+            assert body.get("entry"), resource_type
+            assert dumped(body) == body, resource_type
+            for entry in body["entry"]:
+                read = get(user, f"{resource_type}/{entry['resource']['id']}").json()
+                assert dumped(read) == read == entry["resource"], resource_type
+
+
 def test_searches_take_the_same_number_of_queries_for_more_rows(
     world, physio, assessment, location
 ):

@@ -366,6 +366,33 @@ def test_the_note_list_costs_the_same_queries_for_two_notes_as_for_six():
     assert queries() == two
 
 
+def test_a_listed_note_reads_as_its_own_answer_though_the_page_renders_shared_parts_once():
+    """A list renders each template and each patient's precautions once per page (bench: 200
+    notes took 7 ms each when every note rebuilt them): every note in it must still read
+    exactly as the note's own answer, with its own patient's precautions and plan."""
+    knee = CarePlanFactory(title="Knee")
+    lead = knee.lead
+    clinician_user("sharer", provider=lead)
+    services.add_precaution(knee, actor=as_actor(lead), tags=["overhead_pressing"])
+    shoulder = CarePlanFactory(title="Shoulder", lead=lead, location=knee.location)
+    services.add_precaution(shoulder, actor=as_actor(lead), tags=["impact"])
+    services.add_intervention(shoulder, actor=as_actor(lead), act="manual_therapy")
+    client = client_for(lead.user)
+    now = timezone.now().replace(microsecond=0)
+    for day, plan in enumerate([knee, shoulder, knee, shoulder], 1):
+        appointment = visit(
+            lead, plan.location, patient=plan.patient, start=now - datetime.timedelta(days=day)
+        )
+        lifecycle.start_note(
+            appointment, user=lead.user, content={"plan": {"interventions": ["manual_therapy"]}}
+        )
+    listed = client.get(URL).json()["results"]
+    assert {n["precautions"][0]["plan_title"] for n in listed} == {"Knee", "Shoulder"}
+    assert {n["interventions"][0]["planned"] for n in listed} == {True, False}
+    for note in listed:
+        assert client.get(f"{URL}{note['id']}/").json() == note
+
+
 def test_a_clinician_who_is_not_the_provider_learns_nothing_of_the_patients_care_plans(charting):
     """Starting a note on another provider's visit is refused the same way whichever care plan
     is named: the patient's own plan and an id of nothing give the same 403."""
