@@ -9,8 +9,8 @@ by ``services.send_claimed`` as if alone:
   marked ``sent`` by its own statement right after its 250, never at the end of the batch; a
   worker killed mid-batch can repeat only the one row whose 250 was on its way;
 - the rows claimed but not yet sent stay ``sending`` under the batch's lease and the worker's
-  database session: once the lease has run out and that session has ended, a sweep takes them
-  over (``services._take``); a live worker keeps them;
+  heartbeat: once the lease has run out and the heartbeat has stopped, a sweep takes them over
+  (``services._take``, ``notifications.holders``); a live worker keeps them;
 - a row is not started once half its lease has gone (a slow SMTP server), and the batch's reads
   are made again when older than ``NOTIFICATIONS_BATCH_READ_SECONDS``; rows left unstarted are
   handed back ``pending``, their attempt undone, for the next claim.
@@ -69,11 +69,10 @@ def _hand_back(claims: list[services.Claim]) -> None:
             lease_token=None,
             lease_expires_at=None,
             lease_holder=None,
-            lease_holder_since=None,
             attempts=F("attempts") - 1,
         )
     except DatabaseError:
-        # The lease covers them: once it runs out and this session is gone they are taken over.
+        # The lease covers them: once it runs out and this worker is gone they are taken over.
         logger.warning("Could not hand back %s unsent notifications.", len(claims))
 
 

@@ -8,6 +8,9 @@ from django.conf import settings
 DEFAULTS = {
     # A claimed row stays ``sending`` this long; after that any worker may take it over.
     "NOTIFICATIONS_LEASE_SECONDS": 300.0,
+    # A worker whose heartbeat is older than this counts as gone (notifications.holders): an
+    # expired lease is taken over only then. Less than the lease; heartbeats every sixth of it.
+    "NOTIFICATIONS_HOLDER_TIMEOUT_SECONDS": 60.0,
     # Back-off after the n-th failed attempt: base * 2**(n-1), capped.
     "NOTIFICATIONS_RETRY_BASE_SECONDS": 60.0,
     "NOTIFICATIONS_RETRY_MAX_SECONDS": 3600.0,
@@ -39,6 +42,10 @@ def _value(name: str):
 
 def lease_seconds() -> float:
     return _value("NOTIFICATIONS_LEASE_SECONDS")
+
+
+def holder_timeout_seconds() -> float:
+    return _value("NOTIFICATIONS_HOLDER_TIMEOUT_SECONDS")
 
 
 def retry_base_seconds() -> float:

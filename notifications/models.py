@@ -35,17 +35,11 @@ class Notification(models.Model):
     last_error = models.TextField(blank=True)
     lease_token = models.UUIDField(null=True, blank=True, editable=False)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
-    lease_holder = models.PositiveIntegerField(
+    lease_holder = models.UUIDField(
         null=True,
         blank=True,
         editable=False,
-        help_text="The database session (backend process id) of the worker sending it.",
-    )
-    lease_holder_since = models.DateTimeField(
-        null=True,
-        blank=True,
-        editable=False,
-        help_text="When that session began: a process id reused later is not taken for it.",
+        help_text="The worker thread sending it (a LeaseHolder token; notifications.holders).",
     )
     message_id = models.CharField(
         max_length=255,
@@ -89,3 +83,20 @@ class Notification(models.Model):
     def __str__(self) -> str:
         subject = f"{self.subject_type}#{self.subject_id}"
         return f"{self.kind} for {subject} at {self.planned_for:%Y-%m-%d %H:%M}"
+
+
+class LeaseHolder(models.Model):
+    """A thread of a worker process that claims ledger rows, alive while its heartbeat is recent.
+
+    Not a foreign key of ``Notification.lease_holder``: a holder missing from this table counts
+    as gone, as one whose heartbeat is old does, so old holders can be deleted at any time."""
+
+    token = models.UUIDField(primary_key=True, editable=False)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField(help_text="The worker process on that host.")
+    thread = models.CharField(max_length=100, blank=True)
+    started_at = models.DateTimeField(help_text="Its first heartbeat (the database's clock).")
+    heartbeat_at = models.DateTimeField(help_text="Its last heartbeat (the database's clock).")
+
+    def __str__(self) -> str:
+        return f"{self.host} pid {self.pid} {self.thread}"

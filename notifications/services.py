@@ -7,8 +7,9 @@ Exactly once per subject, kind and planned time rests on three things:
   ``sending`` with a lease (a token and an expiry) in the same short transaction, so duplicate task
   deliveries and racing workers find nothing left to take;
 - finishing only under the lease token: a worker whose lease was taken over records nothing;
-- taking a ``sending`` row over only when its lease expired and the database session that claimed
-  it has ended (``notifications.holders``): a slow worker keeps its row.
+- taking a ``sending`` row over only when its lease expired and the worker that claimed it stopped
+  beating (its heartbeat, on the database's clock, ``notifications.holders``): a slow worker
+  keeps its row.
 
 The one window left open is a crash after the SMTP server accepted a message (its 250 after DATA)
 and before the row was marked ``sent``: the row is then sent again, with the same Message-ID. That
@@ -20,7 +21,7 @@ import logging
 import smtplib
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -226,6 +227,8 @@ def _enqueue(row_id: int, countdown: float) -> None:
 class Claim:
     notification: Notification
     token: uuid.UUID
+    # When it was claimed, on ``holders.elapsed``: the heartbeat must not lapse from then on.
+    since: float = field(default_factory=holders.elapsed)
 
 
 def _due(now: datetime) -> Q:
@@ -237,7 +240,8 @@ def _due(now: datetime) -> Q:
 
 
 def _holder_gone() -> RawSQL:
-    return RawSQL(holders.holder_gone_sql(), [], output_field=BooleanField())  # noqa: S611
+    sql, params = holders.holder_gone_sql()
+    return RawSQL(sql, params, output_field=BooleanField())  # noqa: S611
 
 
 def _abandoned(now: datetime) -> Q:
@@ -249,7 +253,7 @@ def _claimable(now: datetime) -> Q:
     return Q(status=Status.PENDING, next_attempt_at__lte=now) | _abandoned(now)
 
 
-LEASE_FIELDS = ["status", "lease_token", "lease_expires_at", "lease_holder", "lease_holder_since"]
+LEASE_FIELDS = ["status", "lease_token", "lease_expires_at", "lease_holder"]
 
 
 def _worn_out(row: Notification) -> bool:
@@ -275,12 +279,15 @@ def _take(
         value("lease_token", token),
         value("lease_expires_at", now + timedelta(seconds=conf.lease_seconds())),
         value("updated_at", timezone.now()),  # as auto_now would, not the ledger clock
+        value("lease_holder", holders.current()),
         value("status", Status.PENDING),
         value("next_attempt_at", now),
         value("status", Status.SENDING),
         value("lease_expires_at", now),
         conf.max_attempts(),
     ]
+    holder_gone, holder_params = holders.holder_gone_sql()
+    params += holder_params
     only = ""
     if notification_id is not None:
         only = f"AND {column['id']} = %s"
@@ -289,19 +296,17 @@ def _take(
     lock = ""
     if connection.features.has_select_for_update_skip_locked:
         lock = connection.ops.for_update_sql(skip_locked=True)
-    holder, holder_since = holders.holder_values_sql()
     # Names come from the model's meta, the holder SQL is constant, every value is a parameter.
     sql = f"""
         UPDATE {table} SET {column["status"]} = %s, {column["lease_token"]} = %s,
             {column["lease_expires_at"]} = %s, {column["attempts"]} = {column["attempts"]} + 1,
-            {column["updated_at"]} = %s, {column["lease_holder"]} = {holder},
-            {column["lease_holder_since"]} = {holder_since}
+            {column["updated_at"]} = %s, {column["lease_holder"]} = %s
         WHERE {column["id"]} IN (
             SELECT {column["id"]} FROM {table}
             WHERE (
                 ({column["status"]} = %s AND {column["next_attempt_at"]} <= %s)
                 OR ({column["status"]} = %s AND {column["lease_expires_at"]} <= %s
-                    AND {column["attempts"]} < %s AND {holders.holder_gone_sql()})
+                    AND {column["attempts"]} < %s AND {holder_gone})
             ) {only}
             ORDER BY {column["next_attempt_at"]}, {column["id"]} LIMIT %s {lock}
         )
@@ -314,7 +319,7 @@ def _take(
 def _fail_lost(row: Notification) -> None:
     """Its workers keep dying while sending it: stop, and let staff look at it."""
     row.status = Status.FAILED
-    row.lease_token = row.lease_expires_at = row.lease_holder = row.lease_holder_since = None
+    row.lease_token = row.lease_expires_at = row.lease_holder = None
     row.last_error = f"The worker was lost while sending, {row.attempts} times."
     row.save(update_fields=[*LEASE_FIELDS, "last_error", "updated_at"])
 
@@ -359,7 +364,7 @@ def claim(now: datetime, notification_id: int | None = None) -> Claim | None:
         row.lease_token = token
         row.lease_expires_at = now + timedelta(seconds=conf.lease_seconds())
         row.attempts += 1
-        row.lease_holder, row.lease_holder_since = holders.current_holder()
+        row.lease_holder = holders.current()
         row.save(update_fields=[*LEASE_FIELDS, "attempts", "updated_at"])
     return Claim(row, token)
 
@@ -380,7 +385,7 @@ def claim_batch(now: datetime, limit: int) -> list[Claim]:
 
 def _outcome_update(claimed: Claim, changes: dict) -> tuple[str, tuple]:
     """The UPDATE recording an outcome under our lease token, compiled to SQL and parameters."""
-    for name in ("lease_token", "lease_expires_at", "lease_holder", "lease_holder_since"):
+    for name in ("lease_token", "lease_expires_at", "lease_holder"):
         changes.setdefault(name, None)
     query = Notification.objects.filter(
         pk=claimed.notification.pk, lease_token=claimed.token
@@ -447,12 +452,28 @@ def send_claimed(claimed: Claim, now: datetime) -> str:
             "reason": "",
         },
     )
+    if not holders.confirmed(claimed.since) and not _renew(claimed):
+        logger.warning("Lease on notification %s was taken over; not sent.", row.pk)
+        return Status.SENDING
     try:
         mailer.send(message)
     except (smtplib.SMTPException, OSError) as exc:
         return _failed_attempt(claimed, now, exc, f"SMTP: {exc!r}")
     _run_outcome(claimed, record_sent)
     return Status.SENT
+
+
+def _renew(claimed: Claim) -> bool:
+    """A fresh lease under our token, if the row is still ours: after a lapse of this worker's
+    heartbeat (``holders.confirmed``) another worker may have taken the row over. The lease is
+    on the row itself, so a takeover running at the same moment waits for this statement and
+    then finds the lease not expired; ``False`` when the row was taken over already."""
+    expires = clock.now() + timedelta(seconds=conf.lease_seconds())
+    return bool(
+        Notification.objects.filter(
+            pk=claimed.notification.pk, lease_token=claimed.token, status=Status.SENDING
+        ).update(lease_expires_at=expires, lease_holder=holders.current())
+    )
 
 
 def _failed_attempt(claimed: Claim, now: datetime, exc: Exception, error: str) -> str:

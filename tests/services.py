@@ -52,6 +52,9 @@ WORKER_SETTINGS = {
     # Small batches, so that a test's few dozen rows are shared by two workers and a worker
     # killed mid-batch leaves a batch behind while the other goes on.
     "NOTIFICATIONS_BATCH_SIZE": "5",
+    # A killed worker counts as gone 5 s after its last heartbeat (one every 0.8 s); the test
+    # process judges with the same bound (``celery_workers``).
+    "NOTIFICATIONS_HOLDER_TIMEOUT_SECONDS": "5",
 }
 
 
@@ -324,13 +327,16 @@ def _worker_pool(
 
 @pytest.fixture
 def celery_workers(
-    _worker_pool: WorkerPool, smtp_server, service_clock, transactional_db
+    _worker_pool: WorkerPool, smtp_server, service_clock, transactional_db, settings
 ) -> Iterator[WorkerPool]:
     """One running worker on a clean broker queue; ``start()`` adds more. Every worker is
     stopped afterwards and the queue purged, so no test inherits another's task messages: a
     worker left running would take the tasks later tests queue (a cancellation queues the
     waitlist's matching) and read their database while pytest-django empties it, and the
     flush deadlocks."""
+    settings.NOTIFICATIONS_HOLDER_TIMEOUT_SECONDS = WORKER_SETTINGS[
+        "NOTIFICATIONS_HOLDER_TIMEOUT_SECONDS"
+    ]
     celery_app.control.purge()
     _worker_pool.start()
     yield _worker_pool

@@ -1,7 +1,9 @@
 """Real SMTP server, Celery workers and clock (``tests/services.py``), and appointments whose
 booking changes send the same signals, on commit, as ``scheduling.services`` does."""
 
+import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
@@ -139,3 +141,23 @@ def run_sweep(timeout: float = 30) -> None:
     """Ask the workers for a sweep (as beat does every minute) and wait until it is done."""
     sweep.delay()
     wait_until(settled, timeout, "the sweep to finish")
+
+
+def sweep_until(
+    done: Callable[[], object], timeout: float, what: str, each: Callable[[], None] = lambda: None
+) -> None:
+    """Ask the workers for a sweep every second (beat does every minute; ``each`` runs first)
+    until ``done()``: a dead worker's rows are taken over only once its heartbeat is older than
+    the holder timeout (``NOTIFICATIONS_HOLDER_TIMEOUT_SECONDS``), whatever the clock says."""
+    last = [float("-inf")]
+
+    def check() -> object:
+        if done():
+            return True
+        if time.monotonic() - last[0] >= 1:
+            each()
+            sweep.delay()
+            last[0] = time.monotonic()
+        return False
+
+    wait_until(check, timeout, what)

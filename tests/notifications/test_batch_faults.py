@@ -10,7 +10,7 @@ import pytest
 from notifications import services
 from notifications.models import Notification
 from scheduling.notifications import CONFIRMATION
-from tests.notifications.conftest import run_sweep
+from tests.notifications.conftest import run_sweep, sweep_until
 from tests.notifications.test_delivery import GRACE, next_start, refreshed, run_sweep_async
 from tests.notifications.test_faults import BATCH, LEASE, _batch
 from tests.services import WORKER_SETTINGS, wait_until
@@ -58,14 +58,12 @@ def test_a_worker_killed_mid_batch_repeats_at_most_its_row_in_flight_the_rest_wa
     )
     assert set(batch.filter(status=Status.SENDING).values_list("pk", "lease_token")) == held
 
-    def all_sent() -> bool:
-        if batch.exclude(status=Status.SENT).exists():
-            service_clock.advance(LEASE)  # the killed worker's lease runs out
-            run_sweep()
-            return False
-        return True
-
-    wait_until(all_sent, 120, "every reminder to be sent")
+    sweep_until(
+        lambda: not batch.exclude(status=Status.SENT).exists(),
+        120,
+        "every reminder to be sent",
+        each=lambda: service_clock.advance(LEASE),  # the killed worker's lease runs out
+    )
     received = Counter(smtp_server.message_ids())
     assert set(received) == expected, "none lost, none foreign"
     assert sum(count - 1 for count in received.values()) <= 1, received

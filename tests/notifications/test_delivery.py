@@ -14,7 +14,7 @@ from notifications.models import Notification
 from notifications.tasks import send_notification, sweep
 from patients.services import record_consents
 from scheduling.notifications import CANCELLATION, CHANGE, CONFIRMATION, REMINDER
-from tests.notifications.conftest import run_sweep
+from tests.notifications.conftest import run_sweep, sweep_until
 from tests.services import WORKER_SETTINGS, WorkerPool, wait_until
 
 pytestmark = [
@@ -363,8 +363,13 @@ def test_worker_killed_mid_batch_then_restarted_sends_every_reminder_exactly_onc
     assert held.values("lease_token").distinct().count() == 1
 
     celery_workers.start()  # restarted
-    service_clock.advance(timedelta(seconds=31))  # past the lease: the sweep takes it over
-    run_sweep()
+    service_clock.advance(timedelta(seconds=31))  # past the lease
+    # Once the killed worker's heartbeat is older than the holder timeout, a sweep takes over.
+    sweep_until(
+        lambda: not reminders.exclude(status=Status.SENT).exists(),
+        60,
+        "the dead worker's batch to be taken over",
+    )
     smtp_server.wait_for(20)
     assert set(reminders.values_list("status", flat=True)) == {Status.SENT}
     ids = Counter(smtp_server.message_ids())

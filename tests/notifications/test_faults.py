@@ -16,7 +16,7 @@ from django.core import mail
 from notifications import services
 from notifications.models import Notification
 from scheduling.notifications import REMINDER
-from tests.notifications.conftest import run_sweep
+from tests.notifications.conftest import sweep_until
 from tests.notifications.test_delivery import GRACE, next_start, refreshed, run_sweep_async
 from tests.services import WORKER_SETTINGS, wait_until
 
@@ -110,14 +110,12 @@ def test_workers_killed_mid_batch_lose_nothing_and_repeat_at_most_one_email_per_
             smtp_server.wait_for(progress, timeout=60)
             _kill_mid_batch(celery_workers, smtp_server, kill % 2 == 0, batch)
 
-        def all_sent(batch=batch) -> bool:
-            if batch.exclude(status=Status.SENT).exists():
-                service_clock.advance(LEASE)  # the killed workers' leases run out
-                run_sweep()
-                return False
-            return True
-
-        wait_until(all_sent, 180, "every reminder to be sent")
+        sweep_until(
+            lambda batch=batch: not batch.exclude(status=Status.SENT).exists(),
+            180,
+            "every reminder to be sent",
+            each=lambda: service_clock.advance(LEASE),  # the killed workers' leases run out
+        )
         received = Counter(smtp_server.message_ids())
         duplicates = sum(count - 1 for count in received.values())
         lost = expected - set(received)
