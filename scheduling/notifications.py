@@ -24,7 +24,7 @@ from email.utils import parseaddr
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import IntegerField, OuterRef, QuerySet, Subquery
 from django.dispatch import receiver
 from django.urls import reverse
 
@@ -240,7 +240,7 @@ def _send_reads() -> QuerySet[Appointment]:
     return joined.annotate(
         reminders_consent=consent_column(Consent.Purpose.REMINDERS),
         clinic_name=Subquery(ClinicSettings.objects.filter(pk=1).values("name")),
-        told_sequence=Subquery(_told_sequence),
+        told_sequence=Subquery(_told_sequence, output_field=IntegerField()),
     )
 
 

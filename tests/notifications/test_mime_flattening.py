@@ -1,0 +1,89 @@
+"""The worker flattens each e-mail with ``mailer.as_bytes`` rather than Django's
+``message.as_bytes``; the bytes on the wire must be the same (same headers, folding, encodings and
+parts), given the same random boundaries."""
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from django.core.mail import EmailMultiAlternatives
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from notifications import ical, mailer
+
+_words = st.text(
+    alphabet=st.one_of(
+        st.characters(min_codepoint=32, max_codepoint=126),
+        st.sampled_from(list(" \t=?éü€😀-")),
+    ),
+    max_size=160,
+)
+_ascii_line = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), max_size=120)
+
+
+def _message(subject, body, html, name, address, extra, with_calendar) -> EmailMultiAlternatives:
+    message = EmailMultiAlternatives(
+        subject=subject.replace("\n", " ").replace("\r", " "),
+        body=body,
+        from_email=f'"{name}" <desk@clinic.example>' if name else "desk@clinic.example",
+        to=[address],
+        headers={
+            "Message-ID": "<notification-42.abc@clinic.example>",
+            "Date": "Thu, 03 Dec 2026 15:00:00 -0000",
+            "List-Unsubscribe": f"<https://clinic.example/u/{extra}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
+    if html:
+        message.attach_alternative(html, "text/html")
+    if with_calendar:
+        start = datetime(2026, 12, 3, 15, tzinfo=UTC)
+        ics = ical.event_calendar(
+            uid="appointment-1@clinic.example",
+            sequence=1,
+            start=start,
+            end=start + timedelta(minutes=30),
+            summary=body[:80] or "visit",
+        )
+        message.attach(ical.attachment(ics))
+    return message
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    subject=_words,
+    body=_words,
+    html=_words,
+    name=st.text(alphabet=st.characters(min_codepoint=65, max_codepoint=0x24F), max_size=30),
+    address=st.emails(),
+    extra=_ascii_line,
+    with_calendar=st.booleans(),
+    seed=st.integers(0, 2**32),
+)
+@example(
+    subject="Reminder: Physiotherapy tomorrow, Thursday December 3, 2026 at 10:00 AM EST, Main",
+    body="Hello Pat,\n\n" + "a long line " * 20,
+    html="<p>Hello</p>",
+    name="Clinic Nörth",
+    address="pat@example.com",
+    extra="x" * 70,
+    with_calendar=True,
+    seed=1,
+)
+def test_the_flattened_message_is_djangos_byte_for_byte(
+    subject, body, html, name, address, extra, with_calendar, seed
+):
+    email = _message(subject, body, html, name, address, extra, with_calendar)
+    # Two messages: flattening one sets its boundaries, which the second flattening would reuse.
+    random.seed(seed)
+    django_bytes = email.message().as_bytes(linesep="\r\n")
+    random.seed(seed)
+    assert mailer.as_bytes(email.message()) == django_bytes
+
+
+def test_a_boundary_found_in_the_text_is_drawn_again(monkeypatch):
+    tokens = iter([7, 8])
+    monkeypatch.setattr(mailer.random, "randrange", lambda _: next(tokens))
+    taken = "=" * 15 + f"{7:019d}" + "=="
+    message = _message("s", f"--{taken}\n", "<p>", "", "p@example.com", "x", False).message()
+    assert f"{8:019d}".encode() in mailer.as_bytes(message).split(b"\r\n\r\n", 1)[0]
