@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from operator import itemgetter
 from typing import NamedTuple, TypeVar
 
 from django.db.models import FloatField, Func, Q, QuerySet
@@ -55,6 +56,19 @@ class ProviderSlot(NamedTuple):
     spots_left: int
     room_id: int | None
     room_free: int | None
+
+
+class FreeStarts(NamedTuple):
+    """The bookable starts of a sweep, per provider, as whole seconds since the epoch.
+
+    ``runs``: providers whose slots need no more than their own calendar (no room kind, no
+    group session of theirs in range) take every start at the service's full capacity, so their
+    starts are kept as ``range`` objects, one per stretch of free time: a fifty-provider search
+    makes fourteen thousand starts, and a tuple (and a datetime) each was most of its time.
+    ``detailed``: the others, one ``(start, spots_left, room_id, room_free)`` per start."""
+
+    runs: dict[int, list[range]]
+    detailed: dict[int, list[tuple[int, int, int | None, int | None]]]
 
 
 @dataclass(frozen=True)
@@ -221,6 +235,42 @@ def search(
     providers (``load_rules``), are used instead of reading them again. ``with_bookings=False``
     searches empty calendars: the start times that could ever be offered.
     """
+    found = search_starts(
+        service=service,
+        location=location,
+        start_date=start_date,
+        end_date=end_date,
+        provider_ids=provider_ids,
+        now=now,
+        online=online,
+        ignore_appointment_id=ignore_appointment_id,
+        rules=rules,
+        with_bookings=with_bookings,
+    )
+    return SearchResult(provider_slots(found.starts, service), found.policy, found.provider_load)
+
+
+class StartsResult(NamedTuple):
+    starts: FreeStarts
+    policy: BookingPolicy
+    provider_load: dict[int, int]
+
+
+def search_starts(
+    *,
+    service: Service,
+    location: Location,
+    start_date: date,
+    end_date: date,
+    provider_ids: Iterable[int] | None = None,
+    now: datetime | None = None,
+    online: bool = True,
+    ignore_appointment_id: int | None = None,
+    rules: Rules | None = None,
+    with_bookings: bool = True,
+) -> StartsResult:
+    """``search`` with its answer as epoch seconds (``FreeStarts``), for callers that never
+    need a datetime per slot (the public widget's "any provider" merge and its JSON)."""
     now = now or timezone.now()
     policy = rules.policy if rules is not None else resolve_policy(service, location)
     calendar = load_calendar(
@@ -235,9 +285,9 @@ def search(
         with_bookings=with_bookings,
     )
     if calendar is None:
-        return SearchResult([], policy, {})
-    return SearchResult(
-        sweep(calendar, service, policy.slot_step_minutes), policy, dict(calendar.load)
+        return StartsResult(FreeStarts({}, {}), policy, {})
+    return StartsResult(
+        free_starts(calendar, service, policy.slot_step_minutes), policy, dict(calendar.load)
     )
 
 
@@ -408,24 +458,25 @@ def load_calendar(
     )
 
 
-def sweep(calendar: Calendar, service: Service, step_minutes: int) -> list[ProviderSlot]:
-    """The bookable slots of a loaded calendar, sorted: pure computation, no queries.
+def _needs_detail(room_use: list, provider_sessions: dict) -> bool:
+    """Whether a provider's starts must be judged one by one (rooms, or group sessions)."""
+    return bool(room_use or provider_sessions)
+
+
+def free_starts(calendar: Calendar, service: Service, step_minutes: int) -> FreeStarts:
+    """The bookable starts of a loaded calendar per provider: pure computation, no queries.
 
     The sweep runs on whole seconds since the epoch (integer maths is several times faster
-    than datetime maths); instants become datetimes once per distinct value."""
-    capacity = service.capacity
-    slots: list[ProviderSlot] = []
-    new_slot = tuple.__new__  # the named tuple without its Python-level constructor: hot loop
-    plain = (capacity, None, None)
+    than datetime maths). Slots only move forward in time, so each check keeps a pointer
+    instead of searching, and a start that is busy or out of scope skips every step with the
+    same fate in one jump."""
+    runs: dict[int, list[range]] = {}
+    detailed: dict[int, list[tuple[int, int, int | None, int | None]]] = {}
     room_use, sessions = calendar.room_use, calendar.sessions
     step_s = step_minutes * 60
     duration_s = service.duration_minutes * 60
     before_s, after_s = service.buffer_before_minutes * 60, service.buffer_after_minutes * 60
     earliest_s, range_end_s = _seconds(calendar.earliest, up=True), _seconds(calendar.range_end)
-    # (start, end) as datetimes per start second: providers share start times, so most slots
-    # find theirs made (inline, not a helper: two calls per slot were a fifth of the sweep).
-    bounds_at: dict[int, tuple[datetime, datetime]] = {}
-    duration = timedelta(seconds=duration_s)
 
     for pid in calendar.pids:
         spans = [(_seconds(when), allowed) for when, allowed in calendar.scope[pid]]
@@ -436,8 +487,9 @@ def sweep(calendar: Calendar, service: Service, step_minutes: int) -> list[Provi
         busy_intervals = merge(calendar.busy[pid])
         provider_sessions = {s: v for (p, s), v in sessions.items() if p == pid}
         session_ranges = [(s, v[2]) for s, v in provider_sessions.items()]
-        detailed = bool(room_use or provider_sessions)
-        # Slots only move forward in time, so each check keeps a pointer instead of searching.
+        one_by_one = _needs_detail(room_use, provider_sessions)
+        found_runs: list[range] = []
+        found: list[tuple[int, int, int | None, int | None]] = []
         b, n_busy, k, n_spans = 0, len(busy_intervals), 0, len(spans)
         for window_start, window_end in open_windows:
             start = _seconds(window_start, up=True)
@@ -450,8 +502,6 @@ def sweep(calendar: Calendar, service: Service, step_minutes: int) -> list[Provi
                     b += 1
                 while k + 1 < n_spans and spans[k + 1][0] <= start:
                     k += 1
-                # A start that is busy or out of scope skips every step with the same fate:
-                # to the first step clear of the busy interval, or where the scope changes.
                 if b < n_busy and busy_intervals[b][0] < blocked_end:
                     start -= step_s * ((start - before_s - busy_intervals[b][1]) // step_s)
                     continue
@@ -460,27 +510,61 @@ def sweep(calendar: Calendar, service: Service, step_minutes: int) -> list[Provi
                         break
                     start -= step_s * ((start - spans[k + 1][0]) // step_s)
                     continue
-                found = (
-                    _slot(
-                        start,
-                        blocked_start,
-                        blocked_end,
-                        service,
-                        provider_sessions,
-                        session_ranges,
-                        room_use,
-                    )
-                    if detailed
-                    else plain
+                if not one_by_one:
+                    # Every step up to the next busy interval or scope change is free too.
+                    stop = last
+                    if b < n_busy:
+                        stop = min(stop, busy_intervals[b][0] - duration_s - after_s)
+                    if k + 1 < n_spans:
+                        stop = min(stop, spans[k + 1][0] - 1)
+                    run = range(start, stop + 1, step_s)
+                    found_runs.append(run)
+                    start += step_s * len(run)
+                    continue
+                judged = _slot(
+                    start,
+                    blocked_start,
+                    blocked_end,
+                    service,
+                    provider_sessions,
+                    session_ranges,
+                    room_use,
                 )
-                if found is not None:
-                    bounds = bounds_at.get(start)
-                    if bounds is None:
-                        slot_start = EPOCH + timedelta(seconds=start)
-                        bounds = bounds_at[start] = (slot_start, slot_start + duration)
-                    slots.append(new_slot(ProviderSlot, (*bounds, pid, *found)))
+                if judged is not None:
+                    found.append((start, *judged))
                 start += step_s
-    slots.sort()
+        if one_by_one:
+            detailed[pid] = found
+        else:
+            runs[pid] = found_runs
+    return FreeStarts(runs, detailed)
+
+
+def sweep(calendar: Calendar, service: Service, step_minutes: int) -> list[ProviderSlot]:
+    """The bookable slots of a loaded calendar, sorted (``free_starts`` as named tuples)."""
+    return provider_slots(free_starts(calendar, service, step_minutes), service)
+
+
+def provider_slots(starts: FreeStarts, service: Service) -> list[ProviderSlot]:
+    """``starts`` as sorted slots; instants become datetimes once per distinct second."""
+    plain = (service.capacity, None, None)
+    found: list[tuple] = []
+    for pid, provider_runs in starts.runs.items():
+        for run in provider_runs:
+            found.extend((start, pid, plain) for start in run)
+    for pid, provider_found in starts.detailed.items():
+        found.extend((start, pid, rest) for start, *rest in provider_found)
+    found.sort(key=itemgetter(0, 1))
+    new_slot = tuple.__new__  # the named tuple without its Python-level constructor: hot loop
+    duration = timedelta(minutes=service.duration_minutes)
+    bounds_at: dict[int, tuple[datetime, datetime]] = {}
+    slots: list[ProviderSlot] = []
+    for start, pid, rest in found:
+        bounds = bounds_at.get(start)
+        if bounds is None:
+            slot_start = EPOCH + timedelta(seconds=start)
+            bounds = bounds_at[start] = (slot_start, slot_start + duration)
+        slots.append(new_slot(ProviderSlot, (*bounds, pid, *rest)))
     return slots
 
 

@@ -1,7 +1,8 @@
 """Reads for scheduling: the public service list, the widget's availability, staff lists."""
 
 import contextlib
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from operator import itemgetter
 from typing import NamedTuple
 
 from django.db.models import (
@@ -19,7 +20,7 @@ from clinic.models import ClinicSettings, Location
 from patients.models import Patient
 from providers.models import Act, Provider
 from providers.scope import disciplines_for_acts
-from scheduling.availability import search
+from scheduling.availability import EPOCH, search_starts
 from scheduling.bookability import bookable_offerings
 from scheduling.models import Appointment, AppointmentEvent, Offering, Service
 from scheduling.requirements import required_fields
@@ -91,6 +92,14 @@ class PublicSlot(NamedTuple):
     spots_left: int
 
 
+class PublicStarts(NamedTuple):
+    """The widget's slots as epoch seconds: ``(start, provider_id, spots_left)`` sorted by
+    start, each ``duration_s`` long (what the JSON is written from, no datetime per slot)."""
+
+    starts: list[tuple[int, int, int]]
+    duration_s: int
+
+
 def public_slots(
     *,
     service: Service,
@@ -103,7 +112,33 @@ def public_slots(
     """The widget's slots. For one provider, each of their start times. For "any provider",
     each start time once, with the provider a booking would get (the least busy), and the
     places left across all providers (never more than the rooms allow)."""
-    result = search(
+    found = public_starts(
+        service=service,
+        location=location,
+        start_date=start_date,
+        end_date=end_date,
+        provider=provider,
+        now=now,
+    )
+    duration = timedelta(seconds=found.duration_s)
+    slots = []
+    for start_s, provider_id, spots in found.starts:
+        start = EPOCH + timedelta(seconds=start_s)
+        slots.append(PublicSlot(start, start + duration, provider_id, spots))
+    return slots
+
+
+def public_starts(
+    *,
+    service: Service,
+    location: Location,
+    start_date: date,
+    end_date: date,
+    provider: Provider | None = None,
+    now: datetime | None = None,
+) -> PublicStarts:
+    """``public_slots`` in epoch seconds (its rules are here)."""
+    result = search_starts(
         service=service,
         location=location,
         start_date=start_date,
@@ -111,36 +146,80 @@ def public_slots(
         provider_ids=[provider.pk] if provider is not None else None,
         now=now,
     )
+    starts, load, full = result.starts, result.provider_load, service.capacity
+    duration_s = service.duration_minutes * 60
+    if provider is None and not starts.detailed:
+        return PublicStarts(_merge_runs(starts.runs, load, full), duration_s)
+    rows = [
+        (start, pid, full, None)
+        for pid, runs in starts.runs.items()
+        for run in runs
+        for start in run
+    ]
+    rows.extend(
+        (start, pid, spots, room_free)
+        for pid, found in starts.detailed.items()
+        for start, spots, _, room_free in found
+    )
+    rows.sort(key=itemgetter(0, 1))
     if provider is not None:
-        return [PublicSlot(s.start, s.end, s.provider_id, s.spots_left) for s in result.slots]
-    load = result.provider_load
-    full = service.capacity
-    merged: list[PublicSlot] = []
+        return PublicStarts([row[:3] for row in rows], duration_s)
+    return PublicStarts(_merge_rows(rows, load, full), duration_s)
+
+
+def _merge_runs(
+    runs: dict[int, list[range]], load: dict[int, int], full: int
+) -> list[tuple[int, int, int]]:
+    """ "Any provider" over providers who all take every start at full capacity, no room: per
+    start, the least busy free provider (the lowest id among equals) and the places of all.
+    Providers are visited best first, so the first to claim a start is the one it gets."""
+    best: dict[int, int] = {}
+    count: dict[int, int] = {}
+    for pid in sorted(runs, key=lambda p: (load.get(p, 0), p)):
+        for run in runs[pid]:
+            for start in run:
+                if start in count:
+                    count[start] += 1
+                else:
+                    count[start] = 1
+                    best[start] = pid
+    return [(start, best[start], count[start] * full) for start in sorted(best)]
+
+
+def _merge_rows(
+    rows: list[tuple[int, int, int, int | None]], load: dict[int, int], full: int
+) -> list[tuple[int, int, int]]:
+    """ "Any provider" over ``(start, provider, spots_left, room_free)`` sorted by start and
+    provider: one entry per start, with the provider a booking would get (a place left in a
+    session first, then the least busy) and the places across providers (never more than the
+    rooms hold)."""
+    merged: list[tuple[int, int, int]] = []
     best = None
     best_rank = (True, 0)
     spots = 0
-    for slot in result.slots:  # sorted by start: one pass, one entry per start
-        if best is not None and slot.start != best.start:
+    for row in rows:  # sorted by start: one pass, one entry per start
+        if best is not None and row[0] != best[0]:
             merged.append(_merged(best, spots))
             best = None
-        rank = (slot.spots_left == full, load.get(slot.provider_id, 0))
+        rank = (row[2] == full, load.get(row[1], 0))
         if best is None:
-            best, best_rank, spots = slot, rank, slot.spots_left
+            best, best_rank, spots = row, rank, row[2]
             continue
-        spots += slot.spots_left
+        spots += row[2]
         if rank < best_rank:
-            best, best_rank = slot, rank
+            best, best_rank = row, rank
     if best is not None:
         merged.append(_merged(best, spots))
     return merged
 
 
-def _merged(best, spots: int) -> PublicSlot:
+def _merged(best: tuple[int, int, int, int | None], spots: int) -> tuple[int, int, int]:
     """One start time: the provider a booking would get, and the places across providers
     (never more than the rooms hold)."""
-    if best.room_free is not None:
-        spots = min(spots, best.room_free)
-    return PublicSlot(best.start, best.end, best.provider_id, spots)
+    start, provider_id, _, room_free = best
+    if room_free is not None:
+        spots = min(spots, room_free)
+    return start, provider_id, spots
 
 
 def appointments_for(user, queryset: QuerySet[Appointment] | None = None) -> QuerySet[Appointment]:

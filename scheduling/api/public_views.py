@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clinic.api.public import PublicAPIMixin
+from clinic.api.renderers import RenderedJSON
 from clinic.audit import client_address
 from clinic.errors import FieldProblem, ValidationProblem
 from providers.models import Provider
@@ -65,18 +66,20 @@ class PublicAvailability(PublicAPIMixin, APIView):
         query = s.AvailabilityQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = query.validated_data
-        location = data["location"]
-        slots = selectors.public_slots(
-            service=data["service"],
+        service, location = data["service"], data["location"]
+        found = selectors.public_starts(
+            service=service,
             location=location,
             start_date=data["start"],
             end_date=data["end"],
             provider=data.get("provider"),
         )
+        answer = {"service": service, "location": location, "slots": found}
         return Response(
-            s.AvailabilityResponseSerializer(
-                {"service": data["service"], "location": location, "slots": slots}
-            ).data
+            RenderedJSON(
+                s.availability_json(service, location, found),
+                lambda: s.AvailabilityResponseSerializer(answer).data,
+            )
         )
 
 

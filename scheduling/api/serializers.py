@@ -1,6 +1,7 @@
 """Serializers: parse requests and render responses; the rules live in ``scheduling.services``."""
 
-from datetime import datetime
+import json
+from datetime import date, datetime, timedelta, tzinfo
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -24,7 +25,7 @@ from scheduling.models import (
     WeeklyAvailability,
 )
 from scheduling.requirements import DATE_OF_BIRTH, REASON
-from scheduling.selectors import event_data_for, service_disciplines
+from scheduling.selectors import PublicStarts, event_data_for, service_disciplines
 
 MAX_SEARCH_DAYS = 62
 
@@ -68,6 +69,61 @@ class CalendarDateField(serializers.DateField):
 def local_iso(value: datetime, location: Location) -> str:
     """A UTC instant shown in the location's zone, with its offset."""
     return value.astimezone(location.zone).isoformat()
+
+
+_UNIX_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+class LocalIso:
+    """Whole epoch seconds as ``local_iso`` writes them (``isoformat`` in ``zone``), without a
+    datetime each: a month of "any provider" answers thousands of times.
+
+    Per UTC day, the zone's offset at its first and last second: where they agree, the day has
+    that one offset (no zone changes its offset and back within a day) and a time is its local
+    date and clock text plus the offset; a day the offset changes on (daylight saving) and an
+    offset that is not whole minutes go through ``datetime``. Texts are remembered, since a
+    slot's end is most often another slot's start."""
+
+    def __init__(self, zone: tzinfo) -> None:
+        self.zone = zone
+        self._texts: dict[int, str] = {}
+        self._offsets: dict[int, tuple[int, str] | None] = {}
+        self._dates: dict[int, str] = {}
+        self._clocks: dict[int, str] = {}
+
+    def __call__(self, seconds: int) -> str:
+        text = self._texts.get(seconds)
+        if text is None:
+            text = self._texts[seconds] = self._format(seconds)
+        return text
+
+    def _format(self, seconds: int) -> str:
+        utc_day = seconds // 86400
+        if utc_day in self._offsets:
+            offset = self._offsets[utc_day]
+        else:
+            offset = self._offsets[utc_day] = self._day_offset(utc_day)
+        if offset is None:
+            return datetime.fromtimestamp(seconds, self.zone).isoformat()
+        offset_s, suffix = offset
+        day, clock = divmod(seconds + offset_s, 86400)
+        day_text = self._dates.get(day)
+        if day_text is None:
+            day_text = self._dates[day] = date.fromordinal(_UNIX_ORDINAL + day).isoformat()
+        clock_text = self._clocks.get(clock)
+        if clock_text is None:
+            hours, rest = divmod(clock, 3600)
+            clock_text = self._clocks[clock] = f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+        return f"{day_text}T{clock_text}{suffix}"
+
+    def _day_offset(self, utc_day: int) -> tuple[int, str] | None:
+        first = datetime.fromtimestamp(utc_day * 86400, self.zone).utcoffset()
+        last = datetime.fromtimestamp(utc_day * 86400 + 86399, self.zone).utcoffset()
+        if first != last or first is None or first % timedelta(minutes=1):
+            return None
+        offset_s = int(first.total_seconds())
+        hours, minutes = divmod(abs(offset_s) // 60, 60)
+        return offset_s, f"{'-' if offset_s < 0 else '+'}{hours:02d}:{minutes:02d}"
 
 
 # --- Public ---------------------------------------------------------------------------------
@@ -136,12 +192,14 @@ class PublicSlotSerializer(serializers.Serializer):
 
 
 class AvailabilityResponseSerializer(serializers.Serializer):
-    """The availability answer for ``{"service", "location", "slots"}`` (slots from
-    ``selectors.public_slots``): times in the location's zone with their offsets.
+    """The availability answer for ``{"service", "location", "slots"}`` (slots: the
+    ``selectors.PublicStarts`` of ``public_starts``): times in the location's zone with their
+    offsets.
 
     A month of a busy service is thousands of slots, so ``to_representation`` writes the
     declared fields directly instead of running a field object per value (the declared fields
-    still describe the schema)."""
+    still describe the schema), and ``availability_json`` writes the same answer as JSON text
+    without building it first."""
 
     service = serializers.IntegerField()
     location = serializers.IntegerField()
@@ -150,21 +208,39 @@ class AvailabilityResponseSerializer(serializers.Serializer):
 
     def to_representation(self, instance: dict) -> dict:
         location = instance["location"]
-        zone = location.zone
+        found = instance["slots"]
+        iso, duration_s = LocalIso(location.zone), found.duration_s
         return {
             "service": instance["service"].pk,
             "location": location.pk,
             "timezone": location.timezone,
             "slots": [
                 {
-                    "start": slot.start.astimezone(zone).isoformat(),
-                    "end": slot.end.astimezone(zone).isoformat(),
-                    "provider": slot.provider_id,
-                    "spots_left": slot.spots_left,
+                    "start": iso(start),
+                    "end": iso(start + duration_s),
+                    "provider": provider_id,
+                    "spots_left": spots_left,
                 }
-                for slot in instance["slots"]
+                for start, provider_id, spots_left in found.starts
             ],
         }
+
+
+def availability_json(service: Service, location: Location, found: PublicStarts) -> bytes:
+    """``AvailabilityResponseSerializer``'s answer as the JSON renderer writes it (compact,
+    same key order), without a dict per slot: the times are ASCII digits and signs, the rest
+    integers, so only the zone name needs JSON's escaping."""
+    iso, duration_s = LocalIso(location.zone), found.duration_s
+    slots = ",".join(
+        [
+            f'{{"start":"{iso(start)}","end":"{iso(start + duration_s)}",'
+            f'"provider":{provider_id},"spots_left":{spots_left}}}'
+            for start, provider_id, spots_left in found.starts
+        ]
+    )
+    zone = json.dumps(location.timezone, ensure_ascii=False)
+    head = f'{{"service":{service.pk},"location":{location.pk},"timezone":{zone},"slots":['
+    return f"{head}{slots}]}}".encode()
 
 
 class BookingPatientSerializer(serializers.Serializer):
