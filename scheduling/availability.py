@@ -38,7 +38,14 @@ from scheduling.models import (
     WaitlistOffer,
     WeeklyAvailability,
 )
-from scheduling.policy import BookingPolicy, BookingWindow, closures_between, resolve_policy
+from scheduling.policy import (
+    BookingPolicy,
+    BookingWindow,
+    ClosedDays,
+    closures_between,
+    location_closures,
+    resolve_policy,
+)
 
 Interval = tuple[datetime, datetime]
 Span = tuple[int, int]  # whole seconds since the epoch, half-open
@@ -68,14 +75,16 @@ class SearchResult:
 @dataclass(frozen=True)
 class Rules:
     """What a search judges by before it looks at calendars: the booking policy, the service's
-    acts, who actively offers it there and the scope index of the providers who may take it.
-    Loaded through the rules cache (``clinic.rules_cache``), so a booking or a search reads them
-    from the database only after a manager changed them; shared, so read-only."""
+    acts, who actively offers it there, the location's closures and the scope index of the
+    providers who may take it. Loaded through the rules cache (``clinic.rules_cache``), so a
+    booking or a search reads them from the database only after a manager changed them; shared,
+    so read-only. Dates are judged per visit from them (credential dates, closures)."""
 
     policy: BookingPolicy
     act_codes: list[str]
     scope: ScopeIndex
     offered: frozenset[int]
+    closures: tuple[ClosedDays, ...]
 
 
 def offering_providers(service: Service, location: Location) -> QuerySet:
@@ -102,7 +111,7 @@ def load_rules(
     provider_ids: Iterable[int],
     view: rules_cache.RulesView | None = None,
 ) -> Rules:
-    """The rules for ``service`` at ``location`` and these providers: nine queries when the
+    """The rules for ``service`` at ``location`` and these providers: ten queries when the
     rules changed since this process last read them, none otherwise (``view``: the caller's
     read of the rules token, else one query to read it)."""
     view = rules_cache.view_or_read(view)
@@ -115,6 +124,7 @@ def load_rules(
             act_codes=act_codes,
             scope=load_scope_index(ids, act_codes, location.jurisdiction),
             offered=offered_providers(service, location, view),
+            closures=location_closures(location),
         )
 
     return view.get(("rules", service.pk, location.pk, location.jurisdiction, ids), load)

@@ -1,5 +1,5 @@
 """A change to the tables the booking rules are read from (services and their acts, offerings,
-booking-policy overrides) gives a new rules token (``clinic.rules_cache``), so cached rules are
+booking-policy overrides, closures) gives a new rules token (``clinic.rules_cache``), so cached rules are
 reloaded on the next request."""
 
 from django.db import migrations
@@ -19,5 +19,6 @@ class Migration(migrations.Migration):
             "scheduling_service_required_acts",
             "scheduling_offering",
             "scheduling_bookingpolicyoverride",
+            "scheduling_closure",
         )
     ]

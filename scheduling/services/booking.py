@@ -88,14 +88,14 @@ def _check_service(service: Service, location: Location, online: bool) -> None:
 
 
 def _check_policy(
-    policy: BookingPolicy, location: Location, start: datetime, now: datetime, online: bool
+    rules: Rules, location: Location, start: datetime, now: datetime, online: bool
 ) -> None:
     """Refuse a start the booking window or a closure rules out, with the window's reason."""
-    refusal = policy.window(now, location, online).refusal(start)
+    refusal = rules.policy.window(now, location, online).refusal(start)
     if refusal is not None:
         code, message = refusal
         raise outside_policy(message, code)
-    closure = closure_on(location, start.astimezone(location.zone).date())
+    closure = closure_on(rules.closures, start.astimezone(location.zone).date())
     if closure is not None:
         raise outside_policy(f"{location.name} is closed that day: {closure.reason}.", "closed")
 
@@ -283,7 +283,7 @@ def book_appointment(
         patient = Patient.objects.select_for_update().get(pk=patient.pk)
         candidates = _candidates(service, location, provider, view)
         rules = load_rules(service, location, candidates, view)
-        _check_policy(rules.policy, location, start, now, online)
+        _check_policy(rules, location, start, now, online)
         if provider is not None:
             _check_provider(provider, service, location, start, rules)
         _check_patient(patient, service, rules.policy, start, end, now, online, None)
