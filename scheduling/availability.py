@@ -352,7 +352,7 @@ def load_calendar(
             local_instant(max(first, start_date), time(0), location),
             local_instant(min(last, end_date) + timedelta(days=1), time(0), location),
         )
-        for first, last in closures_between(location, start_date, end_date)
+        for first, last in closures_between(rules.closures, start_date, end_date)
     ]
     time_off: dict[int, list[Interval]] = defaultdict(list)
     for pid, kind, exc_location, exc_start, exc_end in (

@@ -100,13 +100,14 @@ def closure_on(closures: Iterable[ClosedDays], day: date) -> ClosedDays | None:
     return next((c for c in closures if c.start_date <= day <= c.end_date), None)
 
 
-def closures_between(location: Location, first: date, last: date) -> list[tuple[date, date]]:
-    """The closed date ranges overlapping ``first``..``last`` (inclusive), for the search."""
-    return list(
-        Closure.objects.filter(
-            location=location, start_date__lte=last, end_date__gte=first
-        ).values_list("start_date", "end_date")
-    )
+def closures_between(
+    closures: Iterable[ClosedDays], first: date, last: date
+) -> list[tuple[date, date]]:
+    """The closed date ranges (of ``location_closures``) overlapping ``first``..``last``
+    (inclusive), for the search."""
+    return [
+        (c.start_date, c.end_date) for c in closures if c.start_date <= last and c.end_date >= first
+    ]
 
 
 def within_undo_window(booked_at: datetime | None, now: datetime) -> bool:
