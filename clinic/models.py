@@ -294,3 +294,17 @@ class AuditEvent(models.Model):
         return (
             f"{self.occurred_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_type}"
         )
+
+
+class RulesToken(models.Model):
+    """One row whose ``value`` changes, to a new random value, whenever a table the booking
+    rules are read from changes: database triggers on those tables replace it in the changing
+    transaction (``clinic.rules_cache``). Never written by the application itself."""
+
+    value = models.CharField(max_length=36)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="rules_token_singleton")]
+
+    def __str__(self) -> str:
+        return self.value

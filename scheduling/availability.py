@@ -26,6 +26,7 @@ from typing import NamedTuple, TypeVar
 from django.db.models import FloatField, Func, Q, QuerySet
 from django.utils import timezone
 
+from clinic import rules_cache
 from clinic.models import Location, Room
 from providers.scope import ScopeIndex, load_scope_index
 from scheduling.busy_time import merged_busy, merges_in_database
@@ -38,7 +39,14 @@ from scheduling.models import (
     WaitlistOffer,
     WeeklyAvailability,
 )
-from scheduling.policy import BookingPolicy, BookingWindow, closures_between, resolve_policy
+from scheduling.policy import (
+    BookingPolicy,
+    BookingWindow,
+    ClosedDays,
+    closures_between,
+    location_closures,
+    resolve_policy,
+)
 
 Interval = tuple[datetime, datetime]
 Span = tuple[int, int]  # whole seconds since the epoch, half-open
@@ -81,13 +89,16 @@ class SearchResult:
 @dataclass(frozen=True)
 class Rules:
     """What a search judges by before it looks at calendars: the booking policy, the service's
-    acts and the scope index of the providers who may take it. The booking service loads them
-    once, checks a named provider with them, and hands them to the search inside its
-    transaction, so one booking reads the rules once."""
+    acts, who actively offers it there, the location's closures and the scope index of the
+    providers who may take it. Loaded through the rules cache (``clinic.rules_cache``), so a
+    booking or a search reads them from the database only after a manager changed them; shared,
+    so read-only. Dates are judged per visit from them (credential dates, closures)."""
 
     policy: BookingPolicy
     act_codes: list[str]
     scope: ScopeIndex
+    offered: frozenset[int]
+    closures: tuple[ClosedDays, ...]
 
 
 def offering_providers(service: Service, location: Location) -> QuerySet:
@@ -98,14 +109,39 @@ def offering_providers(service: Service, location: Location) -> QuerySet:
     ).values_list("provider_id", flat=True)
 
 
-def load_rules(service: Service, location: Location, provider_ids: Iterable[int]) -> Rules:
-    """The rules for ``service`` at ``location`` and these providers (eight queries)."""
-    act_codes = list(service.required_acts.values_list("code", flat=True))
-    return Rules(
-        policy=resolve_policy(service, location),
-        act_codes=act_codes,
-        scope=load_scope_index(provider_ids, act_codes, location.jurisdiction),
+def offered_providers(
+    service: Service, location: Location, view: rules_cache.RulesView | None = None
+) -> frozenset[int]:
+    """``offering_providers`` through the rules cache."""
+    return rules_cache.view_or_read(view).get(
+        ("offered", service.pk, location.pk),
+        lambda: frozenset(offering_providers(service, location)),
     )
+
+
+def load_rules(
+    service: Service,
+    location: Location,
+    provider_ids: Iterable[int],
+    view: rules_cache.RulesView | None = None,
+) -> Rules:
+    """The rules for ``service`` at ``location`` and these providers: ten queries when the
+    rules changed since this process last read them, none otherwise (``view``: the caller's
+    read of the rules token, else one query to read it)."""
+    view = rules_cache.view_or_read(view)
+    ids = tuple(sorted({int(pk) for pk in provider_ids}))
+
+    def load() -> Rules:
+        act_codes = list(service.required_acts.values_list("code", flat=True))
+        return Rules(
+            policy=resolve_policy(service, location),
+            act_codes=act_codes,
+            scope=load_scope_index(ids, act_codes, location.jurisdiction),
+            offered=offered_providers(service, location, view),
+            closures=location_closures(location),
+        )
+
+    return view.get(("rules", service.pk, location.pk, location.jurisdiction, ids), load)
 
 
 def local_instant(day: date, at: time, location: Location) -> datetime:
@@ -272,7 +308,13 @@ def search_starts(
     """``search`` with its answer as epoch seconds (``FreeStarts``), for callers that never
     need a datetime per slot (the public widget's "any provider" merge and its JSON)."""
     now = now or timezone.now()
-    policy = rules.policy if rules is not None else resolve_policy(service, location)
+    if rules is None:
+        view = rules_cache.read()
+        offered = offered_providers(service, location, view)
+        if provider_ids is not None:
+            offered = offered & {int(pk) for pk in provider_ids}
+        rules = load_rules(service, location, offered, view)
+    policy = rules.policy
     calendar = load_calendar(
         service=service,
         location=location,
@@ -314,17 +356,15 @@ def load_calendar(
     range_end = local_instant(end_date + timedelta(days=1), time(0), location)
     earliest = max(earliest, range_start)
 
-    offering = offering_providers(service, location)
+    if rules is None:
+        rules = load_rules(service, location, offered_providers(service, location))
+    offered = rules.offered
     if provider_ids is not None:
-        offering = offering.filter(provider_id__in=list(provider_ids))
-    pids = sorted(set(offering))
+        offered = offered & {int(pk) for pk in provider_ids}
+    pids = sorted(offered)
     if not pids:
         return None
-    if rules is not None:
-        act_codes, index = rules.act_codes, rules.scope
-    else:
-        act_codes = list(service.required_acts.values_list("code", flat=True))
-        index = load_scope_index(pids, act_codes, location.jurisdiction)
+    act_codes, index = rules.act_codes, rules.scope
 
     margin = timedelta(
         minutes=service.duration_minutes
@@ -362,7 +402,7 @@ def load_calendar(
             local_instant(max(first, start_date), time(0), location),
             local_instant(min(last, end_date) + timedelta(days=1), time(0), location),
         )
-        for first, last in closures_between(location, start_date, end_date)
+        for first, last in closures_between(rules.closures, start_date, end_date)
     ]
     time_off: dict[int, list[Interval]] = defaultdict(list)
     for pid, kind, exc_location, exc_start, exc_end in (

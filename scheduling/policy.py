@@ -5,8 +5,10 @@ service may override again. The most specific non-blank value wins, field by fie
 can tighten one rule for one service without restating the rest.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from django.db.models import Q
 
@@ -80,18 +82,32 @@ class BookingWindow:
         return None
 
 
-def closure_on(location: Location, day: date) -> Closure | None:
-    """The closure covering a local date at a location, if any."""
-    return Closure.objects.filter(location=location, start_date__lte=day, end_date__gte=day).first()
+class ClosedDays(NamedTuple):
+    start_date: date
+    end_date: date
+    reason: str
 
 
-def closures_between(location: Location, first: date, last: date) -> list[tuple[date, date]]:
-    """The closed date ranges overlapping ``first``..``last`` (inclusive), for the search."""
-    return list(
-        Closure.objects.filter(
-            location=location, start_date__lte=last, end_date__gte=first
-        ).values_list("start_date", "end_date")
-    )
+def location_closures(location: Location) -> tuple[ClosedDays, ...]:
+    """Every closure of a location, first first: a few a year, read with the booking rules
+    (``scheduling.availability.load_rules``) and judged per date by ``closure_on``."""
+    rows = Closure.objects.filter(location=location).order_by("start_date", "pk")
+    return tuple(ClosedDays(*row) for row in rows.values_list("start_date", "end_date", "reason"))
+
+
+def closure_on(closures: Iterable[ClosedDays], day: date) -> ClosedDays | None:
+    """The first closure (of ``location_closures``) covering a local date, if any."""
+    return next((c for c in closures if c.start_date <= day <= c.end_date), None)
+
+
+def closures_between(
+    closures: Iterable[ClosedDays], first: date, last: date
+) -> list[tuple[date, date]]:
+    """The closed date ranges (of ``location_closures``) overlapping ``first``..``last``
+    (inclusive), for the search."""
+    return [
+        (c.start_date, c.end_date) for c in closures if c.start_date <= last and c.end_date >= first
+    ]
 
 
 def within_undo_window(booked_at: datetime | None, now: datetime) -> bool:

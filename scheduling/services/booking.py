@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from clinic import roles
+from clinic import roles, rules_cache
 from clinic.errors import (
     DomainError,
     FieldProblem,
@@ -37,13 +37,12 @@ from patients.models import Patient
 from patients.services import record_online_form_consents
 from providers.models import Provider
 from scheduling import signals
-from scheduling.availability import ProviderSlot, Rules, load_rules, offering_providers, search
+from scheduling.availability import ProviderSlot, Rules, load_rules, offered_providers, search
 from scheduling.models import (
     BLOCKING_STATUSES,
     UPCOMING_STATUSES,
     Appointment,
     AppointmentEvent,
-    Offering,
     Series,
     Service,
 )
@@ -89,14 +88,14 @@ def _check_service(service: Service, location: Location, online: bool) -> None:
 
 
 def _check_policy(
-    policy: BookingPolicy, location: Location, start: datetime, now: datetime, online: bool
+    rules: Rules, location: Location, start: datetime, now: datetime, online: bool
 ) -> None:
     """Refuse a start the booking window or a closure rules out, with the window's reason."""
-    refusal = policy.window(now, location, online).refusal(start)
+    refusal = rules.policy.window(now, location, online).refusal(start)
     if refusal is not None:
         code, message = refusal
         raise outside_policy(message, code)
-    closure = closure_on(location, start.astimezone(location.zone).date())
+    closure = closure_on(rules.closures, start.astimezone(location.zone).date())
     if closure is not None:
         raise outside_policy(f"{location.name} is closed that day: {closure.reason}.", "closed")
 
@@ -168,11 +167,13 @@ def _lock(service: Service, location: Location, provider_ids: Iterable[int]) -> 
         )
 
 
-def _candidates(service: Service, location: Location, provider: Provider | None) -> list[int]:
+def _candidates(
+    service: Service, location: Location, provider: Provider | None, view: rules_cache.RulesView
+) -> list[int]:
     """Who may take the booking: the named provider, or everyone offering the service there."""
     if provider is not None:
         return [provider.pk]
-    return list(offering_providers(service, location))
+    return sorted(offered_providers(service, location, view))
 
 
 def _options(
@@ -215,9 +216,7 @@ def _check_provider(
     rules.scope.decide_acts(provider.pk, rules.act_codes, location, start).raise_if_refused(
         "provider"
     )
-    if not Offering.objects.filter(
-        provider=provider, service=service, location=location, is_active=True
-    ).exists():
+    if provider.pk not in rules.offered:
         raise ValidationProblem(
             f"{provider.display_name} does not offer {service.name} at {location.name}.",
             [FieldProblem("provider", "not_offered", "Pick a provider who offers this service.")],
@@ -265,12 +264,16 @@ def book_appointment(
     reason: str = "",
     now: datetime | None = None,
     series: Series | None = None,
+    view: rules_cache.RulesView | None = None,
 ) -> Appointment:
     """Book ``patient`` for ``service`` at ``location`` at ``start``; ``provider=None`` picks a
     free, in-scope provider. Refuses with a problem naming the field and the rule. A clinician
     ``actor`` books only their own calendar (``schedule_provider_for``), whatever the caller.
-    ``series`` links the visit to its recurring series (whose e-mail confirms it)."""
+    ``series`` links the visit to its recurring series (whose e-mail confirms it). ``view`` is
+    the caller's read of the rules (``clinic.rules_cache``), when it has one; it must have been
+    taken after any change the caller made to the rules."""
     now = now or timezone.now()
+    view = rules_cache.view_or_read(view)
     provider = schedule_provider_for(actor, provider)
     start = _aware_utc(start)
     online = source == Appointment.Source.ONLINE
@@ -278,9 +281,9 @@ def book_appointment(
     end, _, _ = _blocked(service, start)
     with transaction.atomic():
         patient = Patient.objects.select_for_update().get(pk=patient.pk)
-        candidates = _candidates(service, location, provider)
-        rules = load_rules(service, location, candidates)
-        _check_policy(rules.policy, location, start, now, online)
+        candidates = _candidates(service, location, provider, view)
+        rules = load_rules(service, location, candidates, view)
+        _check_policy(rules, location, start, now, online)
         if provider is not None:
             _check_provider(provider, service, location, start, rules)
         _check_patient(patient, service, rules.policy, start, end, now, online, None)
@@ -368,16 +371,23 @@ def book_online(
     now: datetime | None = None,
 ) -> Appointment:
     """The widget's booking: match or create the person (a new one is a lead), record their
-    consents, book. All or nothing."""
-    service = Service.objects.filter(pk=service_id).first()
+    consents, book. All or nothing. The service, location, provider and rules come through the
+    rules cache (one read of its token)."""
+    view = rules_cache.read()
+    service = view.instance(("service", service_id), Service.objects.filter(pk=service_id).first)
     if service is None:
         raise inactive_service("No such service.", code="unknown")
-    location = Location.objects.filter(pk=location_id).first()
+    location = view.instance(
+        ("location", location_id), Location.objects.filter(pk=location_id).first
+    )
     if location is None:
         raise inactive_service("No such location.", field="location", code="unknown")
     provider = None
     if provider_id is not None:
-        provider = Provider.objects.filter(pk=provider_id, is_active=True).first()
+        provider = view.instance(
+            ("active provider", provider_id),
+            Provider.objects.filter(pk=provider_id, is_active=True).first,
+        )
         if provider is None:
             raise ValidationProblem(
                 "No such provider.",
@@ -398,6 +408,7 @@ def book_online(
             source=Appointment.Source.ONLINE,
             reason=reason,
             now=now,
+            view=view,
         )
         record_online_form_consents(
             patient, created=created, choices=consent or {}, client_address=client_address

@@ -129,7 +129,7 @@ def reschedule_appointment(
         _check_service(service, location, online)
         target = provider or appointment.provider
         rules = load_rules(service, location, [target.pk])
-        _check_policy(rules.policy, location, start, now, online)
+        _check_policy(rules, location, start, now, online)
         _check_provider(target, service, location, start, rules)
         end, blocked_start, blocked_end = _blocked(service, start)
         _check_patient(

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from clinic import rules_cache
 from clinic.audit import object_label, record_event
 from clinic.errors import ConflictProblem, DomainError, FieldProblem, ValidationProblem
 from clinic.models import AuditEvent, Location
@@ -282,6 +283,7 @@ def book_series(
         raise _field("on_conflict", "invalid", "Choose refuse or skip.")
     now = now or timezone.now()
     zone = location.zone
+    view = rules_cache.read()  # one read of the rules for every visit (the series changes none)
     with transaction.atomic():
         # The patient's row first, as the booking rule locks it: one person's series and
         # bookings queue behind each other, and the preview below reads a settled calendar.
@@ -331,6 +333,7 @@ def book_series(
                         reason=reason,
                         now=now,
                         series=series,
+                        view=view,
                     )
                 )
             except DomainError as refusal:

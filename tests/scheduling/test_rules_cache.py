@@ -1,0 +1,293 @@
+"""The rules cache (``clinic.rules_cache``): a change to the rules takes effect on the next
+request, however it was made, and only when and where it is visible; every table a cold load
+reads carries the token trigger."""
+
+import datetime
+import re
+import threading
+
+import pytest
+from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
+
+from clinic import rules_cache
+from clinic.models import ClinicSettings, RulesToken
+from providers.models import Credential, ScopeRule
+from scheduling.availability import load_rules, offered_providers
+from scheduling.models import BookingPolicyOverride, Offering
+from tests.factories.providers import ActFactory, ensure_scope_catalog
+from tests.scheduling.conftest import local, next_week
+from tests.scheduling.test_public_api import body, book, problem_type
+
+pytestmark = pytest.mark.django_db
+
+AVAILABILITY = "/api/v1/public/availability/"
+TABLE = re.compile(r'(?:FROM|JOIN)\s+"?(\w+)"?', re.IGNORECASE)
+FROM = re.compile(r'FROM\s+"?(\w+)"?', re.IGNORECASE)  # the table a statement is about
+
+
+@pytest.fixture
+def day():
+    return next_week()
+
+
+@pytest.fixture
+def warm(api_client, physio, assessment, location, day):
+    """The rules read once (availability and a booking), so the next request may use them."""
+    assert slot_count(api_client, assessment, location, day) > 0
+    response = book(api_client, body(assessment, location, local(day, "09:00"), physio))
+    assert response.status_code == 201
+    return rules_cache.read().token
+
+
+def slot_count(client, service, location, day, provider=None) -> int:
+    params = {"service": service.pk, "location": location.pk, "start": day, "end": day}
+    if provider is not None:
+        params["provider"] = provider.pk
+    response = client.get(AVAILABILITY, params)
+    assert response.status_code == 200
+    return len(response.json()["slots"])
+
+
+_emails = iter(f"person{n}@example.org" for n in range(10_000))
+
+
+def book_at(client, service, location, day, provider, hh_mm="11:00"):
+    return book(client, body(service, location, local(day, hh_mm), provider, email=next(_emails)))
+
+
+def refusal_codes(response) -> list[str]:
+    return [e["code"] for e in response.json().get("errors", [])]
+
+
+def test_a_booking_and_a_search_change_no_rule_table(
+    warm, api_client, physio, assessment, location, day
+):
+    """Hot paths never write to a table the token watches (or every booking would reload the
+    rules, and queue behind each other on the token row)."""
+    book_at(api_client, assessment, location, day, physio)
+    slot_count(api_client, assessment, location, day)
+    assert rules_cache.read().token == warm
+
+
+def test_a_suspended_credential_takes_effect_on_the_next_request(
+    warm, api_client, physio, assessment, location, day
+):
+    credential = physio.credentials.get()
+    credential.status = Credential.Status.SUSPENDED
+    credential.save()
+    assert slot_count(api_client, assessment, location, day) == 0
+    response = book_at(api_client, assessment, location, day, physio)
+    assert response.status_code == 422
+    assert refusal_codes(response) == ["credential_suspended"]
+
+
+def test_an_expiry_date_edited_by_queryset_update_takes_effect_and_is_judged_per_date(
+    warm, api_client, physio, assessment, location, day
+):
+    """The cached credential keeps its dates; each visit date is decided from them."""
+    physio.credentials.update(valid_until=day)
+    assert book_at(api_client, assessment, location, day, physio).status_code == 201
+    next_day = day + datetime.timedelta(days=1)
+    assert slot_count(api_client, assessment, location, next_day) == 0
+    response = book_at(api_client, assessment, location, next_day, physio)
+    assert refusal_codes(response) == ["credential_expired"]
+    assert book_at(api_client, assessment, location, day, physio, "13:00").status_code == 201
+
+
+def test_a_deactivated_offering_takes_effect_on_the_next_request(
+    warm, api_client, physio, assessment, location, day
+):
+    Offering.objects.filter(provider=physio).update(is_active=False)
+    assert slot_count(api_client, assessment, location, day) == 0
+    assert slot_count(api_client, assessment, location, day, physio) == 0
+    response = book_at(api_client, assessment, location, day, physio)
+    assert refusal_codes(response) == ["not_offered"]
+
+
+def test_a_removed_offering_takes_effect_on_the_next_request(
+    warm, api_client, physio, assessment, location, day
+):
+    Offering.objects.get(provider=physio).delete()
+    assert slot_count(api_client, assessment, location, day) == 0
+    response = book(api_client, body(assessment, location, local(day, "11:00"), email="x@y.org"))
+    assert response.status_code != 201
+
+
+def test_a_changed_booking_policy_takes_effect_on_the_next_request(
+    warm, api_client, physio, assessment, location, day
+):
+    BookingPolicyOverride.objects.create(location=location, booking_horizon_days=1)
+    assert slot_count(api_client, assessment, location, day) == 0
+    response = book_at(api_client, assessment, location, day, physio)
+    assert problem_type(response) == "outside-booking-policy"
+    assert refusal_codes(response) == ["horizon"]
+
+
+def test_changed_clinic_settings_take_effect_on_the_next_request(
+    warm, api_client, physio, assessment, location, day
+):
+    ClinicSettings.objects.update(slot_step_minutes=120)
+    assert (
+        slot_count(api_client, assessment, location, day) == 3
+    )  # 11:00, 13:00, 15:00 (09:00 taken)
+
+
+def test_a_forbidding_scope_rule_takes_effect_on_the_next_request(
+    warm, api_client, physio, assessment, location, day
+):
+    ScopeRule.objects.filter(discipline=physio.discipline, act__code="diagnose").update(
+        allowed=False
+    )
+    assert slot_count(api_client, assessment, location, day) == 0
+    response = book_at(api_client, assessment, location, day, physio)
+    assert refusal_codes(response) == ["act_not_in_discipline"]
+
+
+def test_a_changed_act_requirement_takes_effect_on_the_next_request(
+    warm, api_client, physio, assessment, location, day
+):
+    assessment.required_acts.set([ActFactory(code="laser_surgery")])
+    assert slot_count(api_client, assessment, location, day) == 0
+    response = book_at(api_client, assessment, location, day, physio)
+    assert response.status_code == 422
+    assert problem_type(response) == "out-of-scope"
+
+
+def test_a_rolled_back_change_leaves_no_entry_another_change_could_reach(
+    warm, api_client, physio, assessment, location, day
+):
+    """Inside the change's transaction the new rules apply; after its rollback the old ones do,
+    and a later, different change is read afresh (a counter would have reused the token)."""
+    change = transaction.savepoint()
+    physio.credentials.update(status=Credential.Status.SUSPENDED)
+    response = book_at(api_client, assessment, location, day, physio)
+    assert refusal_codes(response) == ["credential_suspended"]
+    transaction.savepoint_rollback(change)
+    assert rules_cache.read().token == warm
+    assert slot_count(api_client, assessment, location, day) > 0
+    physio.credentials.update(valid_until=day - datetime.timedelta(days=1))
+    response = book_at(api_client, assessment, location, day, physio)
+    assert refusal_codes(response) == ["credential_expired"]
+
+
+def test_each_change_in_one_transaction_gives_a_new_token(warm, physio):
+    tokens = {warm}
+    for status in (Credential.Status.SUSPENDED, Credential.Status.ACTIVE):
+        physio.credentials.update(status=status)
+        tokens.add(rules_cache.read().token)
+    assert len(tokens) == 3
+
+
+def test_without_a_token_row_nothing_is_cached_until_a_change_recreates_it(
+    api_client, physio, assessment, location, day
+):
+    RulesToken.objects.all().delete()
+    assert rules_cache.read().token is None
+    assert slot_count(api_client, assessment, location, day) > 0
+    physio.credentials.update(status=Credential.Status.SUSPENDED)
+    assert rules_cache.read().token is not None
+    assert slot_count(api_client, assessment, location, day) == 0
+
+
+def test_a_warm_booking_runs_no_rule_query(warm, api_client, physio, assessment, location, day):
+    with CaptureQueriesContext(connection) as queries:
+        assert book_at(api_client, assessment, location, day, physio).status_code == 201
+    watched = _tables_with_triggers()
+    read = {t for q in queries.captured_queries for t in FROM.findall(q["sql"])}
+    assert read & watched == set()
+
+
+def _tables_with_triggers() -> set[str]:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT DISTINCT tgrelid::regclass::text FROM pg_trigger "
+                "WHERE tgname LIKE 'rules_token%%' AND NOT tgisinternal"
+            )
+        else:
+            cursor.execute(
+                "SELECT DISTINCT tbl_name FROM sqlite_master "
+                "WHERE type = 'trigger' AND name LIKE 'rules_token%'"
+            )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _triggers_on(table: str) -> set[str]:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass AND NOT tgisinternal",
+                [table],
+            )
+        else:
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = %s", [table]
+            )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def test_every_table_a_cold_load_reads_carries_the_token_trigger(
+    monkeypatch, api_client, physio, assessment, location, day
+):
+    """Whatever a cached loader reads (now or after a future change to it) must give a new
+    token when it changes: the SQL of every cold load, through the booking and the search."""
+    loaded: list[str] = []
+    original = rules_cache.RulesView.get
+
+    def capturing(self, key, load):
+        def load_and_capture():
+            with CaptureQueriesContext(connection) as queries:
+                value = load()
+            loaded.extend(q["sql"] for q in queries.captured_queries)
+            return value
+
+        return original(self, key, load_and_capture)
+
+    monkeypatch.setattr(rules_cache.RulesView, "get", capturing)
+    rules_cache.clear()
+    assert slot_count(api_client, assessment, location, day, physio) > 0
+    rules_cache.clear()
+    assert book_at(api_client, assessment, location, day, physio).status_code == 201
+    rules_cache.clear()
+    load_rules(assessment, location, offered_providers(assessment, location))
+    tables = {table for sql in loaded for table in TABLE.findall(sql)}
+    assert {"providers_credential", "scheduling_offering", "clinic_clinicsettings"} <= tables
+    for table in sorted(tables):
+        assert set(rules_cache.trigger_names(table)) <= _triggers_on(table), table
+
+
+@pytest.fixture
+def catalog(transactional_db):
+    ensure_scope_catalog()  # a transactional test starts from a flushed database
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_change_committed_on_another_connection_is_seen_by_the_next_request(
+    catalog, api_client, physio, assessment, location, day
+):
+    """Two processes: this one serves requests with a warm cache; another connection (a
+    manager in the admin) suspends the credential and commits."""
+    assert slot_count(api_client, assessment, location, day) > 0
+    assert book_at(api_client, assessment, location, day, physio).status_code == 201
+    errors: list[BaseException] = []
+
+    def manager() -> None:
+        try:
+            with transaction.atomic():
+                Credential.objects.filter(provider=physio).update(
+                    status=Credential.Status.SUSPENDED
+                )
+        except BaseException as error:  # reported to the test below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=manager)
+    other.start()
+    other.join()
+    assert errors == []
+    assert slot_count(api_client, assessment, location, day) == 0
+    response = book_at(api_client, assessment, location, day, physio, "13:00")
+    assert refusal_codes(response) == ["credential_suspended"]
