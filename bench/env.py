@@ -4,6 +4,7 @@ Everything here can be overridden from the environment, so the same command runs
 machine, in CI or in Docker Compose. The bench never touches the databases of the tests or the demo.
 """
 
+import gc
 import os
 import secrets
 import subprocess
@@ -72,6 +73,9 @@ def setup_django() -> None:
     import django
 
     django.setup()
+    # What gunicorn.conf.py's post_worker_init does in a web worker, so that in-process timings
+    # are a worker's.
+    gc.freeze()
 
 
 def psql(sql: str, db: str = "postgres") -> str:

@@ -159,10 +159,11 @@ def fresh_database() -> None:
 
 
 def prepare() -> "object":
-    from bench import dataset
+    from bench import dataset, planner
 
     fresh_database()
     clinic = dataset.build()
+    planner.analyze()
     clinic.save(env.OUT_DIR / "clinic.json")
     return clinic
 
@@ -479,9 +480,11 @@ def main(argv: list[str] | None = None) -> int:
     results["waitlist"] = waitlist.measure(runs=3 if args.quick else 10)
     log("series: preview and booking of 24 visits")
     results["phase_load"]["series"] = load()
-    from bench import series
+    from bench import planner, series
 
-    results["series"] = series.measure(series.populate(), runs=3 if args.quick else 10)
+    world = series.populate()
+    planner.analyze()
+    results["series"] = series.measure(world, runs=3 if args.quick else 10)
     log("visit notes: write, sign, amend; a patient's notes list")
     results["phase_load"]["visit_notes"] = load()
     run_notes(results, sizes)

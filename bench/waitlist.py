@@ -137,12 +137,14 @@ def _opening(world: dict):
 def measure_matching(sizes=SIZES, runs: int = 7) -> list[dict]:
     """Per size: SQL queries of one ``match_opening`` and its time over ``runs`` runs (ms)."""
 
+    from bench import planner
     from bench.stats import summarize
     from scheduling.services.waitlist_matching import match_opening
 
     rows = []
     for size in sizes:
         world = _build(size)
+        planner.analyze()
         match_opening(_opening(world).pk)  # warm the process (settings, scope catalog)
         opening = _opening(world)
         with counting_queries() as captured:

@@ -1,5 +1,6 @@
 """The Celery application; tasks are discovered in every installed app's ``tasks`` module."""
 
+import gc
 import os
 
 from celery import Celery, signals
@@ -22,3 +23,11 @@ def retire_old_database_connections(sender=None, **kwargs) -> None:
     if sender is not None and getattr(sender.request, "is_eager", False):
         return
     close_old_connections()
+
+
+@signals.worker_process_init.connect
+def freeze_start_up_objects(**kwargs) -> None:
+    """A pool process's modules, settings and templates live as long as it does: moved out of
+    the collector's reach, they are no longer traversed by every full collection during sends
+    (the same as ``gunicorn.conf.py`` does for a web worker)."""
+    gc.freeze()
