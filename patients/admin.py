@@ -26,7 +26,7 @@ from patients.models import (
     Referral,
     ReferralStatusChange,
 )
-from patients.selectors import current_consents
+from patients.selectors import current_consents, email_is
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -75,7 +75,7 @@ class PatientAdminForm(forms.ModelForm):
         email, status = data.get("email"), data.get("status")
         if email and status != Patient.Status.ARCHIVED:
             clash = Patient.objects.exclude(status=Patient.Status.ARCHIVED).filter(
-                email__iexact=email.strip()
+                email_is(email.strip())
             )
             if self.instance.pk:
                 clash = clash.exclude(pk=self.instance.pk)

@@ -1,8 +1,18 @@
-"""Reads about patients: the current consent state and its history."""
+"""Reads about patients: who has an e-mail address, the current consent state and its history."""
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Lower
+from django.db.models.lookups import Exact
 
 from patients.models import Consent, Patient
+
+
+def email_is(email: str) -> Exact:
+    """A filter for patients with this e-mail address, case folded the way the unique index
+    ``patient_unique_email_not_archived`` is (``LOWER`` on both sides), so PostgreSQL finds the
+    patient through it. Django's ``email__iexact`` compiles to ``UPPER(...)``, which no index
+    serves: every online booking then read the whole patient table."""
+    return Exact(Lower("email"), Lower(Value(email)))
 
 
 def consent_history(patient: Patient) -> QuerySet:

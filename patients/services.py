@@ -24,6 +24,7 @@ from clinic.models import AuditEvent, Location
 from clinic.roles import User
 from patients import consent_texts
 from patients.models import CareRelationship, Consent, Patient
+from patients.selectors import email_is
 
 PURPOSES = tuple(Consent.Purpose.values)
 SOURCES = tuple(Consent.Source.values)
@@ -68,7 +69,7 @@ def _require_names(first_name: str, last_name: str) -> tuple[str, str]:
 def _find_by_email(email: str) -> Patient | None:
     return (
         Patient.objects.exclude(status=Patient.Status.ARCHIVED)
-        .filter(email__iexact=email)
+        .filter(email_is(email))
         .order_by("pk")
         .first()
     )

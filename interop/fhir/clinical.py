@@ -19,6 +19,7 @@ from interop.fhir.params import Params
 from interop.fhir.schedule import clinic_zone
 from patients.access import clinical_patient_ids_for, sees_clinical_content
 from patients.models import CareRelationship, Patient
+from patients.selectors import email_is
 from plans.models import CarePlan
 from plans.selectors import plans_visible_to
 
@@ -90,7 +91,7 @@ class PatientHandler(ModelHandler):
         if emails is not None:
             match = Q()
             for email in emails:
-                match |= Q(email__iexact=email)
+                match |= Q(email_is(email))
             queryset = queryset.filter(match)
         if params.values("birthdate"):
             window = params.date_range("birthdate", clinic_zone())

@@ -8,6 +8,7 @@ from django.db import connection
 from clinic.errors import ValidationProblem
 from patients import services
 from patients.models import Patient
+from patients.selectors import email_is
 from patients.services import match_or_create_patient
 from tests.factories.patients import PatientFactory
 
@@ -101,3 +102,22 @@ def test_two_parallel_creations_with_the_same_email_give_one_patient(monkeypatch
     assert len({pk for pk, _ in results}) == 1
     assert sum(created for _, created in results) == 1
     assert Patient.objects.filter(email__iexact="race@example.org").count() == 1
+
+
+@pytest.mark.django_db
+def test_matching_by_email_is_served_by_the_unique_email_index():
+    """Every online booking and waitlist join looks its person up by e-mail: the lookup must fold
+    case as the unique index does (LOWER), or PostgreSQL reads the whole patient table."""
+    if connection.vendor != "postgresql":
+        pytest.skip("index use is a PostgreSQL plan")
+    PatientFactory(email="someone@example.org")
+    lookup = (
+        Patient.objects.exclude(status=Patient.Status.ARCHIVED)
+        .filter(email_is("SomeOne@Example.org"))
+        .order_by("pk")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = lookup.explain()
+    assert "patient_unique_email_not_archived" in plan
+    assert [p.email for p in lookup] == ["someone@example.org"]
