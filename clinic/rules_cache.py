@@ -7,7 +7,8 @@ change when a manager edits them, a few times a day; reading them is most of a b
 
 The token is one row (``clinic_rulestoken``). Database triggers on every table those rules are
 read from replace its value with a new random one whenever the table changes (PostgreSQL: per
-statement, including TRUNCATE; SQLite: per row), in the changing transaction. So a change made by
+statement, including TRUNCATE, before it runs, so that rule edits queue on the token row rather
+than deadlock; SQLite: per row), in the changing transaction. So a change made by
 the API, the admin, ``queryset.update()``, ``bulk_create`` or raw SQL gives a new token, visible
 exactly when the change is: to the changing transaction at once, to others when it commits. A
 random value, not a counter: a counter bumped in a transaction that rolls back would be bumped
@@ -128,10 +129,13 @@ def _create(schema_editor, tables: tuple[str, ...]) -> None:
     for table in tables:
         if vendor == "postgresql":
             name = f"{TRIGGER_PREFIX}_{table}"
+            # BEFORE the statement: a transaction takes the token row's lock before the row
+            # locks of its first change to the rules, so two changes queue on the token instead
+            # of deadlocking (one holding the token, the other a row the first then changes).
             schema_editor.execute(
-                f"CREATE TRIGGER {name} AFTER INSERT OR UPDATE OR DELETE ON {table} "
+                f"CREATE TRIGGER {name} BEFORE INSERT OR UPDATE OR DELETE ON {table} "
                 f"FOR EACH STATEMENT EXECUTE FUNCTION {TRIGGER_PREFIX}_bump();"
-                f"CREATE TRIGGER {name}_truncate AFTER TRUNCATE ON {table} "
+                f"CREATE TRIGGER {name}_truncate BEFORE TRUNCATE ON {table} "
                 f"FOR EACH STATEMENT EXECUTE FUNCTION {TRIGGER_PREFIX}_bump();",
                 params=None,
             )
@@ -179,6 +183,19 @@ def token_function() -> migrations.RunPython:
             schema_editor.execute(f"DROP FUNCTION IF EXISTS {TRIGGER_PREFIX}_bump();", params=None)
 
     return migrations.RunPython(forward, backward)
+
+
+def triggers_before(*tables: str) -> migrations.RunPython:
+    """The migration operation replacing the first triggers (PostgreSQL: AFTER the statement,
+    so a transaction locked the token only after its rows, and two rule edits could deadlock)
+    by the current ones (BEFORE it); SQLite's per-row triggers are kept as they are."""
+
+    def forward(apps, schema_editor) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            _drop(schema_editor, tables)
+        _create(schema_editor, tables)
+
+    return migrations.RunPython(forward, migrations.RunPython.noop)
 
 
 def triggers(*tables: str) -> migrations.RunPython:

@@ -98,25 +98,37 @@ def current() -> uuid.UUID | None:
     """This thread's holder token, to record on the rows it claims (``None`` off PostgreSQL).
 
     The first claim of a thread makes its token and starts the process's heartbeat; no round
-    trip: until the first beat lands, the rows it claims are covered by their fresh lease."""
+    trip: until the first beat lands, the rows it claims are covered by their fresh lease. A
+    later claim starts the heartbeat again if it ended, so a live claiming thread is never left
+    without one."""
     if not _postgres():
         return None
     registry = _registry
     token = getattr(registry.local, "token", None)
     if token is not None:
+        heart = registry.heart
+        if heart is None or not heart.is_alive():  # it ended (an uncaught error): a new one
+            with registry.lock:
+                _start_heart(registry)
+            registry.wake.set()
         return token
     token = uuid.uuid4()
     with registry.lock:
         registry.threads[threading.current_thread()] = token
         registry.beats[token] = deque(maxlen=64)
-        if registry.heart is None or not registry.heart.is_alive():
-            registry.heart = threading.Thread(
-                target=_beat_forever, args=(registry,), name="notifications-heartbeat", daemon=True
-            )
-            registry.heart.start()
+        _start_heart(registry)
     registry.local.token = token
     registry.wake.set()
     return token
+
+
+def _start_heart(registry: _Registry) -> None:
+    """Start the process's heartbeat thread unless it runs (the caller holds the lock)."""
+    if registry.heart is None or not registry.heart.is_alive():
+        registry.heart = threading.Thread(
+            target=_beat_forever, args=(registry,), name="notifications-heartbeat", daemon=True
+        )
+        registry.heart.start()
 
 
 def confirmed(since: float) -> bool:

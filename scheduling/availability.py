@@ -95,7 +95,7 @@ class Rules:
     so read-only. Dates are judged per visit from them (credential dates, closures)."""
 
     policy: BookingPolicy
-    act_codes: list[str]
+    act_codes: tuple[str, ...]  # a tuple: shared by every request, no caller may change it
     scope: ScopeIndex
     offered: frozenset[int]
     closures: tuple[ClosedDays, ...]
@@ -132,7 +132,7 @@ def load_rules(
     ids = tuple(sorted({int(pk) for pk in provider_ids}))
 
     def load() -> Rules:
-        act_codes = list(service.required_acts.values_list("code", flat=True))
+        act_codes = tuple(service.required_acts.values_list("code", flat=True))
         return Rules(
             policy=resolve_policy(service, location),
             act_codes=act_codes,
@@ -621,7 +621,7 @@ def _seconds(instant: datetime, up: bool = False) -> int:
 def _scope_spans(
     index: ScopeIndex,
     pids: list[int],
-    act_codes: list[str],
+    act_codes: tuple[str, ...],
     location: Location,
     first: date,
     last: date,

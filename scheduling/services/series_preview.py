@@ -57,7 +57,7 @@ class _Judge:
     service: Service
     location: Location
     provider: Provider
-    act_codes: list[str]
+    act_codes: tuple[str, ...]
     scope: ScopeIndex
     window: BookingWindow
     calendar: Calendar | None
