@@ -22,7 +22,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 
-from bench import planner
+from bench import planner, world
 from bench.stats import counting_queries, repeat, summarize
 
 BASE = "/fhir/R4/"
@@ -109,25 +109,14 @@ def populate() -> dict:
     from django.contrib.auth.models import Group
 
     from clinic import roles
-    from clinic.models import ClinicSettings, Location
     from patients.models import Patient
-    from providers.models import Act, Credential, Discipline, Provider
-    from scheduling.models import Appointment, AppointmentEvent, Service, WeeklyAvailability
+    from providers.models import Credential, Discipline, Provider
+    from scheduling.models import Appointment, AppointmentEvent, WeeklyAvailability
     from scheduling.services import create_offering
 
-    ClinicSettings.load()
-    location = Location.objects.create(
-        name="FHIR bench",
-        slug="fhir-bench",
-        address_line="1 Bench Rd",
-        city="Toronto",
-        timezone="America/Toronto",
-        jurisdiction="CA-ON",
+    location, service = world.location_and_service(
+        "FHIR bench", "fhir-bench", "Physiotherapy treatment"
     )
-    service = Service.objects.create(
-        code="fhir-bench", name="Physiotherapy treatment", duration_minutes=45
-    )
-    service.required_acts.set(Act.objects.filter(code="manual_therapy"))
     physio = Discipline.objects.get(code="physiotherapist")
     providers = Provider.objects.bulk_create(
         Provider(display_name=f"FHIR Bench PT {n:03d}", discipline=physio, email=f"f{n}@x.org")

@@ -25,7 +25,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 
-from bench import planner
+from bench import planner, world
 from bench.stats import counting_queries, repeat, summarize
 
 PATH = "/api/v1/visit-notes/"
@@ -101,26 +101,14 @@ def populate(runs: int) -> dict:
     from django.contrib.auth.models import Group
 
     from clinic import roles
-    from clinic.models import ClinicSettings, Location
     from patients.models import Patient
     from plans.models import NoteAddendum, VisitNote
     from plans.notes.templates import template_for
-    from providers.models import Act, Credential, Discipline, Provider
-    from scheduling.models import Service
+    from providers.models import Credential, Discipline, Provider
 
-    ClinicSettings.load()
-    location = Location.objects.create(
-        name="Notes bench",
-        slug="notes-bench",
-        address_line="1 Bench Rd",
-        city="Toronto",
-        timezone="America/Toronto",
-        jurisdiction="CA-ON",
+    location, service = world.location_and_service(
+        "Notes bench", "notes-bench", "Physiotherapy treatment"
     )
-    service = Service.objects.create(
-        code="notes-bench", name="Physiotherapy treatment", duration_minutes=45
-    )
-    service.required_acts.set(Act.objects.filter(code="manual_therapy"))
     user = get_user_model().objects.create_user(username="bench-notes-physio", is_staff=True)
     user.groups.add(Group.objects.get(name=roles.CLINICIAN))
     provider = Provider.objects.create(

@@ -17,7 +17,7 @@ import platform
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bench import env
+from bench import env, world
 from bench.stats import counting_queries, repeat, summarize
 
 DB_NAME = os.environ.get("BENCH_SERIES_DB", "clinic_bench_series")
@@ -34,25 +34,14 @@ def populate() -> dict:
     from django.contrib.auth.models import Group
 
     from clinic import roles
-    from clinic.models import ClinicSettings, Location
     from patients.models import Patient
-    from providers.models import Act, Credential, Discipline, Provider
-    from scheduling.models import Appointment, Service, WeeklyAvailability
+    from providers.models import Credential, Discipline, Provider
+    from scheduling.models import Appointment, WeeklyAvailability
     from scheduling.services import create_offering
 
-    ClinicSettings.load()
-    location = Location.objects.create(
-        name="Series bench",
-        slug="series-bench",
-        address_line="1 Bench Rd",
-        city="Toronto",
-        timezone="America/Toronto",
-        jurisdiction="CA-ON",
+    location, service = world.location_and_service(
+        "Series bench", "series-bench", "Physiotherapy follow-up"
     )
-    service = Service.objects.create(
-        code="series-bench", name="Physiotherapy follow-up", duration_minutes=45
-    )
-    service.required_acts.set(Act.objects.filter(code="manual_therapy"))  # migrated catalog
     discipline = Discipline.objects.get(code="physiotherapist")
     today = datetime.now(UTC).date()
     providers = []
