@@ -358,7 +358,19 @@ def run_feed(results: dict, sizes: Sizes) -> None:
     results["calendar_feed"] = calendar_feed.measure(calendar_feed.populate(), sizes.feed_runs)
 
 
-PHASES = ("reminders", "bare", "mixed", "scaleout", "notes", "fhir", "feed")
+PHASES = (
+    "availability",
+    "schedule",
+    "booking",
+    "reminders",
+    "bare",
+    "mixed",
+    "scaleout",
+    "notes",
+    "fhir",
+    "feed",
+)
+SERVED = ("availability", "booking", "mixed")  # phases run against the run's gunicorn
 IN_PROCESS = {"notes": run_notes, "fhir": run_fhir, "feed": run_feed}
 
 
@@ -380,11 +392,18 @@ def run_only(phase: str, sizes: Sizes) -> int:
         IN_PROCESS[phase](results, sizes)
     elif phase == "bare":
         run_bare(results, clinic, sizes)
-    elif phase == "mixed":
+    elif phase == "schedule":
+        from bench import schedule
+
+        results["schedule"] = schedule.measure(clinic, sizes.availability_runs)
+    elif phase in SERVED:
         from bench import server
 
+        served = {"availability": run_availability, "booking": run_booking, "mixed": run_mixed}
         with server.gunicorn(workers=2) as client:
-            run_mixed(results, clinic, sizes, client)
+            served[phase](results, clinic, sizes, client)
+        if phase == "availability":
+            run_peer(results, clinic, sizes)
     else:
         run_scaleout(results, clinic, sizes)
     results["load_end"] = load()
@@ -392,10 +411,14 @@ def run_only(phase: str, sizes: Sizes) -> int:
     plain = json.loads(json.dumps(results, default=_plain))
     if phase == "reminders":
         return 0 if plain["reminders"]["duplicates"] == plain["reminders"]["lost"] == 0 else 1
-    if phase in IN_PROCESS:
-        from bench import report
+    from bench import report
 
+    if phase in IN_PROCESS:
         return 0 if report.interop_invariants_hold(plain) else 1
+    if phase == "booking":
+        return 0 if report.invariants_hold(plain) else 1
+    if phase == "availability":
+        return 0 if plain["peer"].get("same_slots") is not False else 1
     return 0 if report_scale.invariants_hold(plain) else 1
 
 
