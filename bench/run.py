@@ -416,7 +416,7 @@ def run_only(phase: str, sizes: Sizes) -> int:
     if phase in IN_PROCESS:
         return 0 if report.interop_invariants_hold(plain) else 1
     if phase == "booking":
-        return 0 if report.invariants_hold(plain) else 1
+        return 0 if report.booking_invariants_hold(plain) else 1
     if phase == "availability":
         return 0 if plain["peer"].get("same_slots") is not False else 1
     return 0 if report_scale.invariants_hold(plain) else 1
