@@ -18,7 +18,7 @@ from scheduling.availability import load_rules
 from scheduling.models import Offering, Service
 from tests.factories.clinic import LocationFactory
 from tests.factories.providers import ProviderFactory, ensure_scope_catalog
-from tests.factories.scheduling import ServiceFactory, offer, weekly_hours
+from tests.factories.scheduling import ServiceFactory, offer
 from tests.scheduling.conftest import local, next_week
 from tests.scheduling.test_public_api import body, book
 from tests.services import wait_until
@@ -26,47 +26,29 @@ from tests.services import wait_until
 AVAILABILITY = "/api/v1/public/availability/"
 
 
-@pytest.fixture
-def place(db):
-    return LocationFactory(slug="pickering", name="Pickering")
-
-
-@pytest.fixture
-def assessment(db):
-    return ServiceFactory(
-        code="physio-assessment", name="Physiotherapy assessment", acts=["diagnose"]
-    )
-
-
-@pytest.fixture
-def physio(place, assessment):
-    provider = ProviderFactory(display_name="Priya Physio", locations=[place])
-    offer(provider, assessment, place)
-    weekly_hours(provider, place)
-    return provider
-
-
 # --- The rules cache ------------------------------------------------------------------------
 
 
 @pytest.mark.django_db
-def test_a_caller_cannot_change_the_cached_rules_other_requests_judge_by(physio, assessment, place):
+def test_a_caller_cannot_change_the_cached_rules_other_requests_judge_by(
+    physio, assessment, location
+):
     """The cached ``Rules`` are shared by every request of the process: what one caller does
     to the object it was handed must not change what the next request judges scope by (an
     emptied list of acts would let anyone take the service)."""
     ClinicSettings.load()  # its lazy creation would renew the token between the two reads
-    rules = load_rules(assessment, place, [physio.pk])
-    assert load_rules(assessment, place, [physio.pk]) is rules, "served from the cache"
+    rules = load_rules(assessment, location, [physio.pk])
+    assert load_rules(assessment, location, [physio.pk]) is rules, "served from the cache"
     assert list(rules.act_codes) == ["diagnose"]
     with contextlib.suppress(AttributeError, TypeError):
         rules.act_codes.clear()  # a careless caller, e.g. one "normalising" the codes in place
-    again = load_rules(assessment, place, [physio.pk])
+    again = load_rules(assessment, location, [physio.pk])
     assert list(again.act_codes) == ["diagnose"]
 
 
 @pytest.mark.django_db
 def test_a_cached_model_instance_changed_by_one_caller_is_not_changed_for_the_next(
-    physio, assessment, place
+    physio, assessment, location
 ):
     view = rules_cache.read()
     first = view.instance(
@@ -82,10 +64,10 @@ def test_a_cached_model_instance_changed_by_one_caller_is_not_changed_for_the_ne
 
 @pytest.mark.django_db
 def test_the_written_availability_json_is_the_serializers_answer_in_every_rendering(
-    api_client, physio, assessment, place
+    api_client, physio, assessment, location
 ):
     day = next_week()
-    params = {"service": assessment.pk, "location": place.pk, "start": day, "end": day}
+    params = {"service": assessment.pk, "location": location.pk, "start": day, "end": day}
     compact = api_client.get(AVAILABILITY, params)
     assert compact.status_code == 200
     assert compact.json()["slots"]
@@ -100,9 +82,9 @@ def test_the_written_availability_json_is_the_serializers_answer_in_every_render
 @pytest.mark.django_db
 @pytest.mark.parametrize("field", ["service", "location", "provider"])
 def test_an_id_no_database_column_holds_is_refused_by_the_cached_lookups_not_a_500(
-    api_client, physio, assessment, place, field
+    api_client, physio, assessment, location, field
 ):
-    data = body(assessment, place, local(next_week(), "10:00"), physio)
+    data = body(assessment, location, local(next_week(), "10:00"), physio)
     data[field] = 2**70
     response = book(api_client, data)
     assert 400 <= response.status_code < 500, response.content
@@ -175,10 +157,10 @@ def test_a_claiming_thread_whose_heartbeat_thread_died_gets_a_heartbeat_again_on
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_rule_edits_touching_one_credential_do_not_deadlock_on_the_rules_token():
-    """The token row is written by an AFTER trigger, so a transaction takes its lock only
-    after the row locks of its statement. Transaction A edits an offering (takes the token),
-    B edits a credential (holds its row, waits for the token), A then edits that credential:
-    without the token A would simply wait for B; with it, the two deadlock and one fails."""
+    """Transaction A edits an offering (takes the token), B edits a credential, A then edits
+    that credential. Were the token written by an AFTER trigger, B would hold the credential's
+    row while waiting for the token and A would wait for that row: a deadlock, one edit lost.
+    The BEFORE trigger makes B queue on the token before it touches any row."""
     if connection.vendor != "postgresql":
         pytest.skip("statement triggers and row locks: PostgreSQL")
     ensure_scope_catalog()
