@@ -387,7 +387,13 @@ def render(r: dict) -> str:
         f"- Date: {r['date']}; commit {r['commit']}; whole run {r['wall_seconds']} s"
         + (" (**--quick: harness check, not a recorded run**)" if r["quick"] else ""),
         f"- Machine: {m['nproc']} cores ({m['cpu']}), {m['memory_gib']} GiB, Linux "
-        f"{m['kernel']}; Python {m['python']}, PostgreSQL {m['postgres']}, {m['redis']}",
+        f"{m['kernel']}; Python {m['python']}, PostgreSQL {m['postgres']}, {m['redis']}"
+        + (
+            f"; a plain Python loop of 10 million additions takes {m['python_loop_seconds']} s "
+            "of CPU (this machine's speed, to compare runs)"
+            if "python_loop_seconds" in m
+            else ""
+        ),
         f"- Load average (1, 5, 15 min) at start {r['load_start']}, at end {r['load_end']}; "
         "at each phase: " + "; ".join(f"{k} {v}" for k, v in r["phase_load"].items()),
         f"- Data: {r['clinic']['appointments']} appointments over 8 weeks from "

@@ -14,6 +14,7 @@ peer's virtual environment under ``bench/out/``. Raw figures also go to ``bench/
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -123,7 +124,22 @@ def machine() -> dict:
         "postgres": env.psql("SHOW server_version"),
         "redis": first_line(["redis-server", "--version"]),
         "kernel": platform.release(),
+        "python_loop_seconds": python_loop_seconds(),
     }
+
+
+def python_loop_seconds() -> float:
+    """CPU seconds for ten million additions in a plain loop (best of three): how fast this
+    machine runs Python, so runs on machines of one kind that differ in speed (seen here: 2.5x
+    between two mornings) can be told apart."""
+    best = math.inf
+    for _ in range(3):
+        started = time.process_time()
+        total = 0
+        for n in range(10_000_000):
+            total += n
+        best = min(best, time.process_time() - started)
+    return round(best, 3)
 
 
 def git_commit() -> str:
