@@ -135,9 +135,12 @@ def _opening(world: dict):
 
 
 def measure_matching(sizes=SIZES, runs: int = 7) -> list[dict]:
-    """Per size: SQL queries of one ``match_opening`` and its time over ``runs`` runs (ms)."""
+    """Per size: SQL queries of one ``match_opening``, its time over ``runs`` runs (ms) and the
+    CPU it costs (this process's p50, and the database backend's mean from ``/proc``): on a
+    shared machine the CPU tells a change from the neighbours' load."""
 
-    from bench import planner
+    from bench import env, planner
+    from bench.cpu import cpu_seconds, database_backends
     from bench.stats import summarize
     from scheduling.services.waitlist_matching import match_opening
 
@@ -150,18 +153,26 @@ def measure_matching(sizes=SIZES, runs: int = 7) -> list[dict]:
         with counting_queries() as captured:
             offers = match_opening(opening.pk)
         assert len(offers) == 1, "the one fitting entry must be offered"
-        seconds = []
+        seconds, process, database = [], [], 0.0
+        backends = database_backends(env.DB_NAME)
         for _ in range(runs):
             opening = _opening(world)
+            db_before, cpu_before = cpu_seconds(backends), time.process_time()
             started = time.perf_counter()
             match_opening(opening.pk)
             seconds.append(time.perf_counter() - started)
+            process.append(time.process_time() - cpu_before)
+            database += cpu_seconds(backends) - db_before
         rows.append(
             {
                 "case": f"{size} waiting entries",
                 "entries": size,
                 "queries": len(captured),
                 "ms": summarize(seconds).as_dict(),
+                "cpu_ms": {
+                    "process_p50": summarize(process).as_dict()["p50"],
+                    "database_mean": database / runs * 1000,
+                },
             }
         )
     return rows
@@ -317,7 +328,9 @@ def main() -> int:
         ms = row["ms"]
         print(
             f"match_opening, {row['case']}: {row['queries']} queries, "
-            f"p50 {ms['p50']:.1f} ms (min {ms['min']:.1f}, max {ms['max']:.1f}, n {ms['n']})"
+            f"p50 {ms['p50']:.1f} ms (min {ms['min']:.1f}, max {ms['max']:.1f}, n {ms['n']}); "
+            f"CPU {row['cpu_ms']['process_p50']:.1f} ms here + "
+            f"{row['cpu_ms']['database_mean']:.1f} ms database"
         )
     latency = result["latency"]
     ms = latency["seconds"]

@@ -17,6 +17,7 @@ import re
 from datetime import date, datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, QuerySet
 
 from clinic.audit import record_event
 from clinic.celery import app as celery_app
@@ -253,24 +254,38 @@ def create_offer(
     policy: BookingPolicy | None = None,
 ) -> WaitlistOffer | None:
     """Hold ``start`` for ``entry`` and plan its offer e-mail, in the caller's transaction.
-    None when the entry is taken (locked, no longer waiting) or the database refused the hold
-    (the time was booked or held meanwhile, or the entry got another offer first). ``policy``
-    is the entry's booking policy when the caller has just resolved it (the matcher's search)."""
+    None when the entry is taken (locked, no longer waiting, changed since the caller read it)
+    or the database refused the hold (the time was booked or held meanwhile, or the entry got
+    another offer first). ``entry`` carries its service and location (the caller has them);
+    ``policy`` is the entry's booking policy when the caller has just resolved it (the
+    matcher's search). The lock reads what the checks and the e-mail need in one query."""
+    service, location = entry.service, entry.location
+    end, blocked_start, blocked_end = _blocked(service, start)
     locked = (
-        WaitlistEntry.objects.select_for_update(skip_locked=True)
-        .filter(pk=entry.pk, status=Entry.WAITING, confirmed_at__isnull=False)
-        .select_related("patient", "service", "location")
+        WaitlistEntry.objects.select_for_update(skip_locked=True, of=("self", "patient"))
+        .select_related("patient")
+        .only("patient__email")
+        .filter(
+            pk=entry.pk,
+            status=Entry.WAITING,
+            confirmed_at__isnull=False,
+            service_id=service.pk,
+            location_id=location.pk,
+        )
+        .annotate(
+            holds_other=Exists(_other_holds(OuterRef("patient_id"), OuterRef("pk"), start, end))
+        )
         .first()
     )
     if locked is None:
         return None
+    locked.service, locked.location = service, location
     try:
-        check_claimable(locked, start, now, policy)
+        check_claimable(locked, start, now, policy, holds_other=locked.holds_other)
     except DomainError:
         return None
     if hold_minutes is None:
         hold_minutes = WaitlistSettings.current().hold_minutes
-    end, blocked_start, blocked_end = _blocked(locked.service, start)
     offer = WaitlistOffer(
         entry=locked,
         provider_id=provider_id,
@@ -287,8 +302,11 @@ def create_offer(
             offer.save()
     except IntegrityError:
         return None
-    WaitlistEntry.objects.filter(pk=locked.pk).update(status=Entry.OFFERED)
-    ledger.plan(offer, OFFER_KIND, now, locked.patient.email)
+    WaitlistEntry.objects.filter(pk=entry.pk).update(status=Entry.OFFERED)
+    # A new offer has no ledger rows yet: one INSERT (``plan`` when the constraint says else).
+    email = locked.patient.email
+    if ledger.plan_first(offer, [ledger.Planned(OFFER_KIND, now, email)]) is None:
+        ledger.plan(offer, OFFER_KIND, now, email)
     record_event(
         actor=_user(actor),
         action=AuditEvent.Action.CREATE,
@@ -297,35 +315,44 @@ def create_offer(
         patient_id=locked.patient_id,
         summary=f"Offered {start.isoformat()} with provider {provider_id} until "
         f"{offer.expires_at.isoformat()}",
-        changes={"entry": locked.pk, "start": start.isoformat(), "provider": provider_id},
+        changes={"entry": entry.pk, "start": start.isoformat(), "provider": provider_id},
         channel="api" if actor is not None else "task",
     )
     _expire_later(offer)
     return offer
 
 
+def _other_holds(patient_id: object, entry_id: object, start: datetime, end: datetime) -> QuerySet:
+    """The patient's open offers of other entries overlapping ``start``-``end``."""
+    return WaitlistOffer.objects.filter(
+        entry__patient_id=patient_id,
+        status=OfferStatus.OFFERED,
+        start__lt=end,
+        end__gt=start,
+    ).exclude(entry_id=entry_id)
+
+
 def check_claimable(
-    entry: WaitlistEntry, start: datetime, now: datetime, policy: BookingPolicy | None = None
+    entry: WaitlistEntry,
+    start: datetime,
+    now: datetime,
+    policy: BookingPolicy | None = None,
+    *,
+    holds_other: bool | None = None,
 ) -> None:
     """Refuse an offer its claim would refuse: the claim is an online booking, so the service
     must be bookable online and the patient within their own online limits (the booking rule's
     checks: the cap on upcoming online bookings, one free consult, no two visits at once), and
-    not already holding another time then (they could claim only one)."""
+    not already holding another time then (they could claim only one). ``holds_other`` is
+    that last answer when the caller read it with the entry's lock (``create_offer``)."""
     service, location = entry.service, entry.location
     _check_service(service, location, online=True)
     end = start + timedelta(minutes=service.duration_minutes)
     policy = policy or resolve_policy(service, location)
     _check_patient(entry.patient, service, policy, start, end, now, True, None)
-    if (
-        WaitlistOffer.objects.filter(
-            entry__patient_id=entry.patient_id,
-            status=OfferStatus.OFFERED,
-            start__lt=end,
-            end__gt=start,
-        )
-        .exclude(entry_id=entry.pk)
-        .exists()
-    ):
+    if holds_other is None:
+        holds_other = _other_holds(entry.patient_id, entry.pk, start, end).exists()
+    if holds_other:
         raise slot_unavailable("The patient is already offered another time then.", "patient_busy")
 
 
