@@ -17,10 +17,11 @@ what a booking accepts can never disagree.
 import math
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from operator import itemgetter
+from types import MappingProxyType
 from typing import NamedTuple, TypeVar
 
 from django.db import router
@@ -101,6 +102,9 @@ class Rules:
     scope: ScopeIndex
     offered: frozenset[int]
     closures: tuple[ClosedDays, ...]
+    # Per provider their weekly hours at the location, every row whatever its dates
+    # (weekday, start, end, valid_from, valid_until): read-only, as all of the rules.
+    hours: Mapping[int, tuple[tuple[int, time, time, date, date | None], ...]]
 
 
 def offering_providers(service: Service, location: Location) -> QuerySet:
@@ -127,7 +131,7 @@ def load_rules(
     provider_ids: Iterable[int],
     view: rules_cache.RulesView | None = None,
 ) -> Rules:
-    """The rules for ``service`` at ``location`` and these providers: ten queries when the
+    """The rules for ``service`` at ``location`` and these providers: eleven queries when the
     rules changed since this process last read them, none otherwise (``view``: the caller's
     read of the rules token, else one query to read it)."""
     view = rules_cache.view_or_read(view)
@@ -141,9 +145,22 @@ def load_rules(
             scope=load_scope_index(ids, act_codes, location.jurisdiction),
             offered=offered_providers(service, location, view),
             closures=location_closures(location),
+            hours=MappingProxyType(_weekly_hours(ids, location)),
         )
 
     return view.get(("rules", service.pk, location.pk, location.jurisdiction, ids), load)
+
+
+_HOUR_COLUMNS = ("weekday", "start_time", "end_time", "valid_from", "valid_until")
+
+
+def _weekly_hours(pids: Iterable[int], location: Location) -> dict[int, tuple]:
+    """Every weekly-hours row of these providers at ``location``, per provider."""
+    found: dict[int, list] = {pid: [] for pid in pids}
+    rows = WeeklyAvailability.objects.filter(provider_id__in=list(found), location=location)
+    for pid, *hours in rows.order_by().values_list("provider_id", *_HOUR_COLUMNS):
+        found[pid].append(tuple(hours))
+    return {pid: tuple(hours) for pid, hours in found.items()}
 
 
 def local_instant(day: date, at: time, location: Location) -> datetime:
@@ -462,16 +479,17 @@ def load_calendar(
     )
     query_start, query_end = range_start - margin, range_end + margin
 
-    hours = (
-        WeeklyAvailability.objects.filter(
-            provider_id__in=pids, location=location, valid_from__lte=end_date
+    if rules.hours.keys() >= set(pids):  # the rules were read for these providers
+        hours: Iterable = ((pid, *row) for pid in pids for row in rules.hours[pid])
+    else:
+        hours = (
+            WeeklyAvailability.objects.filter(
+                provider_id__in=pids, location=location, valid_from__lte=end_date
+            )
+            .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=start_date))
+            .order_by()
+            .values_list("provider_id", *_HOUR_COLUMNS)
         )
-        .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=start_date))
-        .order_by()
-        .values_list(
-            "provider_id", "weekday", "start_time", "end_time", "valid_from", "valid_until"
-        )
-    )
     windows = weekly_windows(hours, start_date, end_date, location)
 
     closed = [
