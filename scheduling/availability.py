@@ -683,13 +683,17 @@ def free_starts(calendar: Calendar, service: Service, step_minutes: int) -> Free
             while start <= last:
                 while f < n_forbidden and highs[f] < start:
                     f += 1
-                if f < n_forbidden and lows[f] <= start:
-                    start += step_s * -((start - highs[f] - 1) // step_s)
-                    continue
-                stop = last if f == n_forbidden else min(last, lows[f] - 1)
-                run = range(start, stop + 1, step_s)
-                found_runs.append(run)
-                start += step_s * len(run)
+                stop = last
+                if f < n_forbidden:
+                    low = lows[f]
+                    if low <= start:  # forbidden: on to the first step after the stretch
+                        start += step_s * -((start - highs[f] - 1) // step_s)
+                        continue
+                    if low <= last:
+                        stop = low - 1
+                after = start + step_s * ((stop - start) // step_s + 1)
+                found_runs.append(range(start, after, step_s))
+                start = after
         if _needs_detail(room_use, provider_sessions):
             session_ranges = [(s, v[2]) for s, v in provider_sessions.items()]
             found: list[tuple[int, int, int | None, int | None]] = []
