@@ -226,6 +226,11 @@ class LocalDays:
         return midnight + seconds
 
 
+def _hours_order(row: tuple[int, time, time, date, date | None]) -> tuple:
+    """A weekly-hours row's place in a provider's canonical list (open-ended rows last)."""
+    return (*row[:4], row[4] or date.max)
+
+
 def weekly_windows(
     rows: Iterable[tuple[int, int, time, time, date, date | None]],
     first: date,
@@ -242,7 +247,7 @@ def weekly_windows(
     shared: dict[tuple, list[Window]] = {}
     windows: dict[int, list[Window]] = defaultdict(list)
     for pid, hours in by_provider.items():
-        key = tuple(sorted(hours, key=repr))
+        key = tuple(sorted(hours, key=_hours_order))
         found = shared.get(key)
         if found is None:
             by_weekday: dict[int, list] = defaultdict(list)
