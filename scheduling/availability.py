@@ -17,12 +17,14 @@ what a booking accepts can never disagree.
 import math
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from operator import itemgetter
+from types import MappingProxyType
 from typing import NamedTuple, TypeVar
 
+from django.db import router
 from django.db.models import FloatField, Func, Q, QuerySet
 from django.utils import timezone
 
@@ -50,7 +52,8 @@ from scheduling.policy import (
 
 Interval = tuple[datetime, datetime]
 Span = tuple[int, int]  # whole seconds since the epoch, half-open
-T = TypeVar("T", datetime, int)
+Window = tuple[int | float, int | float]  # exact seconds since the epoch, half-open
+T = TypeVar("T", datetime, float)
 
 
 class ProviderSlot(NamedTuple):
@@ -99,6 +102,9 @@ class Rules:
     scope: ScopeIndex
     offered: frozenset[int]
     closures: tuple[ClosedDays, ...]
+    # Per provider their weekly hours at the location, every row whatever its dates
+    # (weekday, start, end, valid_from, valid_until): read-only, as all of the rules.
+    hours: Mapping[int, tuple[tuple[int, time, time, date, date | None], ...]]
 
 
 def offering_providers(service: Service, location: Location) -> QuerySet:
@@ -125,7 +131,7 @@ def load_rules(
     provider_ids: Iterable[int],
     view: rules_cache.RulesView | None = None,
 ) -> Rules:
-    """The rules for ``service`` at ``location`` and these providers: ten queries when the
+    """The rules for ``service`` at ``location`` and these providers: eleven queries when the
     rules changed since this process last read them, none otherwise (``view``: the caller's
     read of the rules token, else one query to read it)."""
     view = rules_cache.view_or_read(view)
@@ -139,9 +145,22 @@ def load_rules(
             scope=load_scope_index(ids, act_codes, location.jurisdiction),
             offered=offered_providers(service, location, view),
             closures=location_closures(location),
+            hours=MappingProxyType(_weekly_hours(ids, location)),
         )
 
     return view.get(("rules", service.pk, location.pk, location.jurisdiction, ids), load)
+
+
+_HOUR_COLUMNS = ("weekday", "start_time", "end_time", "valid_from", "valid_until")
+
+
+def _weekly_hours(pids: Iterable[int], location: Location) -> dict[int, tuple]:
+    """Every weekly-hours row of these providers at ``location``, per provider."""
+    found: dict[int, list] = {pid: [] for pid in pids}
+    rows = WeeklyAvailability.objects.filter(provider_id__in=list(found), location=location)
+    for pid, *hours in rows.order_by().values_list("provider_id", *_HOUR_COLUMNS):
+        found[pid].append(tuple(hours))
+    return {pid: tuple(hours) for pid, hours in found.items()}
 
 
 def local_instant(day: date, at: time, location: Location) -> datetime:
@@ -156,6 +175,94 @@ def _days(first: date, last: date) -> Iterable[date]:
         day += timedelta(days=1)
 
 
+def _epoch(instant: datetime) -> int | float:
+    """An instant as seconds since the epoch: an int when whole, else the exact float."""
+    delta = instant - EPOCH
+    if delta.microseconds:
+        return delta.total_seconds()
+    return delta.days * 86400 + delta.seconds
+
+
+def _wall_seconds(at: time) -> tuple[int, int]:
+    """A wall-clock time as (whole seconds after midnight, microseconds)."""
+    return at.hour * 3600 + at.minute * 60 + at.second, at.microsecond
+
+
+class LocalDays:
+    """Wall-clock times on a range of local dates as epoch seconds, equal to ``local_instant``.
+
+    On a day whose UTC offset holds from one local midnight to the next (all but a few days a
+    year), a wall time is that midnight plus its seconds: integer arithmetic, no datetime. Only
+    on a day the offset changes (or a zone skips or repeats midnight) is each time asked of
+    ``zoneinfo`` (``local_instant``), so gaps and repeated hours resolve as it resolves them."""
+
+    def __init__(self, first: date, last: date, location: Location):
+        self.location = location
+        self.midnights: dict[date, int | None] = {}
+        zone = location.zone
+        day = first
+        start = local_instant(day, time(0), location)
+        while day <= last:
+            following = day + timedelta(days=1)
+            end = local_instant(following, time(0), location)
+            steady = end - start == timedelta(days=1) and (
+                start.astimezone(zone).utcoffset() == end.astimezone(zone).utcoffset()
+            )
+            self.midnights[day] = _epoch(start) if steady else None
+            day, start = following, end
+        self._careful: dict[tuple[date, time], int | float] = {}
+
+    def at(self, day: date, at: time) -> int | float:
+        """``local_instant(day, at)`` in seconds since the epoch (exact)."""
+        midnight = self.midnights.get(day)
+        if midnight is None:
+            found = self._careful.get((day, at))
+            if found is None:
+                found = self._careful[(day, at)] = _epoch(local_instant(day, at, self.location))
+            return found
+        seconds, micro = _wall_seconds(at)
+        if micro:
+            return ((midnight + seconds) * 1_000_000 + micro) / 1_000_000
+        return midnight + seconds
+
+
+def _hours_order(row: tuple[int, time, time, date, date | None]) -> tuple:
+    """A weekly-hours row's place in a provider's canonical list (open-ended rows last)."""
+    return (*row[:4], row[4] or date.max)
+
+
+def weekly_windows(
+    rows: Iterable[tuple[int, int, time, time, date, date | None]],
+    first: date,
+    last: date,
+    location: Location,
+) -> dict[int, list[Window]]:
+    """Per provider the open windows (epoch seconds, sorted and merged) their weekly hours
+    ``(provider, weekday, start, end, valid_from, valid_until)`` give on the local dates
+    ``first``..``last``. Providers with the same hours share one list (read-only)."""
+    by_provider: dict[int, list] = defaultdict(list)
+    for pid, *hours in rows:
+        by_provider[pid].append(tuple(hours))
+    days = LocalDays(first, last, location)
+    shared: dict[tuple, list[Window]] = {}
+    windows: dict[int, list[Window]] = defaultdict(list)
+    for pid, hours in by_provider.items():
+        key = tuple(sorted(hours, key=_hours_order))
+        found = shared.get(key)
+        if found is None:
+            by_weekday: dict[int, list] = defaultdict(list)
+            for weekday, *rest in key:
+                by_weekday[weekday].append(rest)
+            spans = []
+            for day in days.midnights:
+                for start_t, end_t, valid_from, valid_until in by_weekday.get(day.weekday(), ()):
+                    if valid_from <= day and (valid_until is None or day <= valid_until):
+                        spans.append((days.at(day, start_t), days.at(day, end_t)))
+            found = shared[key] = merge(spans)
+        windows[pid] = found
+    return windows
+
+
 def merge(intervals: Iterable[tuple[T, T]]) -> list[tuple[T, T]]:
     """Sorted, disjoint union of half-open intervals."""
     merged: list[list[T]] = []
@@ -168,9 +275,9 @@ def merge(intervals: Iterable[tuple[T, T]]) -> list[tuple[T, T]]:
     return [(s, e) for s, e in merged]
 
 
-def subtract(windows: list[Interval], holes: list[Interval]) -> list[Interval]:
+def subtract(windows: list[tuple[T, T]], holes: list[tuple[T, T]]) -> list[tuple[T, T]]:
     """``windows`` minus ``holes``; both sorted and disjoint."""
-    out: list[Interval] = []
+    out: list[tuple[T, T]] = []
     j = 0
     for start, end in windows:
         cursor = start
@@ -232,21 +339,24 @@ class _RoomUse:
 @dataclass
 class Calendar:
     """What one search reads, for one service at one location over a range of local dates:
-    per provider the open windows, time off, busy spans (epoch seconds), group sessions and
-    scope answers; the location's closures and its rooms of the needed kind. ``load_calendar``
-    fills it in a fixed number of queries; ``sweep`` turns it into slots without any."""
+    per provider the open windows (their hours, sorted and merged; providers with the same
+    hours share one list), time off and busy spans, group sessions and scope answers; the
+    location's closures and its rooms of the needed kind. Every instant is in seconds since the
+    epoch: exact (an int, or a float with the microseconds) for hours, time off and closures,
+    whole seconds rounded outwards for busy spans. ``load_calendar`` fills it in a fixed number
+    of queries; ``sweep`` turns it into slots without any."""
 
     pids: list[int]
     earliest: datetime
     range_end: datetime
-    windows: dict[int, list[Interval]]
-    closed: list[Interval]
-    time_off: dict[int, list[Interval]]
-    busy: dict[int, list[Span]]
+    windows: dict[int, list[Window]]
+    closed: list[Window]
+    time_off: dict[int, list[Window]]
+    busy: dict[int, list[Span]]  # merged and sorted
     sessions: dict[tuple[int, float], list]  # (provider, start) -> [participants, room, blocked]
     room_use: list[tuple[int, "_RoomUse"]]
     load: dict[int, int]
-    scope: dict[int, list[tuple[datetime, bool]]]
+    scope: dict[int, list[tuple[int, bool]]]
 
 
 def search(
@@ -374,49 +484,43 @@ def load_calendar(
     )
     query_start, query_end = range_start - margin, range_end + margin
 
-    hours = WeeklyAvailability.objects.filter(
-        provider_id__in=pids, location=location, valid_from__lte=end_date
-    ).filter(Q(valid_until__isnull=True) | Q(valid_until__gte=start_date))
-    by_weekday: dict[int, list] = defaultdict(list)
-    for row in hours.values_list(
-        "provider_id", "weekday", "start_time", "end_time", "valid_from", "valid_until"
-    ):
-        by_weekday[row[1]].append(row)
-
-    windows: dict[int, list[Interval]] = defaultdict(list)
-    instants: dict[tuple[date, time], datetime] = {}  # providers mostly share their hours
-
-    def instant(day: date, at: time) -> datetime:
-        found = instants.get((day, at))
-        if found is None:
-            found = instants[(day, at)] = local_instant(day, at, location)
-        return found
-
-    for day in _days(start_date, end_date):
-        for pid, _, start_t, end_t, valid_from, valid_until in by_weekday[day.weekday()]:
-            if valid_from <= day and (valid_until is None or day <= valid_until):
-                windows[pid].append((instant(day, start_t), instant(day, end_t)))
+    if rules.hours.keys() >= set(pids):  # the rules were read for these providers
+        hours: Iterable = ((pid, *row) for pid in pids for row in rules.hours[pid])
+    else:
+        hours = (
+            WeeklyAvailability.objects.filter(
+                provider_id__in=pids, location=location, valid_from__lte=end_date
+            )
+            .filter(Q(valid_until__isnull=True) | Q(valid_until__gte=start_date))
+            .order_by()
+            .values_list("provider_id", *_HOUR_COLUMNS)
+        )
+    windows = weekly_windows(hours, start_date, end_date, location)
 
     closed = [
         (
-            local_instant(max(first, start_date), time(0), location),
-            local_instant(min(last, end_date) + timedelta(days=1), time(0), location),
+            _epoch(local_instant(max(first, start_date), time(0), location)),
+            _epoch(local_instant(min(last, end_date) + timedelta(days=1), time(0), location)),
         )
         for first, last in closures_between(rules.closures, start_date, end_date)
     ]
-    time_off: dict[int, list[Interval]] = defaultdict(list)
+    time_off: dict[int, list[Window]] = defaultdict(list)
+    extra: dict[int, list[Window]] = defaultdict(list)
     for pid, kind, exc_location, exc_start, exc_end in (
         AvailabilityException.objects.filter(
             provider_id__in=pids, start__lt=query_end, end__gt=query_start
         )
         .filter(Q(location__isnull=True) | Q(location=location))
-        .values_list("provider_id", "kind", "location_id", "start", "end")
+        .order_by()
+        .values_list("provider_id", "kind", "location_id", _Epoch("start"), _Epoch("end"))
     ):
         if kind == AvailabilityException.Kind.EXTRA_HOURS:
             if exc_location == location.pk:
-                windows[pid].append((exc_start, exc_end))
+                extra[pid].append((exc_start, exc_end))
         else:
             time_off[pid].append((exc_start, exc_end))
+    for pid, spans in extra.items():
+        windows[pid] = merge(windows.get(pid, []) + spans)
 
     rooms: list[tuple[int, int]] = []
     if service.room_kind:
@@ -438,51 +542,72 @@ def load_calendar(
     sessions: dict[tuple[int, float], list] = {}
     room_intervals: dict[int, list[Span]] = defaultdict(list)
     load: dict[int, int] = defaultdict(int)
-    appointments = Appointment.objects.filter(
-        status__in=BLOCKING_STATUSES, blocked_start__lt=query_end, blocked_end__gt=query_start
-    ).exclude(pk=ignore_appointment_id)
-    holds = WaitlistOffer.objects.filter(
-        status=WaitlistOffer.Status.OFFERED,
-        provider_id__in=pids,
-        blocked_start__lt=query_end,
-        blocked_end__gt=query_start,
-    )
-    if not with_bookings:
-        appointments, holds = appointments.none(), holds.none()
+
+    def appointments() -> QuerySet:
+        return Appointment.objects.filter(
+            status__in=BLOCKING_STATUSES, blocked_start__lt=query_end, blocked_end__gt=query_start
+        ).exclude(pk=ignore_appointment_id)
+
+    alias = router.db_for_read(Appointment)
+    in_database = with_bookings and merges_in_database(alias)
+    merged: set[int] = set()  # providers whose busy spans are merged and sorted
     # Appointments needed one by one: those in a room of the kind (room use counts them) and the
     # group service's sessions (places left). PostgreSQL merges the rest (``busy_time``).
     one_by_one = Q(room_id__in=room_ids) | (Q(service_id=service.pk) if group else Q())
-    in_database = with_bookings and merges_in_database(appointments.db)
     if in_database:
         busy, counts = merged_busy(
-            appointments.filter(provider_id__in=pids).exclude(one_by_one), holds
+            alias,
+            provider_ids=pids,
+            start=query_start,
+            end=query_end,
+            ignored=ignore_appointment_id,
+            rooms=room_ids,
+            sessions_of=service.pk if group else None,
         )
-        appointments = appointments.filter(one_by_one)
+        merged.update(busy)
         for pid, count in counts.items():
             load[pid] += count
-    rows = appointments.filter(Q(provider_id__in=pids) | Q(room_id__in=room_ids)).values_list(
-        "provider_id", "room_id", "service_id", *times
-    )
     pid_set, room_set = set(pids), set(room_ids)
     floor, ceil = math.floor, math.ceil
-    for pid, room_id, service_id, blocked_start, blocked_end, *session_start in rows:
-        blocked = (floor(blocked_start), ceil(blocked_end))
-        if room_id in room_set:
-            room_intervals[room_id].append(blocked)
-        if pid not in pid_set:
-            continue
-        load[pid] += 1
-        if group and service_id == service.pk:
-            session = sessions.setdefault((pid, session_start[0]), [0, room_id, blocked])
-            session[0] += 1
-        else:
-            busy[pid].append(blocked)
-    if not in_database:
+    if with_bookings and (room_ids or group or not in_database):
+        rows = appointments().filter(Q(provider_id__in=pids) | Q(room_id__in=room_ids))
+        if in_database:
+            rows = rows.filter(one_by_one)
+        for (
+            pid,
+            room_id,
+            service_id,
+            blocked_start,
+            blocked_end,
+            *session_start,
+        ) in rows.values_list("provider_id", "room_id", "service_id", *times):
+            blocked = (floor(blocked_start), ceil(blocked_end))
+            if room_id in room_set:
+                room_intervals[room_id].append(blocked)
+            if pid not in pid_set:
+                continue
+            load[pid] += 1
+            if group and service_id == service.pk:
+                session = sessions.setdefault((pid, session_start[0]), [0, room_id, blocked])
+                session[0] += 1
+            else:
+                busy[pid].append(blocked)
+                merged.discard(pid)
+    if with_bookings and not in_database:
         # Time held for a waitlist offer is busy for everyone (its claim ends the hold first).
+        holds = WaitlistOffer.objects.filter(
+            status=WaitlistOffer.Status.OFFERED,
+            provider_id__in=pids,
+            blocked_start__lt=query_end,
+            blocked_end__gt=query_start,
+        )
         for pid, held_start, held_end in holds.values_list(
             "provider_id", _Epoch("blocked_start"), _Epoch("blocked_end")
         ):
             busy[pid].append((floor(held_start), ceil(held_end)))
+            merged.discard(pid)
+    for pid in busy.keys() - merged:
+        busy[pid] = merge(busy[pid])
     return Calendar(
         pids=pids,
         earliest=earliest,
@@ -507,9 +632,11 @@ def free_starts(calendar: Calendar, service: Service, step_minutes: int) -> Free
     """The bookable starts of a loaded calendar per provider: pure computation, no queries.
 
     The sweep runs on whole seconds since the epoch (integer maths is several times faster
-    than datetime maths). Slots only move forward in time, so each check keeps a pointer
-    instead of searching, and a start that is busy or out of scope skips every step with the
-    same fate in one jump."""
+    than datetime maths). A provider's open windows are their hours less time off and closures
+    (computed once for providers with the same hours and no time off); busy time and scope turn
+    into stretches of forbidden starts. Slots only move forward in time, so each check keeps a
+    pointer instead of searching, and a forbidden start skips every step with the same fate in
+    one jump."""
     runs: dict[int, list[range]] = {}
     detailed: dict[int, list[tuple[int, int, int | None, int | None]]] = {}
     room_use, sessions = calendar.room_use, calendar.sessions
@@ -517,63 +644,77 @@ def free_starts(calendar: Calendar, service: Service, step_minutes: int) -> Free
     duration_s = service.duration_minutes * 60
     before_s, after_s = service.buffer_before_minutes * 60, service.buffer_after_minutes * 60
     earliest_s, range_end_s = _seconds(calendar.earliest, up=True), _seconds(calendar.range_end)
+    closed = merge(calendar.closed)
+    open_for: dict[int, list[Span]] = {}  # id(shared hours) -> open windows, whole seconds
+    by_provider: dict[int, dict] = defaultdict(dict)
+    for (pid, session_start), session in sessions.items():
+        by_provider[pid][session_start] = session
+    floor, ceil = math.floor, math.ceil
+    reach = duration_s + after_s - 1  # a busy span forbids starts from its start - reach ...
+    back = before_s - 1  # ... to its end + back
 
     for pid in calendar.pids:
-        spans = [(_seconds(when), allowed) for when, allowed in calendar.scope[pid]]
+        spans = calendar.scope[pid]
         if not any(allowed for _, allowed in spans):
             continue
-        holes = merge(calendar.time_off[pid] + calendar.closed)
-        open_windows = subtract(merge(calendar.windows[pid]), holes)
-        busy_intervals = merge(calendar.busy[pid])
-        provider_sessions = {s: v for (p, s), v in sessions.items() if p == pid}
-        session_ranges = [(s, v[2]) for s, v in provider_sessions.items()]
-        one_by_one = _needs_detail(room_use, provider_sessions)
+        hours = calendar.windows.get(pid, [])
+        time_off = calendar.time_off.get(pid)
+        open_windows = open_for.get(id(hours)) if not time_off else None
+        if open_windows is None:
+            holes = merge(time_off + closed) if time_off else closed
+            open_windows = [(ceil(start), floor(end)) for start, end in subtract(hours, holes)]
+            if not time_off:
+                open_for[id(hours)] = open_windows
+        # Forbidden starts, closed intervals sorted by their first second.
+        lows = [start - reach for start, _ in calendar.busy.get(pid, ())]
+        highs = [end + back for _, end in calendar.busy.get(pid, ())]
+        if not all(allowed for _, allowed in spans):
+            forbidden = sorted(
+                [*zip(lows, highs, strict=True)]
+                + [
+                    (when, spans[n + 1][0] - 1 if n + 1 < len(spans) else range_end_s)
+                    for n, (when, allowed) in enumerate(spans)
+                    if not allowed
+                ]
+            )
+            lows, highs = [lo for lo, _ in forbidden], [hi for _, hi in forbidden]
+        provider_sessions = by_provider.get(pid, {})
         found_runs: list[range] = []
-        found: list[tuple[int, int, int | None, int | None]] = []
-        b, n_busy, k, n_spans = 0, len(busy_intervals), 0, len(spans)
-        for window_start, window_end in open_windows:
-            start = _seconds(window_start, up=True)
+        f, n_forbidden = 0, len(lows)
+        for start, window_end in open_windows:
             if start < earliest_s:
                 start += step_s * -((start - earliest_s) // step_s)
-            last = min(_seconds(window_end) - duration_s, range_end_s - 1)
+            last = min(window_end - duration_s, range_end_s - 1)
             while start <= last:
-                blocked_start, blocked_end = start - before_s, start + duration_s + after_s
-                while b < n_busy and busy_intervals[b][1] <= blocked_start:
-                    b += 1
-                while k + 1 < n_spans and spans[k + 1][0] <= start:
-                    k += 1
-                if b < n_busy and busy_intervals[b][0] < blocked_end:
-                    start -= step_s * ((start - before_s - busy_intervals[b][1]) // step_s)
-                    continue
-                if not spans[k][1]:
-                    if k + 1 == n_spans:
-                        break
-                    start -= step_s * ((start - spans[k + 1][0]) // step_s)
-                    continue
-                if not one_by_one:
-                    # Every step up to the next busy interval or scope change is free too.
-                    stop = last
-                    if b < n_busy:
-                        stop = min(stop, busy_intervals[b][0] - duration_s - after_s)
-                    if k + 1 < n_spans:
-                        stop = min(stop, spans[k + 1][0] - 1)
-                    run = range(start, stop + 1, step_s)
-                    found_runs.append(run)
-                    start += step_s * len(run)
-                    continue
-                judged = _slot(
-                    start,
-                    blocked_start,
-                    blocked_end,
-                    service,
-                    provider_sessions,
-                    session_ranges,
-                    room_use,
-                )
-                if judged is not None:
-                    found.append((start, *judged))
-                start += step_s
-        if one_by_one:
+                while f < n_forbidden and highs[f] < start:
+                    f += 1
+                stop = last
+                if f < n_forbidden:
+                    low = lows[f]
+                    if low <= start:  # forbidden: on to the first step after the stretch
+                        start += step_s * -((start - highs[f] - 1) // step_s)
+                        continue
+                    if low <= last:
+                        stop = low - 1
+                after = start + step_s * ((stop - start) // step_s + 1)
+                found_runs.append(range(start, after, step_s))
+                start = after
+        if _needs_detail(room_use, provider_sessions):
+            session_ranges = [(s, v[2]) for s, v in provider_sessions.items()]
+            found: list[tuple[int, int, int | None, int | None]] = []
+            for run in found_runs:
+                for start in run:
+                    judged = _slot(
+                        start,
+                        start - before_s,
+                        start + duration_s + after_s,
+                        service,
+                        provider_sessions,
+                        session_ranges,
+                        room_use,
+                    )
+                    if judged is not None:
+                        found.append((start, *judged))
             detailed[pid] = found
         else:
             runs[pid] = found_runs
@@ -625,23 +766,30 @@ def _scope_spans(
     location: Location,
     first: date,
     last: date,
-) -> dict[int, list[tuple[datetime, bool]]]:
-    """Per provider, from which instant on the range the scope decision holds, and its answer.
+) -> dict[int, list[tuple[int, bool]]]:
+    """Per provider, from which second (since the epoch) on the range the scope decision holds,
+    and its answer.
 
     The answer can change only at 00:00 local on the days ``providers.scope`` names
     (``ScopeIndex.change_days``). Asking on each such day (at noon, never skipped by a clock
     change) gives the answer for every slot at a handful of decisions per provider.
     """
-    spans: dict[int, list[tuple[datetime, bool]]] = {}
+    instants: dict[date, tuple[int, datetime]] = {}  # providers mostly share their change days
+
+    def day_bounds(day: date) -> tuple[int, datetime]:
+        found = instants.get(day)
+        if found is None:
+            found = instants[day] = (
+                _seconds(local_instant(day, time(0), location)),
+                local_instant(day, time(12), location),
+            )
+        return found
+
+    spans: dict[int, list[tuple[int, bool]]] = {}
     for pid in pids:
         spans[pid] = [
-            (
-                local_instant(day, time(0), location),
-                index.decide_acts(
-                    pid, act_codes, location, local_instant(day, time(12), location)
-                ).allowed,
-            )
-            for day in [first, *index.change_days(pid, first, last)]
+            (midnight, index.decide_acts(pid, act_codes, location, noon).allowed)
+            for midnight, noon in map(day_bounds, [first, *index.change_days(pid, first, last)])
         ]
     return spans
 

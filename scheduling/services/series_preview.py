@@ -19,6 +19,7 @@ its locks, so the preview can only be too hopeful under a race, never let a conf
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 
 from clinic.models import Location
 from patients.models import Patient
@@ -27,6 +28,8 @@ from providers.scope import ScopeIndex
 from scheduling.availability import Calendar, load_calendar, load_rules, merge, subtract, sweep
 from scheduling.models import BLOCKING_STATUSES, Appointment, Service
 from scheduling.policy import BookingWindow
+
+T = TypeVar("T", datetime, float)
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,7 @@ def preview_visits(
     return [_judge(judge, index, start, start + duration) for index, start in enumerate(starts)]
 
 
-def _overlaps(spans: list[tuple[datetime, datetime]], start: datetime, end: datetime) -> bool:
+def _overlaps(spans: list[tuple[T, T]], start: T, end: T) -> bool:
     return any(a < end and b > start for a, b in spans)
 
 
@@ -147,7 +150,8 @@ def _conflict(judge: _Judge, start: datetime, end: datetime) -> Conflict | None:
             f"{judge.provider.display_name} cannot be booked for {judge.service.name} at "
             f"{judge.location.name}.",
         )
-    if _overlaps(calendar.closed, start, end):
+    start_s, end_s = start.timestamp(), end.timestamp()  # the calendar's epoch seconds
+    if _overlaps(calendar.closed, start_s, end_s):
         return Conflict("closed", f"{judge.location.name} is closed that day.")
     decision = judge.scope.decide_acts(judge.provider.pk, judge.act_codes, judge.location, start)
     if not decision.allowed:
@@ -157,7 +161,7 @@ def _conflict(judge: _Judge, start: datetime, end: datetime) -> Conflict | None:
     blocked_start = start - timedelta(minutes=judge.service.buffer_before_minutes)
     blocked_end = end + timedelta(minutes=judge.service.buffer_after_minutes)
     open_windows = subtract(merge(calendar.windows[pid]), merge(calendar.time_off[pid]))
-    if not any(a <= start and end <= b for a, b in open_windows):
+    if not any(a <= start_s and end_s <= b for a, b in open_windows):
         return Conflict(
             "outside_hours", f"{judge.provider.display_name} does not work at that time."
         )

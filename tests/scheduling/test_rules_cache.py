@@ -14,7 +14,12 @@ from clinic import rules_cache
 from clinic.models import ClinicSettings, RulesToken
 from providers.models import Credential, ScopeRule
 from scheduling.availability import load_rules, offered_providers
-from scheduling.models import BookingPolicyOverride, Offering
+from scheduling.models import (
+    AvailabilityException,
+    BookingPolicyOverride,
+    Offering,
+    WeeklyAvailability,
+)
 from tests.factories.providers import ActFactory, ensure_scope_catalog
 from tests.scheduling.conftest import local, next_week
 from tests.scheduling.test_public_api import body, book, problem_type
@@ -154,6 +159,36 @@ def test_a_changed_act_requirement_takes_effect_on_the_next_request(
     assert problem_type(response) == "out-of-scope"
 
 
+def test_changed_weekly_hours_take_effect_on_the_next_search_and_booking(
+    warm, api_client, physio, assessment, location, day
+):
+    """Weekly hours are cached with the rules; ``queryset.update`` gives a new token."""
+    before = slot_count(api_client, assessment, location, day)
+    WeeklyAvailability.objects.filter(provider=physio).update(start_time=datetime.time(13))
+    assert 0 < slot_count(api_client, assessment, location, day) < before
+    response = book_at(api_client, assessment, location, day, physio, "11:00")
+    assert response.status_code == 422
+    assert refusal_codes(response) == ["not_a_start_time"]
+    assert book_at(api_client, assessment, location, day, physio, "14:00").status_code == 201
+
+
+def test_added_weekly_hours_take_effect_on_the_next_search(
+    warm, api_client, physio, assessment, location, day
+):
+    WeeklyAvailability.objects.filter(provider=physio).delete()
+    assert slot_count(api_client, assessment, location, day) == 0
+    WeeklyAvailability.objects.create(
+        provider=physio,
+        location=location,
+        weekday=day.weekday(),
+        start_time=datetime.time(10),
+        end_time=datetime.time(12),
+        valid_from=day,
+    )
+    assert slot_count(api_client, assessment, location, day) > 0
+    assert book_at(api_client, assessment, location, day, physio, "10:00").status_code == 201
+
+
 def test_a_rolled_back_change_leaves_no_entry_another_change_could_reach(
     warm, api_client, physio, assessment, location, day
 ):
@@ -291,3 +326,42 @@ def test_a_change_committed_on_another_connection_is_seen_by_the_next_request(
     assert slot_count(api_client, assessment, location, day) == 0
     response = book_at(api_client, assessment, location, day, physio, "13:00")
     assert refusal_codes(response) == ["credential_suspended"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_hours_and_time_off_changed_on_another_connection_are_seen_by_the_next_request(
+    catalog, api_client, physio, assessment, location, day
+):
+    """A manager's other connection shortens the weekly hours and books time off, and commits:
+    this process's next search and booking judge by both."""
+    full = slot_count(api_client, assessment, location, day)
+    assert book_at(api_client, assessment, location, day, physio, "09:00").status_code == 201
+    errors: list[BaseException] = []
+
+    def manager() -> None:
+        try:
+            with transaction.atomic():
+                WeeklyAvailability.objects.filter(provider=physio).update(
+                    end_time=datetime.time(15)
+                )
+                AvailabilityException.objects.create(
+                    provider=physio,
+                    kind=AvailabilityException.Kind.TIME_OFF,
+                    start=local(day, "13:00"),
+                    end=local(day, "14:00"),
+                )
+        except BaseException as error:  # reported to the test below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=manager)
+    other.start()
+    other.join()
+    assert errors == []
+    assert 0 < slot_count(api_client, assessment, location, day) < full - 1
+    for hh_mm in ("13:00", "15:00"):
+        response = book_at(api_client, assessment, location, day, physio, hh_mm)
+        assert response.status_code == 422, hh_mm
+    assert book_at(api_client, assessment, location, day, physio, "11:00").status_code == 201
