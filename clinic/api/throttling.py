@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 import uuid
+import weakref
 from typing import Any
 
 from django.core.cache import caches
@@ -93,6 +94,8 @@ class FallbackCache:
         self._failing = False
         self._lock = threading.Lock()
         self._script: Any = None
+        # One Redis client per cache object (Django keeps one per thread, each with its pool).
+        self._clients: weakref.WeakKeyDictionary[RedisCache, Any] = weakref.WeakKeyDictionary()
 
     def reset(self) -> None:
         """Forget an outage (tests that point the cache at a closed port and back)."""
@@ -119,7 +122,9 @@ class FallbackCache:
 
     def _record_in_redis(self, cache: RedisCache, key: str, limit: int, window: float) -> Verdict:
         full_key = cache.make_key(key)
-        client = cache._cache.get_client(full_key, write=True)
+        client = self._clients.get(cache)
+        if client is None:  # Django builds a new client object per call: a third of the cost
+            client = self._clients[cache] = cache._cache.get_client(full_key, write=True)
         if self._script is None:
             self._script = client.register_script(RECORD_SCRIPT)
         answer = self._script(
