@@ -82,11 +82,12 @@ def test_redis_log_answers_as_the_list_log_does(redis_cache):
     """The same requests against the Redis script and the list log (DRF's algorithm, the
     memory fallback): the same verdicts, and Retry-After (whole seconds) the same."""
     key, memory = fresh_key(), LocMemCache(f"throttle-{uuid.uuid4()}", {})
-    for limit in (1, 3, 7):
+    for limit in (0, 1, 3, 7):  # 0: every request refused, Retry-After the whole window
         shared = [throttling.throttle_cache.record(f"{key}:{limit}", limit, 60) for _ in range(9)]
         local = [throttling.record_in_log(memory, f"{key}:{limit}", limit, 60) for _ in range(9)]
         assert [v.allowed for v in shared] == [v.allowed for v in local]
         assert [round(v.wait or 0) for v in shared] == [round(v.wait or 0) for v in local]
+    assert not throttling.throttle_cache._failing  # answered by Redis, not by the fallback
 
 
 @pytest.mark.django_db

@@ -15,9 +15,9 @@ the tests) keeps the same log as a list, as DRF does.
 """
 
 import logging
+import os
 import threading
 import time
-import uuid
 import weakref
 from typing import Any
 
@@ -34,9 +34,9 @@ logger = logging.getLogger(__name__)
 RETRY_SHARED_CACHE_SECONDS = 30.0
 
 # KEYS[1]: the client's log (a sorted set of request times). ARGV: limit, window (seconds),
-# a member unique to this request. Answers {1} when recorded, else {0, count, age of the oldest
-# entry in microseconds} for Retry-After. Entries at or before now - window are dropped, as DRF
-# drops them; a refused request is not recorded, as in DRF.
+# a member unique to this request (64 random bits). Answers {1} when recorded, else
+# {0, count, age of the oldest entry in microseconds} for Retry-After. Entries at or before
+# now - window are dropped, as DRF drops them; a refused request is not recorded, as in DRF.
 RECORD_SCRIPT = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
@@ -50,7 +50,9 @@ if count < limit then
   return {1}
 end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {0, count, now - tonumber(oldest[2])}
+local age = 0
+if oldest[2] then age = now - tonumber(oldest[2]) end
+return {0, count, age}
 """
 
 
@@ -78,7 +80,7 @@ def record_in_log(cache: Any, key: str, limit: int, window: float) -> Verdict:
     while history and history[-1] <= now - window:
         history.pop()
     if len(history) >= limit:
-        return _refused(len(history), now - history[-1], limit, window)
+        return _refused(len(history), now - history[-1] if history else 0.0, limit, window)
     history.insert(0, now)
     cache.set(key, history, window)
     return Verdict(True)
@@ -128,7 +130,7 @@ class FallbackCache:
         if self._script is None:
             self._script = client.register_script(RECORD_SCRIPT)
         answer = self._script(
-            keys=[full_key], args=[limit, window, uuid.uuid4().hex], client=client
+            keys=[full_key], args=[limit, window, os.urandom(8).hex()], client=client
         )
         if answer[0]:
             return Verdict(True)
