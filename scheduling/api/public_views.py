@@ -63,9 +63,7 @@ class PublicAvailability(PublicAPIMixin, APIView):
     the provider a booking would get and the places left across providers."""
 
     def get(self, request: Request) -> Response:
-        query = s.AvailabilityQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        data = query.validated_data
+        data = s.availability_query(request.query_params)
         service, location = data["service"], data["location"]
         found = selectors.public_starts(
             service=service,
