@@ -414,12 +414,14 @@ def search_starts(
     ignore_appointment_id: int | None = None,
     rules: Rules | None = None,
     with_bookings: bool = True,
+    view: rules_cache.RulesView | None = None,
 ) -> StartsResult:
     """``search`` with its answer as epoch seconds (``FreeStarts``), for callers that never
-    need a datetime per slot (the public widget's "any provider" merge and its JSON)."""
+    need a datetime per slot (the public widget's "any provider" merge and its JSON).
+    ``view``: the caller's read of the rules token, when it has one."""
     now = now or timezone.now()
     if rules is None:
-        view = rules_cache.read()
+        view = rules_cache.view_or_read(view)
         offered = offered_providers(service, location, view)
         if provider_ids is not None:
             offered = offered & {int(pk) for pk in provider_ids}

@@ -15,7 +15,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Replace
 
-from clinic import roles
+from clinic import roles, rules_cache
 from clinic.models import ClinicSettings, Location
 from patients.models import Patient
 from providers.models import Act, Provider
@@ -136,8 +136,10 @@ def public_starts(
     end_date: date,
     provider: Provider | None = None,
     now: datetime | None = None,
+    view: rules_cache.RulesView | None = None,
 ) -> PublicStarts:
-    """``public_slots`` in epoch seconds (its rules are here)."""
+    """``public_slots`` in epoch seconds (its rules are here). ``view``: the caller's read of
+    the rules token (the widget's search validated its ids through it), when it has one."""
     result = search_starts(
         service=service,
         location=location,
@@ -145,6 +147,7 @@ def public_starts(
         end_date=end_date,
         provider_ids=[provider.pk] if provider is not None else None,
         now=now,
+        view=view,
     )
     starts, load, full = result.starts, result.provider_load, service.capacity
     duration_s = service.duration_minutes * 60

@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from clinic import rules_cache
 from clinic.api.public import PublicAPIMixin
 from clinic.api.renderers import RenderedJSON
 from clinic.audit import client_address
@@ -63,7 +64,8 @@ class PublicAvailability(PublicAPIMixin, APIView):
     the provider a booking would get and the places left across providers."""
 
     def get(self, request: Request) -> Response:
-        data = s.availability_query(request.query_params)
+        view = rules_cache.read()  # one read of the rules token for the whole search
+        data = s.availability_query(request.query_params, view)
         service, location = data["service"], data["location"]
         found = selectors.public_starts(
             service=service,
@@ -71,6 +73,7 @@ class PublicAvailability(PublicAPIMixin, APIView):
             start_date=data["start"],
             end_date=data["end"],
             provider=data.get("provider"),
+            view=view,
         )
         answer = {"service": service, "location": location, "slots": found}
         return Response(

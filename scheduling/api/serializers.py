@@ -233,12 +233,14 @@ def _search_instance(
     return found
 
 
-def availability_query(params: QueryDict) -> dict[str, Any]:
+def availability_query(
+    params: QueryDict, view: rules_cache.RulesView | None = None
+) -> dict[str, Any]:
     """``AvailabilityQuerySerializer``'s validated data, or its ``ValidationError`` with the
     same fields, codes and messages (tested against it), with the service, location and
     provider read through the rules cache instead of three queries: every widget search
-    starts here."""
-    view = rules_cache.read()
+    starts here. ``view``: the caller's read of the rules token, when it has one."""
+    view = rules_cache.view_or_read(view)
 
     def service(pk: int) -> Service | None:
         found = view.instance(("service", pk), Service.objects.filter(pk=pk).first)

@@ -106,3 +106,17 @@ def test_a_location_closed_or_provider_deactivated_is_refused_on_the_next_search
     refused = through_function(params)
     assert refused == through_serializer(params)
     assert [field for field, _ in refused[1]] == ["location", "provider"]
+
+
+def test_a_widget_search_judges_by_one_read_of_the_rules(api_client, location, physio, assessment):
+    """The ids the search validates and the rules it searches by come from the same rules
+    token: one read per request, so a rule change between the two cannot mix old and new."""
+    url = (
+        f"/api/v1/public/availability/?service={assessment.pk}&location={location.pk}"
+        f"&provider={physio.pk}&start={day}&end={day}"
+    )
+    assert api_client.get(url).status_code == 200  # warms the rules cache
+    with CaptureQueriesContext(connection) as queries:
+        assert api_client.get(url).status_code == 200
+    token_reads = [q for q in queries.captured_queries if "clinic_rulestoken" in q["sql"]]
+    assert len(token_reads) == 1
