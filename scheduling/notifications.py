@@ -1,6 +1,7 @@
 """Appointment e-mails: planning them when bookings change, and rendering them at send time.
 
-Planning (receivers of ``scheduling.signals``, which fire after the booking change committed):
+Planning (receivers of ``scheduling.signals``: a booking's inside its transaction, the other
+changes' after they committed):
 
 - booked or rescheduled: pending confirmation/change notices are withdrawn and one notice is
   planned a grace period from now (``ClinicSettings.notification_grace_minutes``), so a burst of
