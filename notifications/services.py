@@ -137,11 +137,15 @@ class Planned:
     context: dict | None = None
 
 
-def plan_first(subject: Model, items: list[Planned]) -> list[Notification] | None:
+def plan_first(
+    subject: Model, items: list[Planned], *, created_here: bool = False
+) -> list[Notification] | None:
     """Plan a new subject's first e-mails in one INSERT: a subject just created has no rows, so
     the per-row read and lock of ``plan`` buy nothing. ``None``, with nothing written, when the
     constraint finds a row already there (the subject was announced before): the caller then
-    plans as for any change."""
+    plans as for any change. ``created_here``: the caller's open transaction inserted the
+    subject, so no row can name it yet and the INSERT needs no savepoint (a conflict fails the
+    caller's transaction, as any other error there)."""
     rows = [
         Notification(
             **_key(subject, item.kind, item.planned_for),
@@ -151,9 +155,11 @@ def plan_first(subject: Model, items: list[Planned]) -> list[Notification] | Non
         for item in items
     ]
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=not created_here):
             Notification.objects.bulk_create(rows)
     except IntegrityError:
+        if created_here:
+            raise
         return None
     for row in rows:
         enqueue_after_commit(row)

@@ -11,7 +11,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator, validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from clinic.audit import diff, object_label, record_event
@@ -97,25 +99,26 @@ def match_or_create_patient(
     first_name, last_name = _require_names(first_name, last_name)
     existing = _find_by_email(email)
     if existing is None:
-        try:
-            with transaction.atomic():
-                patient = Patient.objects.create(
-                    first_name=first_name,
-                    last_name=last_name,
-                    email=email,
-                    phone=(phone or "").strip(),
-                    date_of_birth=date_of_birth,
-                    preferred_location=preferred_location,
-                    status=Patient.Status.LEAD,
-                )
+        patient = Patient(
+            first_name=first_name,
+            last_name=last_name,
+            email=email,
+            phone=(phone or "").strip(),
+            date_of_birth=date_of_birth,
+            preferred_location=preferred_location,
+            status=Patient.Status.LEAD,
+        )
+        with transaction.atomic(savepoint=False):
+            created = _insert_unless_email_taken(patient)
+            if created:
                 _audit_patient(
                     patient, AuditEvent.Action.CREATE, actor, summary="new lead", channel=channel
                 )
+        if created:
             return patient, True
-        except IntegrityError:
-            existing = _find_by_email(email)
-            if existing is None:
-                raise
+        existing = _find_by_email(email)
+        if existing is None:
+            raise IntegrityError("patient_unique_email_not_archived held, yet no patient matched")
     missing = {}
     if phone and not existing.phone:
         missing["phone"] = phone.strip()
@@ -138,6 +141,38 @@ def match_or_create_patient(
                 channel=channel,
             )
     return existing, False
+
+
+def _insert_unless_email_taken(patient: Patient) -> bool:
+    """Insert ``patient``; False, with nothing written, when a racing request inserted a patient
+    with this e-mail first (the unique index). PostgreSQL: one ``INSERT ... ON CONFLICT DO
+    NOTHING RETURNING`` (the index is its only unique constraint), no savepoint around it; other
+    databases: a plain insert in a savepoint."""
+    if connection.vendor != "postgresql":
+        try:
+            with transaction.atomic():
+                patient.save(force_insert=True)
+        except IntegrityError:
+            return False
+        return True
+    meta = Patient._meta
+    query = InsertQuery(Patient, on_conflict=OnConflict.IGNORE)
+    query.insert_values(
+        [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated],
+        [patient],
+    )
+    compiler = query.get_compiler(connection=connection)
+    compiler.returning_fields = meta.db_returning_fields
+    [(sql, params)] = compiler.as_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    for field, value in zip(meta.db_returning_fields, row, strict=True):
+        setattr(patient, field.attname, value)
+    patient._state.adding, patient._state.db = False, connection.alias
+    return True
 
 
 def _audit_patient(patient: Patient, action: str, actor, **event: Any) -> None:
@@ -261,6 +296,25 @@ def consent_purpose_problems(choices: dict) -> list[FieldProblem]:
     ]
 
 
+def _checked_version(choices: dict, source: str, wording_version: str) -> str:
+    """The wording version the choices are recorded under, once purposes and source are known."""
+    bad = consent_purpose_problems(choices)
+    if bad:
+        raise ValidationProblem("Unknown consent purpose.", bad)
+    if source not in SOURCES:
+        raise ValidationProblem(
+            "Unknown consent source.",
+            [FieldProblem("source", "unknown_source", f"Sources are {', '.join(SOURCES)}.")],
+        )
+    version = wording_version or consent_texts.CURRENT_VERSION
+    if version not in consent_texts.WORDING:
+        raise ValidationProblem(
+            "Unknown consent wording version.",
+            [FieldProblem("wording_version", "unknown_version", f"No wording {version!r}.")],
+        )
+    return version
+
+
 def record_consents(
     patient: Patient,
     *,
@@ -276,71 +330,85 @@ def record_consents(
     A choice that repeats the current state under the same wording adds nothing; anything else
     is a new record, so the history shows every decision and what the person was told.
     """
-    bad = consent_purpose_problems(choices)
-    if bad:
-        raise ValidationProblem("Unknown consent purpose.", bad)
-    if source not in SOURCES:
-        raise ValidationProblem(
-            "Unknown consent source.",
-            [FieldProblem("source", "unknown_source", f"Sources are {', '.join(SOURCES)}.")],
-        )
-    version = wording_version or consent_texts.CURRENT_VERSION
-    if version not in consent_texts.WORDING:
-        raise ValidationProblem(
-            "Unknown consent wording version.",
-            [FieldProblem("wording_version", "unknown_version", f"No wording {version!r}.")],
-        )
+    version = _checked_version(choices, source, wording_version)
     staff = actor if actor is not None and actor.is_authenticated else None
-    now = timezone.now()
-    with transaction.atomic():
+    # Only writes follow, and a failed write aborts the caller's transaction anyway: no savepoint.
+    with transaction.atomic(savepoint=False):
         # Lock the patient so two submissions cannot interleave their "latest" decisions.
         Patient.objects.select_for_update().filter(pk=patient.pk).first()
-        latest = _latest_consents(patient)
-        new = []
-        for purpose, granted in choices.items():
-            current = latest.get(purpose)
-            if (
-                current is not None
-                and current.granted == bool(granted)
-                and current.wording_version == version
-            ):
-                continue
-            new.append(
-                Consent(
-                    patient=patient,
-                    purpose=purpose,
-                    granted=bool(granted),
-                    recorded_at=now,
-                    source=source,
-                    wording=consent_texts.wording_for(version, purpose) or "",
-                    wording_version=version,
-                    client_address=client_address,
-                    recorded_by=staff,
-                )
+        _append_consents(
+            patient,
+            _latest_consents(patient),
+            choices=choices,
+            source=source,
+            version=version,
+            client_address=client_address,
+            staff=staff,
+            request=request,
+        )
+
+
+def _append_consents(
+    patient: Patient,
+    latest: dict[str, Consent],
+    *,
+    choices: dict[str, bool],
+    source: str,
+    version: str,
+    client_address: str | None,
+    staff: User | None,
+    request=None,
+) -> None:
+    """The records and their audit row for the choices that change ``latest``."""
+    now = timezone.now()
+    new = []
+    for purpose, granted in choices.items():
+        current = latest.get(purpose)
+        if (
+            current is not None
+            and current.granted == bool(granted)
+            and current.wording_version == version
+        ):
+            continue
+        new.append(
+            Consent(
+                patient=patient,
+                purpose=purpose,
+                granted=bool(granted),
+                recorded_at=now,
+                source=source,
+                wording=consent_texts.wording_for(version, purpose) or "",
+                wording_version=version,
+                client_address=client_address,
+                recorded_by=staff,
             )
-        Consent.objects.bulk_create(new)
-        if new:
-            record_event(
-                actor=staff,
-                action=AuditEvent.Action.CREATE,
-                object_type=object_label(Consent),
-                object_id="",
-                patient_id=patient.pk,
-                request=request,
-                changes={c.purpose: c.granted for c in new},
-                summary=f"consent recorded ({source})",
-                channel="api" if staff is not None else "public",
-            )
+        )
+    Consent.objects.bulk_create(new)
+    if new:
+        record_event(
+            actor=staff,
+            action=AuditEvent.Action.CREATE,
+            object_type=object_label(Consent),
+            object_id="",
+            patient_id=patient.pk,
+            request=request,
+            changes={c.purpose: c.granted for c in new},
+            summary=f"consent recorded ({source})",
+            channel="api" if staff is not None else "public",
+        )
 
 
 def record_online_form_consents(
     patient: Patient, *, created: bool, choices: dict[str, bool], client_address: str | None
 ) -> None:
-    """Consents ticked on an anonymous web form (booking, call-back).
+    """Consents ticked on an anonymous web form (booking, call-back, waitlist), called in the
+    transaction that matched the person.
 
     Nobody proved they own the e-mail, so the form speaks for the person only when it created
     the record. For an existing patient it may withdraw (a withdrawal is always honoured at once)
     but never grant: otherwise anyone who knows an address could sign its owner up for marketing.
+    A record created in this still-open transaction is seen by no other transaction and has no
+    consents yet: its choices are appended without the lock and the read of the latest ones.
     """
     # Judge the form before whose record it is: a refusal that only a new e-mail got would
     # tell a stranger whether an address is a patient's.
@@ -349,10 +417,21 @@ def record_online_form_consents(
         raise ValidationProblem("Unknown consent purpose.", unknown)
     if not created:
         choices = {purpose: False for purpose, granted in choices.items() if not granted}
-    if choices:
-        record_consents(
-            patient, choices=choices, source="online_form", client_address=client_address
-        )
+        if choices:
+            record_consents(
+                patient, choices=choices, source="online_form", client_address=client_address
+            )
+        return
+    version = _checked_version(choices, "online_form", "")
+    _append_consents(
+        patient,
+        {},
+        choices=choices,
+        source="online_form",
+        version=version,
+        client_address=client_address,
+        staff=None,
+    )
 
 
 def withdraw_consent(

@@ -1,6 +1,7 @@
 """Appointment e-mails: planning them when bookings change, and rendering them at send time.
 
-Planning (receivers of ``scheduling.signals``, which fire after the booking change committed):
+Planning (receivers of ``scheduling.signals``: a booking's inside its transaction, the other
+changes' after they committed):
 
 - booked or rescheduled: pending confirmation/change notices are withdrawn and one notice is
   planned a grace period from now (``ClinicSettings.notification_grace_minutes``), so a burst of
@@ -28,6 +29,7 @@ from django.db.models import IntegerField, OuterRef, QuerySet, Subquery
 from django.dispatch import receiver
 from django.urls import reverse
 
+from clinic import rules_cache
 from clinic.models import ClinicSettings
 from notifications import clock, ical, registry, services
 from notifications.models import Notification
@@ -107,16 +109,27 @@ def _after_grace(clinic: ClinicSettings, now: datetime) -> datetime:
     return now + timedelta(minutes=clinic.notification_grace_minutes)
 
 
-def plan_new_booking(appointment: Appointment, now: datetime) -> list[Notification]:
+def plan_new_booking(
+    appointment: Appointment,
+    now: datetime,
+    clinic: ClinicSettings | None = None,
+    *,
+    created_here: bool = False,
+) -> list[Notification]:
     """A new booking's confirmation and reminders. A new appointment has nothing to withdraw and
     was never confirmed, so they are planned at once, in one INSERT; one announced before (the
-    signal sent twice) is planned as a change, which withdraws the first notice."""
-    clinic = ClinicSettings.load()
+    signal sent twice) is planned as a change, which withdraws the first notice. ``clinic``: the
+    settings as the caller read them (through the rules cache), else read here.
+    ``created_here``: the booking's own transaction, which inserted the appointment, plans it
+    (``plan_first``), so it cannot have been announced before."""
+    clinic = clinic or ClinicSettings.load()
     # A series visit is confirmed by the series' one e-mail (scheduling/series_notifications.py).
     in_series = appointment.series_id is not None
     notice = services.Planned(CONFIRMATION, _after_grace(clinic, now), appointment.patient.email)
     reminders = _reminder_items(appointment, _reminders_ahead(appointment, clinic, now))
-    planned = services.plan_first(appointment, [*([] if in_series else [notice]), *reminders])
+    planned = services.plan_first(
+        appointment, [*([] if in_series else [notice]), *reminders], created_here=created_here
+    )
     if planned is None:
         if in_series:
             return plan_reminders(appointment, now)
@@ -147,19 +160,36 @@ def _reload(appointment: Appointment) -> Appointment:
     return Appointment.objects.select_related("patient", "location").get(pk=appointment.pk)
 
 
-def _safely(what: str, appointment: Appointment, plan_fn, *, reload: bool = True) -> None:
+def _safely(what: str, appointment: Appointment, plan_fn) -> None:
     """The booking change has committed; a planning error is logged, never turned into a 500.
     The sweep cannot invent rows, so this is logged loudly for staff to see."""
     try:
-        plan_fn(_reload(appointment) if reload else appointment, clock.now())
+        plan_fn(_reload(appointment), clock.now())
     except Exception:
         logger.exception("Planning %s e-mails for appointment %s failed", what, appointment.pk)
 
 
+def _clinic_settings(view: rules_cache.RulesView | None) -> ClinicSettings | None:
+    """The settings from the booking's read of the rules cache (a trigger-covered table), so a
+    booking does not query them; ``None`` without a view."""
+    if view is None:
+        return None
+    return view.instance(("clinic settings",), ClinicSettings.load)
+
+
 @receiver(signals.appointment_booked, dispatch_uid="notifications.appointment_booked")
 def on_booked(sender, appointment: Appointment, **kwargs) -> None:
-    # The booking's own row, with its patient and location, has just committed: no reload.
-    _safely("booking", appointment, plan_new_booking, reload=False)
+    """Sent inside the booking's transaction (``created_here``), with the booking's own row
+    (its patient and location loaded): the rows are written with the booking, so a booking that
+    rolls back plans nothing and one that commits cannot lose its e-mails; an error here fails
+    the booking rather than being logged after it. The task is queued after commit
+    (``enqueue_after_commit``)."""
+    plan_new_booking(
+        appointment,
+        clock.now(),
+        _clinic_settings(kwargs.get("view")),
+        created_here=kwargs.get("created_here", False),
+    )
 
 
 def withdraw_reminders(appointment: Appointment, now: datetime) -> int:

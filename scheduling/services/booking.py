@@ -51,7 +51,7 @@ from scheduling.requirements import missing_fields
 from scheduling.services._common import (
     _aware_utc,
     _record,
-    _send_after_commit,
+    _user,
     match_online_person,
 )
 from scheduling.services.errors import inactive_service, outside_policy, slot_unavailable
@@ -100,20 +100,16 @@ def _check_policy(
         raise outside_policy(f"{location.name} is closed that day: {closure.reason}.", "closed")
 
 
-def _check_patient(
-    patient: Patient,
-    service: Service,
-    policy: BookingPolicy,
-    start: datetime,
-    end: datetime,
-    now: datetime,
-    online: bool,
-    ignore_id: int | None,
-) -> None:
-    """The patient's own limits: one free consult, the online cap on upcoming bookings, and no
-    two appointments at once. One query counts all three."""
+# What ``_patient_counts`` finds for a person with no appointments.
+NO_APPOINTMENTS = {"consults": 0, "upcoming_online": 0, "overlapping": 0}
+
+
+def _patient_counts(
+    patient: Patient, start: datetime, end: datetime, now: datetime, ignore_id: int | None
+) -> dict[str, int]:
+    """One query counting what the patient's limits look at (``_check_patient``)."""
     blocking = Q(status__in=BLOCKING_STATUSES)
-    counts = (
+    return (
         Appointment.objects.filter(patient=patient)
         .exclude(pk=ignore_id)
         .aggregate(
@@ -127,6 +123,24 @@ def _check_patient(
             overlapping=Count("pk", filter=blocking & Q(start__lt=end, end__gt=start)),
         )
     )
+
+
+def _check_patient(
+    patient: Patient,
+    service: Service,
+    policy: BookingPolicy,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    online: bool,
+    ignore_id: int | None,
+    counts: dict[str, int] | None = None,
+) -> None:
+    """The patient's own limits: one free consult, the online cap on upcoming bookings, and no
+    two appointments at once. One query counts all three, unless the caller knows the
+    ``counts`` (a person created in this transaction has ``NO_APPOINTMENTS``)."""
+    if counts is None:
+        counts = _patient_counts(patient, start, end, now, ignore_id)
     if service.is_free_consult and policy.one_free_consult_per_patient and counts["consults"]:
         raise RuleProblem(
             "A free consult has already been booked for this person; one per patient.",
@@ -265,13 +279,20 @@ def book_appointment(
     now: datetime | None = None,
     series: Series | None = None,
     view: rules_cache.RulesView | None = None,
+    new_patient: bool = False,
 ) -> Appointment:
     """Book ``patient`` for ``service`` at ``location`` at ``start``; ``provider=None`` picks a
     free, in-scope provider. Refuses with a problem naming the field and the rule. A clinician
     ``actor`` books only their own calendar (``schedule_provider_for``), whatever the caller.
     ``series`` links the visit to its recurring series (whose e-mail confirms it). ``view`` is
     the caller's read of the rules (``clinic.rules_cache``), when it has one; it must have been
-    taken after any change the caller made to the rules."""
+    taken after any change the caller made to the rules.
+
+    ``new_patient``: the caller inserted ``patient`` in its still-open transaction and fails
+    that transaction as a whole on a refusal (``book_online``). No other transaction can see
+    the row, so it needs no lock, and it has no appointments, so its limits are judged on
+    ``NO_APPOINTMENTS`` without a query; the caller's transaction is this booking's, so no
+    savepoint of its own either."""
     now = now or timezone.now()
     view = rules_cache.view_or_read(view)
     provider = schedule_provider_for(actor, provider)
@@ -279,14 +300,16 @@ def book_appointment(
     online = source == Appointment.Source.ONLINE
     _check_service(service, location, online)
     end, _, _ = _blocked(service, start)
-    with transaction.atomic():
-        patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    with transaction.atomic(savepoint=not new_patient):
+        if not new_patient:
+            patient = Patient.objects.select_for_update().get(pk=patient.pk)
         candidates = _candidates(service, location, provider, view)
         rules = load_rules(service, location, candidates, view)
         _check_policy(rules, location, start, now, online)
         if provider is not None:
             _check_provider(provider, service, location, start, rules)
-        _check_patient(patient, service, rules.policy, start, end, now, online, None)
+        counts = NO_APPOINTMENTS if new_patient else None
+        _check_patient(patient, service, rules.policy, start, end, now, online, None, counts)
         options = _options(
             service=service,
             location=location,
@@ -298,12 +321,13 @@ def book_appointment(
         )
         if not options:
             raise _never_a_slot(service, location, start, candidates, rules, now, online)
-        for option in options:
-            appointment = _insert(service, location, start, patient, option, source, reason, series)
+        for n, option in enumerate(options, 1):
+            last = n == len(options)
+            appointment = _insert(
+                service, location, start, patient, option, source, reason, series, last
+            )
             if appointment is not None:
                 break
-        else:
-            raise slot_unavailable()
         if provider is not None:
             appointment.provider = provider
         _record(
@@ -318,7 +342,14 @@ def book_appointment(
             # A lead (free consult, call-back) who books real care becomes an active patient.
             patient.status = Patient.Status.ACTIVE
             patient.save(update_fields=["status", "updated_at"])
-        _send_after_commit(signals.appointment_booked, appointment, actor)
+        # Inside the transaction: the e-mails it plans commit, or roll back, with the booking.
+        signals.appointment_booked.send(
+            sender=Appointment,
+            appointment=appointment,
+            actor=_user(actor),
+            view=view,
+            created_here=True,
+        )
     return appointment
 
 
@@ -330,9 +361,13 @@ def _insert(
     option: ProviderSlot,
     source: str,
     reason: str,
-    series: Series | None = None,
+    series: Series | None,
+    last: bool,
 ) -> Appointment | None:
-    """Insert in a savepoint; None when a racing booking won the constraint."""
+    """Insert in a savepoint; None when a racing booking won the constraint, so the caller
+    tries its next option. The ``last`` option has none to try: it is inserted without a
+    savepoint, and a lost race refuses the booking, whose transaction (or savepoint) rolls back
+    as a whole."""
     end, blocked_start, blocked_end = _blocked(service, start)
     appointment = Appointment(
         patient=patient,
@@ -351,9 +386,11 @@ def _insert(
     )
     appointment.slot_key = _slot_key(service, start, appointment.reference)
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=not last):
             appointment.save()
     except IntegrityError:
+        if last:
+            raise slot_unavailable() from None
         return None
     return appointment
 
@@ -409,6 +446,7 @@ def book_online(
             reason=reason,
             now=now,
             view=view,
+            new_patient=created,
         )
         record_online_form_consents(
             patient, created=created, choices=consent or {}, client_address=client_address

@@ -121,3 +121,30 @@ def test_matching_by_email_is_served_by_the_unique_email_index():
         plan = lookup.explain()
     assert "patient_unique_email_not_archived" in plan
     assert [p.email for p in lookup] == ["someone@example.org"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("vendor", ["postgresql", "sqlite"])
+def test_the_insert_of_a_new_person_refuses_a_taken_email_on_either_path(monkeypatch, vendor):
+    """PostgreSQL inserts with ``ON CONFLICT DO NOTHING`` (no savepoint), other databases in a
+    savepoint: both write the same row, and both write nothing for an e-mail a non-archived
+    patient holds in any case, while an archived holder does not count."""
+    if connection.vendor != "postgresql" and vendor == "postgresql":
+        pytest.skip("the ON CONFLICT path needs PostgreSQL")
+    monkeypatch.setattr(connection, "vendor", vendor)
+    PatientFactory(email="old@example.org", status=Patient.Status.ARCHIVED)
+    fresh = Patient(
+        first_name="Ada", last_name="L", email="Ada@example.org", phone="+1 905 555 0100"
+    )
+    assert services._insert_unless_email_taken(fresh)
+    stored = Patient.objects.get(pk=fresh.pk)
+    assert [getattr(stored, f.attname) for f in Patient._meta.concrete_fields] == [
+        getattr(fresh, f.attname) for f in Patient._meta.concrete_fields
+    ]
+    assert not fresh._state.adding
+    twin = Patient(first_name="Ada", last_name="Other", email="ADA@example.org")
+    assert not services._insert_unless_email_taken(twin)
+    assert twin.pk is None
+    again = Patient(first_name="Old", last_name="Timer", email="old@example.org")
+    assert services._insert_unless_email_taken(again)
+    assert Patient.objects.count() == 3
