@@ -5,7 +5,9 @@ parts), given the same random boundaries."""
 import random
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from django.core.mail import EmailMultiAlternatives
+from django.core.mail.message import sanitize_address
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -87,3 +89,34 @@ def test_a_boundary_found_in_the_text_is_drawn_again(monkeypatch):
     taken = "=" * 15 + f"{7:019d}" + "=="
     message = _message("s", f"--{taken}\n", "<p>", "", "p@example.com", "x", False).message()
     assert f"{8:019d}".encode() in mailer.as_bytes(message).split(b"\r\n\r\n", 1)[0]
+
+
+_atext = st.characters(codec="ascii", categories=["L", "N", "P", "S"])
+_addresses = st.one_of(
+    st.emails(),
+    st.builds(
+        "{}@{}".format,
+        st.text(alphabet=_atext, min_size=1, max_size=20),
+        st.text(alphabet=st.sampled_from("abcXYZ019-."), min_size=1, max_size=70),
+    ),
+    st.text(max_size=40),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(address=_addresses)
+@example(address="a..b@example.com")
+@example(address="x/y=z?@example.com")
+@example(address=f"p@{'a' * 64}.example")
+@example(address="Pat <pat@example.com>")
+@example(address="pat@exämple.com")
+def test_a_recipient_is_given_to_smtp_as_djangos_check_gives_it(address):
+    """The plain-address fast path returns what ``sanitize_address`` returns, and raises where
+    it raises."""
+    try:
+        expected = sanitize_address(address, "utf-8")
+    except (ValueError, UnicodeError) as exc:
+        with pytest.raises(type(exc)):
+            mailer.recipient(address, "utf-8")
+    else:
+        assert mailer.recipient(address, "utf-8") == expected
