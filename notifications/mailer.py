@@ -5,8 +5,9 @@ send in the bench profile. The session is opened lazily by the first send, reuse
 and closed and forgotten on any error, so the next send starts afresh; the ledger's retries and
 back-off see the same failures as before.
 
-Over a kept session the message goes to ``smtplib`` as Django's backend would send it, flattened
-by a generator that skips two generic costs of ``email.generator`` (a regular expression compiled
+Over a kept session the message goes to ``smtplib`` as Django's backend would send it: the
+ledger's e-mails written to bytes directly (``message_bytes``), anything else flattened by a
+generator that skips two generic costs of ``email.generator`` (a regular expression compiled
 for every multipart boundary, and the ``Header`` machinery for header lines that need no folding);
 the bytes are the same (tests/notifications/test_mime_flattening.py). The sender's address is
 checked and formatted once per process rather than once per e-mail, and a plain recipient's
