@@ -399,10 +399,10 @@ def _outcome_update(claimed: Claim, changes: dict) -> tuple[str, tuple]:
 SENT_FIELDS = ("status", "sent_at", "recipient", "subject_line", "told", "last_error", "reason")
 
 
-def _sent_at() -> ExpressionWrapper:
+def _sent_at(offset: timedelta) -> ExpressionWrapper:
     """The database's clock plus the ledger's offset: ``sent_at`` stamped as the UPDATE runs."""
     return ExpressionWrapper(
-        Now() + Value(clock.offset(), output_field=DurationField()), output_field=DateTimeField()
+        Now() + Value(offset, output_field=DurationField()), output_field=DateTimeField()
     )
 
 
@@ -425,7 +425,7 @@ def _sent_statement(vendor: str, offset: timedelta) -> tuple[str, tuple]:
     """The "sent" UPDATE's SQL and the parameters of its ``sent_at`` expression, compiled by the
     ORM once per database and clock offset; the SQL depends on nothing else."""
     claimed = Claim(Notification(pk=0, recipient=""), uuid.UUID(int=0))
-    changes = _sent_changes(claimed, Email(subject="", text=""), _sent_at())
+    changes = _sent_changes(claimed, Email(subject="", text=""), _sent_at(offset))
     query = Notification.objects.filter(pk=0, lease_token=claimed.token).query.chain(UpdateQuery)
     query.add_update_values({**changes, **dict.fromkeys(LEASE_FIELDS[1:])})
     compiler = query.get_compiler(connection=connection)
@@ -441,8 +441,7 @@ def _sent_update(claimed: Claim, email: Email) -> tuple[str, tuple]:
     set to a literal NULL): the ORM's compile of this statement had been about a fifth of a
     send. tests/notifications/test_sent_statement.py holds it to ``_outcome_update``."""
     meta = Notification._meta
-    offset = clock.offset()
-    sql, sent_at_params = _sent_statement(connection.vendor, offset)
+    sql, sent_at_params = _sent_statement(connection.vendor, clock.offset())
     params: list = []
     for name, value in _sent_changes(claimed, email, None).items():
         if name == "sent_at":

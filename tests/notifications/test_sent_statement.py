@@ -44,7 +44,7 @@ def test_the_precompiled_sent_statement_is_the_orms(pk, subject, to, recipient, 
     email = Email(subject=subject, text="", to=to, told=told)
     with mock.patch.object(clock, "offset", return_value=offset):
         fast_sql, fast_params = services._sent_update(claimed, email)
-        changes = services._sent_changes(claimed, email, services._sent_at())
+        changes = services._sent_changes(claimed, email, services._sent_at(offset))
         orm_sql, orm_params = services._outcome_update(claimed, changes)
     assert fast_sql == orm_sql
     assert _plain(fast_params) == _plain(orm_params)
