@@ -232,6 +232,7 @@ def test_nothing_but_marking_the_row_sent_runs_between_the_servers_250_and_the_c
         (clock, "offset"),
         (registry, "get"),
         (services, "_outcome_update"),
+        (services, "_sent_update"),
         (services, "build_message"),
     ]:
         monkeypatch.setattr(module, name, not_after_the_250(getattr(module, name)))
