@@ -581,8 +581,8 @@ def render(r: dict) -> str:
             else "one `notifications.sweep` task queued on Redis (as beat queues it), which "
             "sends them in batches over one SMTP session per process"
         )
-        + f", then workers {rem['workers']} started to drain it; a local aiosmtpd server "
-        "counts Message-IDs.",
+        + f", then workers {rem['workers']} started to drain it; a local SMTP sink (the bench's "
+        "own, `bench/reminders.py`) counts Message-IDs.",
         "",
         f"- **{rem['rate']:.1f} e-mails/s** between the first and the last e-mail received "
         f"({rem['unique']} e-mails in {rem['seconds']:.1f} s)",

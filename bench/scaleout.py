@@ -8,7 +8,7 @@ machines; all they share is the database and the broker, as behind a load balanc
   one), each booking a new person into a distinct free slot; then racers for one slot, half on
   each instance: exactly one 201, the rest 409, one live row in SQL.
 - Reminders: a backlog queued on Redis and drained by both workers at once
-  (``bench.reminders.run`` with two worker processes), Message-IDs counted at a local aiosmtpd
+  (``bench.reminders.run`` with two worker processes), Message-IDs counted at the bench's local SMTP
   server: 0 duplicates, 0 lost. Each worker's CPU is sampled while it runs, to show both shared
   the work.
 

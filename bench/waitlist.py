@@ -11,7 +11,7 @@ Timed:
    waiting entries: wall time and SQL queries (which must not grow with the entries);
 2. end to end: ``cancel_appointment`` commits, the signal records the opening and queues the
    match on Redis, a real ``celery -A clinic worker`` matches it, plans the offer in the ledger
-   and sends it over SMTP to a local aiosmtpd server; the time from the cancellation's commit to
+   and sends it over SMTP to the bench's local SMTP sink; the time from the cancellation's commit to
    the server receiving the offer, repeated (a fresh booking and entry each time), with the
    number of offers received per cancellation (must be exactly one).
 
