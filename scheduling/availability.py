@@ -105,6 +105,11 @@ class Rules:
     # Per provider their weekly hours at the location, every row whatever its dates
     # (weekday, start, end, valid_from, valid_until): read-only, as all of the rules.
     hours: Mapping[int, tuple[tuple[int, time, time, date, date | None], ...]]
+    # Per provider their time off and extra hours that apply at the location and end after
+    # ``exceptions_from`` (epoch seconds, a day before the rules were read): (kind, location_id,
+    # start, end), the instants as epoch seconds. A search reaching back before that reads them.
+    exceptions: Mapping[int, tuple[tuple[str, int | None, float, float], ...]]
+    exceptions_from: float
 
 
 def offering_providers(service: Service, location: Location) -> QuerySet:
@@ -139,6 +144,7 @@ def load_rules(
 
     def load() -> Rules:
         act_codes = tuple(service.required_acts.values_list("code", flat=True))
+        exceptions_from = _epoch(timezone.now() - timedelta(days=1))
         return Rules(
             policy=resolve_policy(service, location),
             act_codes=act_codes,
@@ -146,6 +152,8 @@ def load_rules(
             offered=offered_providers(service, location, view),
             closures=location_closures(location),
             hours=MappingProxyType(_weekly_hours(ids, location)),
+            exceptions=MappingProxyType(_exceptions(ids, location, exceptions_from)),
+            exceptions_from=exceptions_from,
         )
 
     return view.get(("rules", service.pk, location.pk, location.jurisdiction, ids), load)
@@ -161,6 +169,26 @@ def _weekly_hours(pids: Iterable[int], location: Location) -> dict[int, tuple]:
     for pid, *hours in rows.order_by().values_list("provider_id", *_HOUR_COLUMNS):
         found[pid].append(tuple(hours))
     return {pid: tuple(hours) for pid, hours in found.items()}
+
+
+def _exception_rows(pids: Iterable[int], location: Location) -> QuerySet:
+    """The time off (anywhere) and extra hours (anywhere, kept only here by the caller) of
+    these providers that can touch a search at ``location``, instants as epoch seconds."""
+    return (
+        AvailabilityException.objects.filter(provider_id__in=list(pids))
+        .filter(Q(location__isnull=True) | Q(location=location))
+        .order_by()
+        .values_list("provider_id", "kind", "location_id", _Epoch("start"), _Epoch("end"))
+    )
+
+
+def _exceptions(pids: Iterable[int], location: Location, after: float) -> dict[int, tuple]:
+    """``_exception_rows`` ending after ``after``, per provider (the rules' ``exceptions``)."""
+    found: dict[int, list] = {pid: [] for pid in pids}
+    cutoff = datetime.fromtimestamp(after, UTC)
+    for pid, *row in _exception_rows(found, location).filter(end__gt=cutoff):
+        found[pid].append(tuple(row))
+    return {pid: tuple(rows) for pid, rows in found.items()}
 
 
 def local_instant(day: date, at: time, location: Location) -> datetime:
@@ -508,14 +536,19 @@ def load_calendar(
     ]
     time_off: dict[int, list[Window]] = defaultdict(list)
     extra: dict[int, list[Window]] = defaultdict(list)
-    for pid, kind, exc_location, exc_start, exc_end in (
-        AvailabilityException.objects.filter(
-            provider_id__in=pids, start__lt=query_end, end__gt=query_start
+    low, high = _epoch(query_start), _epoch(query_end)
+    if rules.exceptions.keys() >= set(pids) and low >= rules.exceptions_from:
+        exceptions: Iterable = (
+            (pid, *row)
+            for pid in pids
+            for row in rules.exceptions[pid]
+            if row[2] < high and row[3] > low
         )
-        .filter(Q(location__isnull=True) | Q(location=location))
-        .order_by()
-        .values_list("provider_id", "kind", "location_id", _Epoch("start"), _Epoch("end"))
-    ):
+    else:  # providers the rules were not read for, or a range before what they hold
+        exceptions = _exception_rows(pids, location).filter(
+            start__lt=query_end, end__gt=query_start
+        )
+    for pid, kind, exc_location, exc_start, exc_end in exceptions:
         if kind == AvailabilityException.Kind.EXTRA_HOURS:
             if exc_location == location.pk:
                 extra[pid].append((exc_start, exc_end))

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from clinic import rules_cache
 from clinic.models import ClinicSettings, RulesToken
 from providers.models import Credential, ScopeRule
-from scheduling.availability import load_rules, offered_providers
+from scheduling.availability import load_rules, offered_providers, search
 from scheduling.models import (
     AvailabilityException,
     BookingPolicyOverride,
@@ -187,6 +187,76 @@ def test_added_weekly_hours_take_effect_on_the_next_search(
     )
     assert slot_count(api_client, assessment, location, day) > 0
     assert book_at(api_client, assessment, location, day, physio, "10:00").status_code == 201
+
+
+def test_time_off_alone_takes_effect_on_the_next_search_and_booking(
+    warm, api_client, physio, assessment, location, day
+):
+    """Time off is cached with the rules; booking it gives a new token."""
+    before = slot_count(api_client, assessment, location, day)
+    AvailabilityException.objects.create(
+        provider=physio,
+        kind=AvailabilityException.Kind.TIME_OFF,
+        start=local(day, "10:00"),
+        end=local(day, "12:00"),
+    )
+    assert slot_count(api_client, assessment, location, day) < before
+    response = book_at(api_client, assessment, location, day, physio, "10:30")
+    assert response.status_code == 422
+    assert refusal_codes(response) == ["not_a_start_time"]  # time off: never a slot
+    AvailabilityException.objects.filter(provider=physio).delete()
+    assert slot_count(api_client, assessment, location, day) == before
+    assert book_at(api_client, assessment, location, day, physio, "10:30").status_code == 201
+
+
+def test_extra_hours_take_effect_on_the_next_search(
+    warm, api_client, physio, assessment, location, day
+):
+    evening = [local(day, "18:00"), local(day, "19:00")]
+    AvailabilityException.objects.create(
+        provider=physio,
+        kind=AvailabilityException.Kind.EXTRA_HOURS,
+        location=location,
+        start=evening[0],
+        end=evening[1],
+    )
+    starts = {
+        datetime.datetime.fromisoformat(slot["start"])
+        for slot in api_client.get(
+            AVAILABILITY,
+            {"service": assessment.pk, "location": location.pk, "start": day, "end": day},
+        ).json()["slots"]
+    }
+    assert evening[0] in starts
+    assert book_at(api_client, assessment, location, day, physio, "18:00").status_code == 201
+
+
+def test_a_search_reaching_back_before_the_cached_time_off_still_sees_it(
+    warm, physio, assessment, location, day
+):
+    """The rules keep only time off ending after the day before they were read; a search of an
+    earlier range (a "now" in the past) reads the time off of that range itself."""
+    past = day - datetime.timedelta(days=28)
+    then = local(past - datetime.timedelta(days=7), "08:00")
+    slots = search(service=assessment, location=location, start_date=past, end_date=past, now=then)
+    assert slots.slots, "the past day has hours"
+    AvailabilityException.objects.create(
+        provider=physio,
+        kind=AvailabilityException.Kind.TIME_OFF,
+        start=local(past, "00:00"),
+        end=local(past + datetime.timedelta(days=1), "00:00"),
+    )
+    rules = load_rules(assessment, location, [physio.pk])
+    assert rules.exceptions[physio.pk] == (), "ended before the cached window"
+    found = search(
+        service=assessment,
+        location=location,
+        start_date=past,
+        end_date=past,
+        now=then,
+        rules=rules,
+    )
+    assert found.slots == []
 
 
 def test_a_rolled_back_change_leaves_no_entry_another_change_could_reach(
