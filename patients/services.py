@@ -86,8 +86,11 @@ def match_or_create_patient(
     date_of_birth: date | None = None,
     preferred_location: Location | None = None,
     actor: User | None = None,
+    new_status: str = Patient.Status.LEAD,
 ) -> tuple[Patient, bool]:
-    """The patient with this e-mail (case-insensitive, non-archived), or a new ``lead``.
+    """The patient with this e-mail (case-insensitive, non-archived), or a new one with
+    ``new_status``: a ``lead``, unless the caller books them real care in the same transaction
+    (which would make a lead active at once).
 
     Race-safe: two requests creating the same person at once both try to insert, the database's
     unique index on ``lower(email)`` lets one win, and the loser re-reads the winner's row. An
@@ -106,13 +109,17 @@ def match_or_create_patient(
             phone=(phone or "").strip(),
             date_of_birth=date_of_birth,
             preferred_location=preferred_location,
-            status=Patient.Status.LEAD,
+            status=new_status,
         )
         with transaction.atomic(savepoint=False):
             created = _insert_unless_email_taken(patient)
             if created:
                 _audit_patient(
-                    patient, AuditEvent.Action.CREATE, actor, summary="new lead", channel=channel
+                    patient,
+                    AuditEvent.Action.CREATE,
+                    actor,
+                    summary="new lead" if new_status == Patient.Status.LEAD else "new patient",
+                    channel=channel,
                 )
         if created:
             return patient, True

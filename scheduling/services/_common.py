@@ -71,9 +71,12 @@ def _locked(appointment: Appointment) -> Appointment:
     )
 
 
-def match_online_person(details: dict, location: Location) -> tuple[Patient, bool]:
+def match_online_person(
+    details: dict, location: Location, new_status: str = Patient.Status.LEAD
+) -> tuple[Patient, bool]:
     """The person an anonymous web form names (a booking, a waitlist entry), matched by e-mail or
-    created as a lead who prefers this location; ``created`` says which."""
+    created (a lead, unless ``new_status`` says otherwise) who prefers this location; ``created``
+    says which."""
     return match_or_create_patient(
         first_name=details.get("first_name", ""),
         last_name=details.get("last_name", ""),
@@ -81,4 +84,5 @@ def match_online_person(details: dict, location: Location) -> tuple[Patient, boo
         phone=details.get("phone", ""),
         date_of_birth=details.get("date_of_birth"),
         preferred_location=location if not location.is_virtual else None,
+        new_status=new_status,
     )

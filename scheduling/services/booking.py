@@ -407,9 +407,9 @@ def book_online(
     client_address: str | None = None,
     now: datetime | None = None,
 ) -> Appointment:
-    """The widget's booking: match or create the person (a new one is a lead), record their
-    consents, book. All or nothing. The service, location, provider and rules come through the
-    rules cache (one read of its token)."""
+    """The widget's booking: match or create the person (a new one is a lead for a free consult,
+    else an active patient), record their consents, book. All or nothing. The service, location,
+    provider and rules come through the rules cache (one read of its token)."""
     view = rules_cache.read()
     service = view.instance(("service", service_id), Service.objects.filter(pk=service_id).first)
     if service is None:
@@ -434,8 +434,11 @@ def book_online(
     if missing:
         raise ValidationProblem("Some required details are missing.", missing)
     _check_service(service, location, online=True)
+    # A new person booking real care is an active patient from the start (a lead would be made
+    # active by the booking anyway); a free consult keeps them a lead.
+    new_status = Patient.Status.LEAD if service.is_free_consult else Patient.Status.ACTIVE
     with transaction.atomic():
-        patient, created = match_online_person(patient_details, location)
+        patient, created = match_online_person(patient_details, location, new_status)
         appointment = book_appointment(
             service=service,
             location=location,

@@ -21,6 +21,7 @@ from patients.models import Consent, Patient
 from patients.services import PURPOSES, record_consents, record_online_form_consents
 from scheduling.models import Appointment
 from scheduling.services import book_appointment, book_online
+from tests.factories.patients import PatientFactory
 from tests.factories.providers import ProviderFactory
 from tests.factories.scheduling import offer, weekly_hours
 from tests.scheduling.conftest import local, next_week
@@ -224,3 +225,27 @@ def test_a_created_persons_form_consents_equal_the_locked_path(choices):
         record_online_form_consents(fresh, created=True, choices=choices, client_address=None)
         assert _recorded(plain) == _recorded(fresh)
         transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+def test_a_new_person_booking_real_care_online_is_an_active_patient_from_the_start(
+    physio, assessment, location
+):
+    """A lead who books real care becomes active; a new person booking it is written active
+    at once (no second write of their row), audited as a new patient."""
+    with CaptureQueriesContext(connection) as captured:
+        book_new(assessment, location, local(next_week(), "09:00"), physio)
+    patient = Patient.objects.get(email="new@example.org")
+    assert patient.status == Patient.Status.ACTIVE
+    writes = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("UPDATE")]
+    assert not [sql for sql in writes if "patients_patient" in sql]
+    created = AuditEvent.objects.get(object_id=patient.pk, action=AuditEvent.Action.CREATE)
+    assert created.summary == "new patient"
+
+
+@pytest.mark.django_db
+def test_a_lead_booking_real_care_online_becomes_an_active_patient(physio, assessment, location):
+    lead = PatientFactory(email="lead@example.org", status=Patient.Status.LEAD)
+    book_new(assessment, location, local(next_week(), "09:00"), physio, email="lead@example.org")
+    lead.refresh_from_db()
+    assert lead.status == Patient.Status.ACTIVE
