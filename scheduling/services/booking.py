@@ -286,7 +286,8 @@ def book_appointment(
     ``actor`` books only their own calendar (``schedule_provider_for``), whatever the caller.
     ``series`` links the visit to its recurring series (whose e-mail confirms it). ``view`` is
     the caller's read of the rules (``clinic.rules_cache``), when it has one; it must have been
-    taken after any change the caller made to the rules.
+    taken after any change the caller made to the rules. It judges a new person's booking only:
+    a matched person's booking reads the rules again once it holds their lock.
 
     ``new_patient``: the caller inserted ``patient`` in its still-open transaction and fails
     that transaction as a whole on a refusal (``book_online``). No other transaction can see
@@ -294,15 +295,19 @@ def book_appointment(
     ``NO_APPOINTMENTS`` without a query; the caller's transaction is this booking's, so no
     savepoint of its own either."""
     now = now or timezone.now()
-    view = rules_cache.view_or_read(view)
     provider = schedule_provider_for(actor, provider)
     start = _aware_utc(start)
     online = source == Appointment.Source.ONLINE
     _check_service(service, location, online)
     end, _, _ = _blocked(service, start)
     with transaction.atomic(savepoint=not new_patient):
-        if not new_patient:
+        if new_patient:
+            view = rules_cache.view_or_read(view)
+        else:
             patient = Patient.objects.select_for_update().get(pk=patient.pk)
+            # The rules as they are once the lock is held: a booking that waited for it (the
+            # person's other booking) judges by what changed meanwhile, not by an earlier view.
+            view = rules_cache.read()
         candidates = _candidates(service, location, provider, view)
         rules = load_rules(service, location, candidates, view)
         _check_policy(rules, location, start, now, online)

@@ -164,7 +164,8 @@ def test_an_existing_person_is_locked_and_counted_when_booked(physio, assessment
     with CaptureQueriesContext(connection) as captured:
         book_new(assessment, location, local(next_week(), "11:00"), physio)
     sql = [q["sql"] for q in captured.captured_queries]
-    assert [s for s in sql if "patients_patient" in s and "FOR UPDATE" in s]
+    if connection.features.has_select_for_update:  # SQLite locks the whole file instead
+        assert [s for s in sql if "patients_patient" in s and "FOR UPDATE" in s]
     assert [s for s in sql if "COUNT" in s and "scheduling_appointment" in s]
 
 
