@@ -156,6 +156,7 @@ def _build(location, kind: str, step: int, first: datetime.date, appointments, o
     return service, rows
 
 
+@pytest.mark.postgres  # the merge in the database is PostgreSQL's (range_agg)
 @settings(
     max_examples=60,
     deadline=None,
