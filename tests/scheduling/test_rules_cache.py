@@ -362,6 +362,26 @@ def test_every_table_a_cold_load_reads_carries_the_token_trigger(
         assert set(rules_cache.trigger_names(table)) <= _triggers_on(table), table
 
 
+def committed_on_another_connection(change) -> None:
+    """Run ``change`` in a transaction of its own on another connection (a manager in the
+    admin, another process) and wait until it has committed."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with transaction.atomic():
+                change()
+        except BaseException as error:  # reported to the test below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=run)
+    other.start()
+    other.join()
+    assert errors == []
+
+
 @pytest.fixture
 def catalog(transactional_db):
     ensure_scope_catalog()  # a transactional test starts from a flushed database
@@ -376,23 +396,11 @@ def test_a_change_committed_on_another_connection_is_seen_by_the_next_request(
     manager in the admin) suspends the credential and commits."""
     assert slot_count(api_client, assessment, location, day) > 0
     assert book_at(api_client, assessment, location, day, physio).status_code == 201
-    errors: list[BaseException] = []
 
-    def manager() -> None:
-        try:
-            with transaction.atomic():
-                Credential.objects.filter(provider=physio).update(
-                    status=Credential.Status.SUSPENDED
-                )
-        except BaseException as error:  # reported to the test below
-            errors.append(error)
-        finally:
-            connections.close_all()
+    def suspend() -> None:
+        Credential.objects.filter(provider=physio).update(status=Credential.Status.SUSPENDED)
 
-    other = threading.Thread(target=manager)
-    other.start()
-    other.join()
-    assert errors == []
+    committed_on_another_connection(suspend)
     assert slot_count(api_client, assessment, location, day) == 0
     response = book_at(api_client, assessment, location, day, physio, "13:00")
     assert refusal_codes(response) == ["credential_suspended"]
@@ -407,29 +415,17 @@ def test_hours_and_time_off_changed_on_another_connection_are_seen_by_the_next_r
     this process's next search and booking judge by both."""
     full = slot_count(api_client, assessment, location, day)
     assert book_at(api_client, assessment, location, day, physio, "09:00").status_code == 201
-    errors: list[BaseException] = []
 
-    def manager() -> None:
-        try:
-            with transaction.atomic():
-                WeeklyAvailability.objects.filter(provider=physio).update(
-                    end_time=datetime.time(15)
-                )
-                AvailabilityException.objects.create(
-                    provider=physio,
-                    kind=AvailabilityException.Kind.TIME_OFF,
-                    start=local(day, "13:00"),
-                    end=local(day, "14:00"),
-                )
-        except BaseException as error:  # reported to the test below
-            errors.append(error)
-        finally:
-            connections.close_all()
+    def shorten_hours_and_book_time_off() -> None:
+        WeeklyAvailability.objects.filter(provider=physio).update(end_time=datetime.time(15))
+        AvailabilityException.objects.create(
+            provider=physio,
+            kind=AvailabilityException.Kind.TIME_OFF,
+            start=local(day, "13:00"),
+            end=local(day, "14:00"),
+        )
 
-    other = threading.Thread(target=manager)
-    other.start()
-    other.join()
-    assert errors == []
+    committed_on_another_connection(shorten_hours_and_book_time_off)
     assert 0 < slot_count(api_client, assessment, location, day) < full - 1
     for hh_mm in ("13:00", "15:00"):
         response = book_at(api_client, assessment, location, day, physio, hh_mm)
