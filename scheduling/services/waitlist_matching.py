@@ -229,6 +229,10 @@ def match_opening(opening_id: int, now: datetime | None = None) -> list[Waitlist
     return offers
 
 
+# Every column of the settings row, so a setting added later is read with the services too.
+_SETTINGS_COLUMNS = tuple(f.attname for f in WaitlistSettings._meta.concrete_fields)
+
+
 def _waited_for(waiting: QuerySet) -> QuerySet:
     """The services bookable online some of ``waiting`` wait for, each row carrying the
     waitlist settings (the same for all): one query where two were."""
@@ -236,23 +240,17 @@ def _waited_for(waiting: QuerySet) -> QuerySet:
     return (
         Service.objects.filter(online_bookable=True)
         .filter(Exists(waiting.filter(service_id=OuterRef("pk"))))
-        .annotate(
-            wl_hold_minutes=Subquery(current.values("hold_minutes")),
-            wl_care_first=Subquery(current.values("care_plan_patients_first")),
-        )
+        .annotate(**{f"wl_{name}": Subquery(current.values(name)) for name in _SETTINGS_COLUMNS})
     )
 
 
 def _settings(service: Service) -> WaitlistSettings:
     """The settings read with the services (``_waited_for``), or the row made now if the
     clinic has none yet."""
-    if service.wl_hold_minutes is None:
+    values = {name: getattr(service, f"wl_{name}") for name in _SETTINGS_COLUMNS}
+    if values["id"] is None:
         return WaitlistSettings.current()
-    return WaitlistSettings(
-        pk=1,
-        hold_minutes=service.wl_hold_minutes,
-        care_plan_patients_first=service.wl_care_first,
-    )
+    return WaitlistSettings(**values)
 
 
 class _Queue:
