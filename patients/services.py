@@ -153,8 +153,9 @@ def match_or_create_patient(
 def _insert_unless_email_taken(patient: Patient) -> bool:
     """Insert ``patient``; False, with nothing written, when a racing request inserted a patient
     with this e-mail first (the unique index). PostgreSQL: one ``INSERT ... ON CONFLICT DO
-    NOTHING RETURNING`` (the index is its only unique constraint), no savepoint around it; other
-    databases: a plain insert in a savepoint."""
+    NOTHING RETURNING`` (the index is its only unique constraint), no savepoint around it, and
+    no ``post_save`` signal (nothing listens for patients; a receiver added later would need
+    ``save()`` here); other databases: a plain insert in a savepoint."""
     if connection.vendor != "postgresql":
         try:
             with transaction.atomic():
