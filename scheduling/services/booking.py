@@ -18,7 +18,7 @@ Signals go out with ``transaction.on_commit``, so a rolled-back booking tells no
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -393,11 +393,21 @@ def _insert(
     try:
         with transaction.atomic(savepoint=not last):
             appointment.save()
-    except IntegrityError:
+    except (IntegrityError, OperationalError) as error:
+        if not isinstance(error, IntegrityError) and not _deadlocked(error):
+            raise
         if last:
             raise slot_unavailable() from None
         return None
     return appointment
+
+
+def _deadlocked(error: OperationalError) -> bool:
+    """PostgreSQL checks an exclusion constraint after inserting the row, so two bookings
+    inserting overlapping rows at the same instant can each wait for the other; the deadlock
+    detector then aborts one of them (SQLSTATE 40P01). That one lost the race for the time,
+    like a violation of the constraint."""
+    return getattr(error.__cause__, "sqlstate", None) == "40P01"
 
 
 def book_online(
