@@ -9,7 +9,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from rest_framework.test import APIClient
 
-from clinic.models import Room
+from clinic.models import ClinicSettings, Room
 from scheduling.models import Appointment
 from scheduling.services import book_appointment
 from tests.factories.clinic import LocationFactory, RoomFactory
@@ -73,6 +73,9 @@ def run_in_parallel(bodies: list[dict]) -> list[tuple[int, str]]:
 @pytest.fixture
 def clinic():
     ensure_scope_catalog()
+    # The settings row exists, as on any live database: racers creating it lazily on a flushed
+    # one would queue on the rules token its insert renews, and deadlock there, not on the slot.
+    ClinicSettings.load()
     location = LocationFactory(slug="pickering", name="Pickering")
     service = ServiceFactory(code="assessment", acts=["diagnose"])
     physio = ProviderFactory(display_name="Race Physio", locations=[location])
