@@ -192,7 +192,9 @@ def test_the_booking_body_times_are_read_in_the_current_zone_as_by_the_serialize
 
 
 ZONES = ["America/Toronto", "America/Vancouver", "Asia/Kolkata", "Australia/Lord_Howe", "UTC"]
-NAMES = st.text(max_size=12)  # any text, lone surrogates included: the renderer escapes them
+# Any text, and lone surrogates (a row written before the parsers refused them): both renderings
+# escape them the same way.
+NAMES = st.text(max_size=12) | st.sampled_from(["\ud800", "a\udfffb", "Zoë \x00", "名前"])
 
 
 @settings(max_examples=300, deadline=None)
