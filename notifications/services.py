@@ -222,9 +222,16 @@ def enqueue_after_commit(row: Notification) -> None:
 
 
 def _enqueue(row_id: int, countdown: float) -> None:
-    # By name, so this module need not import the tasks module that imports it.
+    """Publish the send task after commit. By name, so this module need not import the tasks
+    module that imports it; with the argument text given (what Celery would ``saferepr``) and
+    no countdown for a row already due (an ETA of now only makes the worker hold it on its
+    timer first): every booking pays for this message."""
     try:
-        celery_app.signature(SEND_TASK, args=(row_id,)).apply_async(countdown=countdown)
+        celery_app.signature(SEND_TASK, args=(row_id,)).apply_async(
+            countdown=countdown if countdown > 0 else None,
+            argsrepr=f"({row_id},)",
+            kwargsrepr="{}",
+        )
     except Exception:
         # The sweep sends it within a minute; a broker hiccup must not fail the caller.
         logger.warning("Could not queue notification %s; the sweep will send it.", row_id)

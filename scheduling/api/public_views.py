@@ -29,7 +29,7 @@ def _booking(reference: str, token: str) -> Appointment:
 
 
 def _render(appointment: Appointment) -> dict:
-    return s.PublicBookingSerializer(appointment).data
+    return s.public_booking(appointment)
 
 
 @extend_schema(
@@ -159,9 +159,7 @@ class PublicBookingCreate(PublicAPIMixin, APIView):
     """Book. ``provider`` may be omitted: a free provider in scope is picked."""
 
     def post(self, request: Request) -> Response:
-        body = s.BookingRequestSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
+        data = s.booking_request(request.data)
 
         def book() -> tuple[int, dict]:
             appointment = services.book_online(
@@ -174,7 +172,7 @@ class PublicBookingCreate(PublicAPIMixin, APIView):
                 reason=data["reason"],
                 client_address=client_address(request),
             )
-            return status.HTTP_201_CREATED, dict(_render(appointment))
+            return status.HTTP_201_CREATED, _render(appointment)
 
         code, payload, _ = run_idempotent(
             "public-booking", request.headers.get("Idempotency-Key"), request.data, book
