@@ -62,22 +62,18 @@ def test_invalid_email_is_refused_naming_the_field():
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_parallel_creations_with_the_same_email_give_one_patient(monkeypatch):
-    """Real parallel connections that all pass the lookup before anyone inserts (the lookup is
-    held at a barrier): the unique index lets one insert win and the others re-read it."""
+    """Real parallel connections that all insert at once (held at a barrier just before the
+    INSERT, which comes before any read): the unique index lets one insert win and the others
+    re-read it."""
     workers = 6
     barrier = threading.Barrier(workers)
-    real_find = services._find_by_email
-    local = threading.local()
+    real_insert = services._insert_unless_email_taken
 
-    def find_after_everyone_looked(email):
-        if not getattr(local, "looked", False):
-            local.looked = True
-            found = real_find(email)
-            barrier.wait(timeout=10)
-            return found
-        return real_find(email)
+    def insert_when_everyone_is_there(patient):
+        barrier.wait(timeout=10)
+        return real_insert(patient)
 
-    monkeypatch.setattr(services, "_find_by_email", find_after_everyone_looked)
+    monkeypatch.setattr(services, "_insert_unless_email_taken", insert_when_everyone_is_there)
     results: list[tuple[int, bool]] = []
     errors: list[BaseException] = []
 
