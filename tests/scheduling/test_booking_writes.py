@@ -151,7 +151,9 @@ def test_a_booking_writes_the_same_rows_deferred_as_inserted_one_by_one(
             transaction.set_rollback(True)
     (deferred, deferred_count), (plain, plain_count) = outcomes
     assert deferred == plain
-    assert deferred_count < plain_count if known is None else deferred_count <= plain_count
+    assert deferred_count <= plain_count
+    if connection.vendor == "postgresql" and known is None:  # elsewhere: one insert per model
+        assert deferred_count < plain_count
 
 
 @pytest.mark.django_db(transaction=True)
