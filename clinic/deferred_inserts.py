@@ -87,14 +87,14 @@ def defer(
     if any(sid is not None for sid in connection.savepoint_ids[block.depth :]):
         return False
     for obj in objs:
-        _prepare(obj, using)
+        _prepare(obj)
         block.rows.setdefault(type(obj), []).append(obj)
     if after is not None:
         block.after.append(after)
     return True
 
 
-def _prepare(obj: Model, using: str) -> None:
+def _prepare(obj: Model) -> None:
     """What ``save()`` does to a new row before its INSERT, done now: related ids taken from
     their objects, ``pre_save`` values (``auto_now_add``) fixed at this moment."""
     meta = obj._meta
