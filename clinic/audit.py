@@ -17,6 +17,7 @@ from django.db import models
 from django.http import HttpRequest, HttpResponse
 from rest_framework.response import Response
 
+from clinic import deferred_inserts
 from clinic.middleware import current_request_id
 from clinic.models import AuditEvent
 
@@ -121,8 +122,10 @@ def record_event(
     channel: str = "api",
 ) -> None:
     """Append one audit row. Call it inside the transaction that makes the change, so a rolled
-    back change leaves no row claiming it happened."""
-    build_event(
+    back change leaves no row claiming it happened. Inside ``deferred_inserts.collecting`` the
+    row is written with the transaction's other append-only rows (nothing reads audit rows
+    back in the transaction that writes them)."""
+    event = build_event(
         actor=actor,
         action=action,
         object_type=object_type,
@@ -132,7 +135,9 @@ def record_event(
         changes=changes,
         summary=summary,
         channel=channel,
-    ).save(force_insert=True)
+    )
+    if not deferred_inserts.defer([event]):
+        event.save(force_insert=True)
 
 
 def record_events(events: Iterable[AuditEvent]) -> None:

@@ -41,6 +41,7 @@ from django.db.models.functions import Now
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
+from clinic import deferred_inserts
 from clinic.celery import app as celery_app
 from clinic.errors import ConflictProblem
 from notifications import clock, conf, holders, mailer, registry
@@ -146,7 +147,9 @@ def plan_first(
     constraint finds a row already there (the subject was announced before): the caller then
     plans as for any change. ``created_here``: the caller's open transaction inserted the
     subject, so no row can name it yet and the INSERT needs no savepoint (a conflict fails the
-    caller's transaction, as any other error there)."""
+    caller's transaction, as any other error there); inside ``deferred_inserts.collecting`` the
+    rows are written with the transaction's other append-only rows, and get their ids and their
+    after-commit task then."""
     rows = [
         Notification(
             **_key(subject, item.kind, item.planned_for),
@@ -155,6 +158,8 @@ def plan_first(
         )
         for item in items
     ]
+    if created_here and deferred_inserts.defer(rows, after=lambda: _enqueue_each(rows)):
+        return rows
     try:
         with transaction.atomic(savepoint=not created_here):
             Notification.objects.bulk_create(rows)
@@ -162,9 +167,13 @@ def plan_first(
         if created_here:
             raise
         return None
+    _enqueue_each(rows)
+    return rows
+
+
+def _enqueue_each(rows: list[Notification]) -> None:
     for row in rows:
         enqueue_after_commit(row)
-    return rows
 
 
 def withdraw(

@@ -12,6 +12,9 @@ from django.utils import timezone
 from clinic.models import Location
 from clinic.validators import validate_date_of_birth, validate_phone
 
+# The earliest birth date the table stores (``patient_born_after_1850``).
+BIRTH_DATE_FLOOR = datetime.date(1850, 1, 1)
+
 
 class Patient(models.Model):
     class Status(models.TextChoices):
@@ -45,7 +48,7 @@ class Patient(models.Model):
             # A fixed floor under the 130-year rule (validate_date_of_birth) for any write that
             # skips the validators.
             models.CheckConstraint(
-                condition=Q(date_of_birth__gte=datetime.date(1850, 1, 1)),
+                condition=Q(date_of_birth__gte=BIRTH_DATE_FLOOR),
                 name="patient_born_after_1850",
             ),
         ]

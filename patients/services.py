@@ -16,6 +16,7 @@ from django.db.models.constants import OnConflict
 from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
+from clinic import deferred_inserts
 from clinic.audit import diff, object_label, record_event
 from clinic.errors import (
     ConflictProblem,
@@ -25,7 +26,7 @@ from clinic.errors import (
 from clinic.models import AuditEvent, Location
 from clinic.roles import User
 from patients import consent_texts
-from patients.models import CareRelationship, Consent, Patient
+from patients.models import BIRTH_DATE_FLOOR, CareRelationship, Consent, Patient
 from patients.selectors import email_is
 
 PURPOSES = tuple(Consent.Purpose.values)
@@ -92,25 +93,29 @@ def match_or_create_patient(
     ``new_status``: a ``lead``, unless the caller books them real care in the same transaction
     (which would make a lead active at once).
 
-    Race-safe: two requests creating the same person at once both try to insert, the database's
-    unique index on ``lower(email)`` lets one win, and the loser re-reads the winner's row. An
-    existing record only gains details it was missing; nothing a person typed overwrites it.
-    Both are audited (channel ``public`` when ``actor`` is None: the widget).
+    Insert first: the unique index on ``lower(email)`` among non-archived patients is the
+    matching rule (``_find_by_email`` folds case the same way), so an insert the index lets
+    through is exactly a person no one matches, and a new person costs no read. Only when the
+    index refuses it (or the row could be refused for something else, ``_refused_only_by_email``)
+    is the patient read. Race-safe: two requests creating the same person at once both try to
+    insert, the index lets one win, and the loser re-reads the winner's row. An existing record
+    only gains details it was missing; nothing a person typed overwrites it. Both are audited
+    (channel ``public`` when ``actor`` is None: the widget).
     """
     channel = "api" if actor is not None else "public"
     email = normalise_email(email)
     first_name, last_name = _require_names(first_name, last_name)
-    existing = _find_by_email(email)
+    patient = Patient(
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        phone=(phone or "").strip(),
+        date_of_birth=date_of_birth,
+        preferred_location=preferred_location,
+        status=new_status,
+    )
+    existing = None if _refused_only_by_email(patient) else _find_by_email(email)
     if existing is None:
-        patient = Patient(
-            first_name=first_name,
-            last_name=last_name,
-            email=email,
-            phone=(phone or "").strip(),
-            date_of_birth=date_of_birth,
-            preferred_location=preferred_location,
-            status=new_status,
-        )
         with transaction.atomic(savepoint=False):
             created = _insert_unless_email_taken(patient)
             if created:
@@ -148,6 +153,24 @@ def match_or_create_patient(
                 channel=channel,
             )
     return existing, False
+
+
+def _refused_only_by_email(patient: Patient) -> bool:
+    """Whether the only way the table can refuse this row is its e-mail (the unique index):
+    every text fits its column and holds no NUL, the birth date is not below the floor. Any
+    other row is matched first, so a person who matches is never refused for what they typed
+    (their existing record is used, as it always was)."""
+    for f in Patient._meta.concrete_fields:
+        value = getattr(patient, f.attname)
+        if isinstance(value, str) and (
+            "\x00" in value or (f.max_length is not None and len(value) > f.max_length)
+        ):
+            return False
+    try:  # as the INSERT will read it (a form may hand over the ISO text)
+        born = Patient._meta.get_field("date_of_birth").to_python(patient.date_of_birth)
+    except ValidationError:
+        return False
+    return born is None or born >= BIRTH_DATE_FLOOR
 
 
 def _insert_unless_email_taken(patient: Patient) -> bool:
@@ -367,7 +390,8 @@ def _append_consents(
     staff: User | None,
     request=None,
 ) -> None:
-    """The records and their audit row for the choices that change ``latest``."""
+    """The records and their audit row for the choices that change ``latest``; deferred inside
+    ``deferred_inserts.collecting`` (``latest`` was read before, nothing reads them after)."""
     now = timezone.now()
     new = []
     for purpose, granted in choices.items():
@@ -391,7 +415,8 @@ def _append_consents(
                 recorded_by=staff,
             )
         )
-    Consent.objects.bulk_create(new)
+    if not deferred_inserts.defer(new):
+        Consent.objects.bulk_create(new)
     if new:
         record_event(
             actor=staff,

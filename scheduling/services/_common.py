@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from django.db import transaction
 
+from clinic import deferred_inserts
 from clinic.errors import FieldProblem, ValidationProblem
 from clinic.models import Location
 from clinic.roles import User
@@ -36,13 +37,17 @@ def _aware_utc(value: datetime, field: str = "start") -> datetime:
 
 
 def _record(appointment: Appointment, kind: str, actor, **data) -> None:
-    AppointmentEvent.objects.create(
+    """The appointment's history row; deferred inside ``deferred_inserts.collecting`` (the
+    history is read by pages and the API, never within the transaction that writes it)."""
+    event = AppointmentEvent(
         appointment=appointment,
         kind=kind,
         actor=_user(actor),
         actor_label=_actor_label(actor),
         data=data,
     )
+    if not deferred_inserts.defer([event]):
+        event.save(force_insert=True)
 
 
 def _send_after_commit(

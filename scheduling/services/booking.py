@@ -22,7 +22,7 @@ from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from clinic import roles, rules_cache
+from clinic import deferred_inserts, roles, rules_cache
 from clinic.errors import (
     DomainError,
     FieldProblem,
@@ -424,7 +424,9 @@ def book_online(
 ) -> Appointment:
     """The widget's booking: match or create the person (a new one is a lead for a free consult,
     else an active patient), record their consents, book. All or nothing. The service, location,
-    provider and rules come through the rules cache (one read of its token)."""
+    provider and rules come through the rules cache (one read of its token). The append-only
+    rows it writes at its own level (audit, history, e-mail ledger, consent rows: none is read
+    back before commit) go in one statement just before commit (``clinic.deferred_inserts``)."""
     view = rules_cache.read()
     service = view.instance(("service", service_id), Service.objects.filter(pk=service_id).first)
     if service is None:
@@ -452,7 +454,7 @@ def book_online(
     # A new person booking real care is an active patient from the start (a lead would be made
     # active by the booking anyway); a free consult keeps them a lead.
     new_status = Patient.Status.LEAD if service.is_free_consult else Patient.Status.ACTIVE
-    with transaction.atomic():
+    with transaction.atomic(), deferred_inserts.collecting():
         patient, created = match_online_person(patient_details, location, new_status)
         appointment = book_appointment(
             service=service,

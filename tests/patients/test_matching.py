@@ -1,9 +1,14 @@
 """One person, one record: matching by e-mail, case-insensitive, among non-archived patients."""
 
+import datetime
 import threading
 
 import pytest
-from django.db import connection
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from clinic.errors import ValidationProblem
 from patients import services
@@ -61,23 +66,22 @@ def test_invalid_email_is_refused_naming_the_field():
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_parallel_creations_with_the_same_email_give_one_patient(monkeypatch):
-    """Real parallel connections that all pass the lookup before anyone inserts (the lookup is
-    held at a barrier): the unique index lets one insert win and the others re-read it."""
+@pytest.mark.parametrize("archived_holder", [False, True])
+def test_two_parallel_creations_with_the_same_email_give_one_patient(monkeypatch, archived_holder):
+    """Real parallel connections that all insert at once (held at a barrier just before the
+    INSERT, which comes before any read): the unique index lets one insert win and the others
+    re-read it. An archived record with the address takes no part, as in the lookup."""
+    if archived_holder:
+        old = PatientFactory(email="race@example.org", status=Patient.Status.ARCHIVED)
     workers = 6
     barrier = threading.Barrier(workers)
-    real_find = services._find_by_email
-    local = threading.local()
+    real_insert = services._insert_unless_email_taken
 
-    def find_after_everyone_looked(email):
-        if not getattr(local, "looked", False):
-            local.looked = True
-            found = real_find(email)
-            barrier.wait(timeout=10)
-            return found
-        return real_find(email)
+    def insert_when_everyone_is_there(patient):
+        barrier.wait(timeout=10)
+        return real_insert(patient)
 
-    monkeypatch.setattr(services, "_find_by_email", find_after_everyone_looked)
+    monkeypatch.setattr(services, "_insert_unless_email_taken", insert_when_everyone_is_there)
     results: list[tuple[int, bool]] = []
     errors: list[BaseException] = []
 
@@ -101,7 +105,11 @@ def test_two_parallel_creations_with_the_same_email_give_one_patient(monkeypatch
     assert len(results) == workers
     assert len({pk for pk, _ in results}) == 1
     assert sum(created for _, created in results) == 1
-    assert Patient.objects.filter(email__iexact="race@example.org").count() == 1
+    live = Patient.objects.exclude(status=Patient.Status.ARCHIVED)
+    assert live.filter(email__iexact="race@example.org").count() == 1
+    if archived_holder:
+        assert {pk for pk, _ in results} != {old.pk}
+        assert Patient.objects.get(pk=old.pk).status == Patient.Status.ARCHIVED
 
 
 @pytest.mark.django_db
@@ -148,3 +156,93 @@ def test_the_insert_of_a_new_person_refuses_a_taken_email_on_either_path(monkeyp
     again = Patient(first_name="Old", last_name="Timer", email="old@example.org")
     assert services._insert_unless_email_taken(again)
     assert Patient.objects.count() == 3
+
+
+ADDRESSES = st.sampled_from(
+    [
+        "ada@example.org",
+        "ADA@Example.ORG",
+        "Ada@example.org",
+        "ada@example.com",
+        "k@straße.de",
+        "K@STRASSE.DE",
+        "\u212a@straße.de",  # the Kelvin sign: LOWER folds it to k
+        "\u017fam@example.org",  # the long s
+        "sam@example.org",
+    ]
+)
+
+
+@pytest.mark.django_db
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    holders=st.lists(st.tuples(ADDRESSES, st.booleans()), max_size=4),
+    email=ADDRESSES,
+)
+def test_the_insert_first_match_finds_exactly_whom_the_lookup_finds(holders, email):
+    """Inserting first (the unique index decides) matches the person ``_find_by_email`` finds
+    and creates one exactly when it finds none, whatever the case, the folding and the archived
+    records."""
+    with transaction.atomic():
+        for n, (address, archived) in enumerate(holders):
+            status = Patient.Status.ARCHIVED if archived else Patient.Status.ACTIVE
+            try:
+                with transaction.atomic():
+                    Patient.objects.create(
+                        first_name="H", last_name=f"H{n}", email=address, status=status
+                    )
+            except IntegrityError:
+                pass  # a live holder of this address already exists
+        expected = services._find_by_email(email.strip())
+        patient, created = match_or_create_patient(first_name="N", last_name="N", email=email)
+        assert created == (expected is None)
+        if expected is not None:
+            assert patient.pk == expected.pk
+        assert services._find_by_email(email.strip()).pk == patient.pk
+        transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+def test_a_new_person_is_matched_in_one_insert_and_a_known_one_in_an_insert_and_a_read():
+    if connection.vendor != "postgresql":
+        pytest.skip("the ON CONFLICT insert is PostgreSQL's")
+    with CaptureQueriesContext(connection) as new:
+        match_or_create_patient(first_name="A", last_name="B", email="ab@example.org")
+    with CaptureQueriesContext(connection) as known:
+        match_or_create_patient(first_name="A", last_name="B", email="AB@example.org")
+    patient_sql = [q["sql"] for q in new.captured_queries if "patients_patient" in q["sql"]]
+    assert len(patient_sql) == 1
+    assert patient_sql[0].startswith("INSERT")
+    known_sql = [q["sql"] for q in known.captured_queries if "patients_patient" in q["sql"]]
+    assert [s.split()[0] for s in known_sql] == ["INSERT", "SELECT"]
+
+
+REFUSED = {
+    "a birth date below the table's floor": {"date_of_birth": datetime.date(1849, 12, 31)},
+    "a name longer than its column": {"first_name": "A" * 101},
+    "a NUL in the phone": {"phone": "+1 905\x00"},
+    "an unreadable birth date": {"date_of_birth": "31/12/1990"},
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("typed", REFUSED.values(), ids=REFUSED.keys())
+def test_a_known_person_is_matched_even_with_details_the_table_would_refuse(typed):
+    """Such a row is never inserted first: the lookup comes first, as it always did, and the
+    existing record is used (it has a birth date and a phone, so nothing is copied over)."""
+    known = PatientFactory(
+        email="known@example.org", date_of_birth=datetime.date(1980, 1, 1), phone="+1 905 555 0100"
+    )
+    details = {"first_name": "K", "last_name": "N", "email": "KNOWN@example.org", **typed}
+    with transaction.atomic():
+        patient, created = match_or_create_patient(**details)
+    assert (patient.pk, created) == (known.pk, False)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+@pytest.mark.parametrize("typed", REFUSED.values(), ids=REFUSED.keys())
+def test_a_new_person_with_details_the_table_refuses_is_refused_as_before(typed):
+    details = {"first_name": "K", "last_name": "N", "email": "new@example.org", **typed}
+    with pytest.raises((DatabaseError, ValueError, ValidationError)):
+        match_or_create_patient(**details)

@@ -9,8 +9,10 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from rest_framework.test import APIClient
 
-from clinic.models import ClinicSettings, Room
-from scheduling.models import Appointment
+from clinic.models import AuditEvent, ClinicSettings, Room
+from notifications.models import Notification
+from patients.models import Consent, Patient
+from scheduling.models import Appointment, AppointmentEvent
 from scheduling.services import book_appointment
 from tests.factories.clinic import LocationFactory, RoomFactory
 from tests.factories.patients import PatientFactory
@@ -155,6 +157,33 @@ def test_one_patient_booking_two_providers_at_once_gets_one(clinic):
     assert Counter(code for code, _ in results) == {201: 1, 409: THREADS - 1}
     assert {slug for code, slug in results if code == 409} == {"slot-unavailable"}
     assert Appointment.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_new_person_booking_three_times_at_once_is_one_patient_with_every_row(clinic):
+    """The person's insert comes first: one request's insert wins, the others wait for its
+    commit, find the person and book as a matched one. Each booking has its own history and
+    ledger rows; the person one creation audit and the consent of the form that created them."""
+    location, service, physio = clinic
+    starts = [local(next_week(), hh_mm) for hh_mm in ("09:00", "11:00", "13:00")]
+    results = run_in_parallel(
+        [booking(service, location, start, physio, email="once@example.org") for start in starts]
+    )
+    assert Counter(code for code, _ in results) == {201: 3}
+    patient = Patient.objects.get(email="once@example.org")
+    appointments = list(Appointment.objects.filter(patient=patient))
+    assert len(appointments) == 3
+    for appointment in appointments:
+        assert AppointmentEvent.objects.filter(appointment=appointment).count() == 1
+        assert Notification.objects.filter(
+            subject_id=appointment.pk, kind="appointment.confirmation"
+        ).exists()
+    created = AuditEvent.objects.filter(object_type="patients.Patient", action="create")
+    assert list(created.values_list("object_id", flat=True)) == [str(patient.pk)]
+    assert list(Consent.objects.values_list("patient_id", "purpose", "granted")) == [
+        (patient.pk, "reminders", True)
+    ]
 
 
 @pytest.mark.postgres
