@@ -320,9 +320,6 @@ def main() -> int:
         check=True,
     )
     env.setup_django()
-    from clinic.models import ClinicSettings
-
-    ClinicSettings.load()
     result = measure()
     for row in result["matching"]:
         ms = row["ms"]

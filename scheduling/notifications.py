@@ -303,8 +303,8 @@ def local_label(moment: datetime, appointment: Appointment) -> str:
 
 
 def _clinic_name(appointment: Appointment) -> str:
-    """The name ``_load`` read along with the appointment; before the settings row exists,
-    ``ClinicSettings.load`` creates it with the default name."""
+    """The name ``_load`` read along with the appointment; without a settings row (a flushed
+    database), ``ClinicSettings.load`` gives the default name."""
     name = getattr(appointment, "clinic_name", None)
     return name if name is not None else ClinicSettings.load().name
 
