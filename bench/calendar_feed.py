@@ -87,13 +87,12 @@ def _calendar(provider, location, service, patients, first: int, last: int) -> l
 def populate() -> dict:
     """The two providers' calendars and feed links: ``{"full": ..., "week": ...}``, each with
     its token and the number of appointments in its window."""
-    from clinic.models import ClinicSettings, Location
+    from clinic.models import Location
     from patients.models import Patient
     from providers.models import Discipline, Provider
     from scheduling import calendar_feed
     from scheduling.models import Service
 
-    ClinicSettings.load()
     location = Location.objects.create(
         name="Feed bench",
         slug="feed-bench",

@@ -72,14 +72,13 @@ def build(sizes: tuple[int, ...] = (5, 20, 50), weeks: int = WEEKS) -> Clinic:
     """Create the clinic in the (freshly migrated) bench database."""
     from django.db import transaction
 
-    from clinic.models import ClinicSettings, Location
+    from clinic.models import Location
     from patients.models import Patient
     from patients.services import record_consents
     from providers.models import Act, Credential, Discipline, Provider
     from scheduling.models import Appointment, Service, WeeklyAvailability
     from scheduling.services import create_offering
 
-    ClinicSettings.load()
     physio = Discipline.objects.get(code="physiotherapist")
     service = Service.objects.create(
         code="bench-follow-up",

@@ -19,6 +19,7 @@ Run alone with ``.venv/bin/python -m bench.waitlist`` (database ``BENCH_DB``, de
 ``clinic_bench_waitlist``, dropped and migrated afresh; Redis ``BENCH_REDIS_URL``).
 """
 
+import gc
 import os
 import subprocess
 import sys
@@ -148,6 +149,9 @@ def measure_matching(sizes=SIZES, runs: int = 7) -> list[dict]:
     for size in sizes:
         world = _build(size)
         planner.analyze()
+        # Like a Celery worker (gc.freeze, clinic/celery.py): no full collection over bench objects.
+        gc.collect()
+        gc.freeze()
         match_opening(_opening(world).pk)  # warm the process (settings, scope catalog)
         opening = _opening(world)
         with counting_queries() as captured:
@@ -320,9 +324,6 @@ def main() -> int:
         check=True,
     )
     env.setup_django()
-    from clinic.models import ClinicSettings
-
-    ClinicSettings.load()
     result = measure()
     for row in result["matching"]:
         ms = row["ms"]

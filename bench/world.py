@@ -4,11 +4,10 @@
 def location_and_service(name: str, code: str, service_name: str):
     """A Toronto location named ``name`` and a 45-minute service ``code`` that needs manual
     therapy (an act of the migrated scope catalog), with the clinic's settings row in place."""
-    from clinic.models import ClinicSettings, Location
+    from clinic.models import Location
     from providers.models import Act
     from scheduling.models import Service
 
-    ClinicSettings.load()
     location = Location.objects.create(
         name=name,
         slug=code,

@@ -262,7 +262,9 @@ def build(feed: CalendarFeed, now: datetime | None = None) -> FeedDocument:
     appointments = _appointments(feed.provider, now, with_names)
     name = f"{feed.provider.display_name} ({clinic.name})"
     digest = hashlib.sha256(repr((name, [_inputs(a, with_names) for a in appointments])).encode())
-    changed = [a.updated_at for a in appointments] + [clinic.updated_at, feed.created_at]
+    # Settings never saved (no row: a flushed database) are the defaults, older than the feed.
+    clinic_changed = clinic.updated_at or feed.created_at
+    changed = [a.updated_at for a in appointments] + [clinic_changed, feed.created_at]
     return FeedDocument(
         feed,
         digest.hexdigest()[:32],

@@ -303,10 +303,12 @@ def local_label(moment: datetime, appointment: Appointment) -> str:
 
 
 def _clinic_name(appointment: Appointment) -> str:
-    """The name ``_load`` read along with the appointment; before the settings row exists,
-    ``ClinicSettings.load`` creates it with the default name."""
-    name = getattr(appointment, "clinic_name", None)
-    return name if name is not None else ClinicSettings.load().name
+    """The name ``_load`` read along with the appointment (``None`` there: no settings row, a
+    flushed database, so the default name, as ``ClinicSettings.load`` gives it)."""
+    if not hasattr(appointment, "clinic_name"):
+        return ClinicSettings.load().name
+    name = appointment.clinic_name
+    return name if name is not None else ClinicSettings._meta.get_field("name").default
 
 
 def _context(appointment: Appointment) -> dict:

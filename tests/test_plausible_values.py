@@ -170,13 +170,13 @@ def test_clinic_settings_accept_values_on_their_scale(manager_client):
 
 
 def test_the_database_keeps_pain_rules_on_the_0_to_10_scale():
-    ClinicSettings.load()
+    ClinicSettings.objects.get_or_create(pk=1)
     with pytest.raises(IntegrityError), transaction.atomic():
         ClinicSettings.objects.update(refer_back_pain_threshold=6153)
 
 
 def test_the_database_refuses_a_currency_that_is_not_a_code():
-    ClinicSettings.load()
+    ClinicSettings.objects.get_or_create(pk=1)
     with pytest.raises(IntegrityError), transaction.atomic():
         ClinicSettings.objects.update(currency="zz\u0001")
 

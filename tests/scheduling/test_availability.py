@@ -278,7 +278,6 @@ def _query_count(service, location) -> int:
 
 def test_query_count_is_the_same_for_1_and_20_providers(physio, assessment, location):
     RoomFactory(location=location, kind=Room.Kind.TREATMENT)
-    ClinicSettings.load()
     one = _query_count(assessment, location)
     for n in range(19):
         provider = make_physio(location, assessment, f"Physio {n}")
@@ -324,7 +323,6 @@ def test_any_provider_lists_each_time_once_with_the_places_left(physio, assessme
 def test_public_availability_query_count_does_not_grow_with_providers(
     api_client, physio, assessment, location
 ):
-    ClinicSettings.load()
     params = {
         "service": assessment.pk,
         "location": location.pk,

@@ -113,7 +113,6 @@ def test_a_committed_booking_has_its_rows_and_queues_the_confirmation_after_comm
 def test_a_new_persons_booking_is_one_transaction_without_their_lock_or_a_settings_read(
     physio, assessment, location, queued
 ):
-    ClinicSettings.load()  # the row exists, as on any live database
     book_new(assessment, location, local(next_week(), "09:00"), physio, email="warm@example.org")
     with CaptureQueriesContext(connection) as captured:
         book_new(assessment, location, local(next_week(), "10:00"), physio)

@@ -3,12 +3,14 @@ database connection, call the public API at the same instant. Exactly the bookin
 made, every other request gets ``409 slot-unavailable``, and none gets a 500."""
 
 import threading
+import time
 from collections import Counter
 
 import pytest
 from django.db import IntegrityError, connection, transaction
 from rest_framework.test import APIClient
 
+from clinic.errors import ConflictProblem
 from clinic.models import AuditEvent, ClinicSettings, Room
 from notifications.models import Notification
 from patients.models import Consent, Patient
@@ -75,9 +77,9 @@ def run_in_parallel(bodies: list[dict]) -> list[tuple[int, str]]:
 @pytest.fixture
 def clinic():
     ensure_scope_catalog()
-    # The settings row exists, as on any live database: racers creating it lazily on a flushed
-    # one would queue on the rules token its insert renews, and deadlock there, not on the slot.
-    ClinicSettings.load()
+    # The settings row as migration 0011 leaves it (a flushed database has none: see
+    # test_racers_without_the_settings_row_book_the_slot_once).
+    ClinicSettings.objects.get_or_create(pk=1)
     location = LocationFactory(slug="pickering", name="Pickering")
     service = ServiceFactory(code="assessment", acts=["diagnose"])
     physio = ProviderFactory(display_name="Race Physio", locations=[location])
@@ -99,6 +101,22 @@ def test_twenty_parallel_bookings_of_one_slot_exactly_one_wins(clinic):
     assert Counter(code for code, _ in results) == {201: 1, 409: THREADS - 1}
     assert {slug for code, slug in results if code == 409} == {"slot-unavailable"}
     assert Appointment.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_racers_without_the_settings_row_book_the_slot_once(clinic):
+    """The CI failure's database (flushed, no settings row): the racers read the defaults
+    without writing the row, so none waits on another's insert of it (and its rules token)."""
+    ClinicSettings.objects.all().delete()
+    location, service, physio = clinic
+    start = local(next_week(), "10:00")
+    bodies = [
+        booking(service, location, start, physio, email=f"n{i}@example.org") for i in range(THREADS)
+    ]
+    results = run_in_parallel(bodies)
+    assert Counter(code for code, _ in results) == {201: 1, 409: THREADS - 1}
+    assert not ClinicSettings.objects.exists()
 
 
 @pytest.mark.postgres
@@ -258,3 +276,147 @@ def test_database_refuses_overlap_even_without_the_application_check(clinic):
         same_patient.save(force_insert=True)
     Appointment.objects.filter(pk=first.pk).update(status="cancelled", cancelled_at=start)
     twin.save(force_insert=True)  # a cancelled appointment no longer holds the time
+
+
+def _waiting_for_a_lock(pid: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = %s AND NOT granted)", [pid]
+        )
+        return cursor.fetchone()[0]
+
+
+def _until_waiting(pid: int) -> None:
+    deadline = time.monotonic() + 30
+    while not _waiting_for_a_lock(pid):
+        assert time.monotonic() < deadline, f"backend {pid} never waited for a lock"
+        time.sleep(0.01)
+
+
+def _in_thread(body, pids: dict, outcomes: dict, name: str) -> threading.Thread:
+    """Run ``body`` on its own connection; its backend's pid and its result (or error)."""
+    started = threading.Event()
+
+    def run() -> None:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                pids[name] = cursor.fetchone()[0]
+            started.set()
+            outcomes[name] = body()
+        except Exception as error:
+            outcomes[name] = error
+        finally:
+            started.set()
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert started.wait(timeout=30)
+    return thread
+
+
+def deadlock_in_the_insert(*, booked_provider, racing_provider, service, location, start):
+    """Book ``service`` at ``start`` (``booked_provider``, or "any provider" when None) while
+    another transaction makes PostgreSQL's deadlock detector abort the booking in its INSERT,
+    in this order: this thread holds the room the booking locks, so the booking waits there
+    holding its patient's row; the other transaction inserts an overlapping appointment for
+    ``racing_provider`` and waits for that patient's row; this thread lets the room go, the
+    booking's INSERT waits on the other's uncommitted row (the exclusion check), and the
+    detector, run by the booking (the other waits with a long ``deadlock_timeout``), aborts it
+    with SQLSTATE 40P01. Returns the booking's outcome and the other's."""
+    patient, other_patient = PatientFactory(), PatientFactory()
+    plain = ServiceFactory(code="racing-assessment", acts=["diagnose"])
+    offer(racing_provider, plain, location)
+    pids: dict = {}
+    outcomes: dict = {}
+
+    def book():
+        return book_appointment(
+            service=service,
+            location=location,
+            start=start,
+            patient=patient,
+            provider=booked_provider,
+        )
+
+    def race():
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL deadlock_timeout = '60s'")
+            appointment = book_appointment(
+                service=plain,
+                location=location,
+                start=start,
+                patient=other_patient,
+                provider=racing_provider,
+            )
+            Patient.objects.select_for_update().get(pk=patient.pk)
+            return appointment
+
+    with transaction.atomic():
+        list(Room.objects.select_for_update().filter(location=location))
+        booking = _in_thread(book, pids, outcomes, "booking")
+        _until_waiting(pids["booking"])
+        racing = _in_thread(race, pids, outcomes, "racing")
+        _until_waiting(pids["racing"])
+    booking.join(timeout=60)
+    racing.join(timeout=60)
+    return outcomes["booking"], outcomes["racing"]
+
+
+@pytest.fixture
+def room_service(clinic):
+    location, _, physio = clinic
+    service = ServiceFactory(code="in-room", acts=["manual_therapy"], room_kind=Room.Kind.MASSAGE)
+    RoomFactory(location=location, name="Only room", kind=Room.Kind.MASSAGE)
+    offer(physio, service, location)
+    return service
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_booking_the_deadlock_detector_aborts_in_its_insert_lost_the_race(clinic, room_service):
+    location, _, physio = clinic
+    start = local(next_week(), "15:00")
+    outcome, racing = deadlock_in_the_insert(
+        booked_provider=physio,
+        racing_provider=physio,
+        service=room_service,
+        location=location,
+        start=start,
+    )
+    assert isinstance(outcome, ConflictProblem), outcome
+    assert (outcome.status, outcome.slug) == (409, "slot-unavailable")
+    assert isinstance(racing, Appointment), racing
+    assert list(Appointment.objects.values_list("pk", flat=True)) == [racing.pk]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_any_provider_booking_aborted_by_a_deadlock_takes_the_next_provider(clinic, room_service):
+    location, service, physio = clinic
+    other = ProviderFactory(display_name="Second Physio", locations=[location])
+    offer(other, service, location)
+    offer(other, room_service, location)
+    weekly_hours(other, location)
+    day = next_week()
+    # The second physio is the busier, so the booking tries the first one first.
+    book_appointment(
+        service=service,
+        location=location,
+        start=local(day, "09:00"),
+        patient=PatientFactory(),
+        provider=other,
+    )
+    outcome, racing = deadlock_in_the_insert(
+        booked_provider=None,
+        racing_provider=physio,
+        service=room_service,
+        location=location,
+        start=local(day, "15:00"),
+    )
+    assert isinstance(outcome, Appointment), outcome
+    assert outcome.provider_id == other.pk
+    assert isinstance(racing, Appointment), racing
+    assert racing.provider_id == physio.pk

@@ -10,7 +10,6 @@ import pytest
 from django.db import connection, connections, transaction
 
 from clinic import rules_cache
-from clinic.models import ClinicSettings
 from notifications import holders
 from notifications.models import LeaseHolder
 from providers.models import Credential
@@ -36,7 +35,6 @@ def test_a_caller_cannot_change_the_cached_rules_other_requests_judge_by(
     """The cached ``Rules`` are shared by every request of the process: what one caller does
     to the object it was handed must not change what the next request judges scope by (an
     emptied list of acts would let anyone take the service)."""
-    ClinicSettings.load()  # its lazy creation would renew the token between the two reads
     rules = load_rules(assessment, location, [physio.pk])
     assert load_rules(assessment, location, [physio.pk]) is rules, "served from the cache"
     assert list(rules.act_codes) == ["diagnose"]

@@ -129,8 +129,14 @@ def test_a_changed_booking_policy_takes_effect_on_the_next_request(
     assert refusal_codes(response) == ["horizon"]
 
 
+@pytest.fixture
+def settings_row():
+    """The settings row as migration 0011 makes it (a flushed database has none)."""
+    ClinicSettings.objects.get_or_create(pk=1)
+
+
 def test_changed_clinic_settings_take_effect_on_the_next_request(
-    warm, api_client, physio, assessment, location, day
+    settings_row, warm, api_client, physio, assessment, location, day
 ):
     ClinicSettings.objects.update(slot_step_minutes=120)
     assert (

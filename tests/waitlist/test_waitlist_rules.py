@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from clinic.celery import app as celery_app
 from clinic.errors import ConflictProblem
-from clinic.models import AuditEvent, ClinicSettings
+from clinic.models import AuditEvent
 from notifications import services as ledger
 from patients.models import Consent, Patient
 from scheduling.availability import search
@@ -372,9 +372,6 @@ def test_matching_costs_the_same_queries_for_3_and_60_waiting_entries(clinic):
             assert len(match_opening(opening.pk)) == 1
         return len(ctx.captured_queries)
 
-    # A running clinic has its settings row (its lazy creation is a rules change: it would
-    # renew the rules token once, between the two warm-up runs).
-    ClinicSettings.load()
     count(3)  # the first run reads settings and rules once per process
     assert count(3) == count(60)
 

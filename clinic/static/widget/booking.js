@@ -187,6 +187,7 @@
     $("cw-reason-label").textContent = consult ? "What hurts? Tell us briefly" : "Reason for your visit";
     $("cw-submit").textContent = consult ? "Book my free consult" : "Book";
     hideDetails();
+    forgetSlots();
     state.weekStart = startOfToday();
     await state.locationsLoaded;
     if (state.mode !== mode) return; // another tab was chosen while the locations loaded
@@ -248,9 +249,13 @@
       .filter(Boolean)
       .join(" ");
     const location = $("cw-location").value;
+    const mode = state.mode;
     const answer = await ifStillWanted(
       api("providers/", { params: { location, service: service.id } }),
-      () => $("cw-location").value === location && $("cw-service").value === String(service.id),
+      () =>
+        $("cw-location").value === location &&
+        $("cw-service").value === String(service.id) &&
+        state.mode === mode,
     );
     if (answer === undefined) return;
     const providers = asList(answer);
@@ -274,6 +279,14 @@
     (state.providers.find((p) => String(p.id) === String(id)) || {}).display_name || "";
 
   // --- Slots ---------------------------------------------------------------------------------
+
+  /** Take the shown times away and drop any answer still on its way: they were for an earlier
+   * choice (tab, place, service, provider or week), and a time picked from them would be booked
+   * as the new choice. */
+  function forgetSlots() {
+    state.slotsRequest += 1;
+    $("cw-days").replaceChildren();
+  }
 
   /** A week of free times and the zone they are shown in; the caller decides whether the
    * answer is still wanted before it touches the page. */
@@ -343,7 +356,8 @@
     setStatus("Looking for free times…");
     // Only the newest request is shown: an earlier answer (or error) arriving late must not
     // replace it, nor change the zone times are shown in.
-    const request = ++state.slotsRequest;
+    forgetSlots();
+    const request = state.slotsRequest;
     const answer = await ifStillWanted(
       fetchSlots({ service: service.id, location: $("cw-location").value, provider }),
       () => request === state.slotsRequest,
@@ -657,10 +671,14 @@
     // when the answers for the choice arrive.
     $("cw-location").addEventListener("change", () => {
       state.weekStart = startOfToday();
+      hideDetails();
+      forgetSlots();
       guarded(loadServices);
     });
     $("cw-service").addEventListener("change", () => {
       state.weekStart = startOfToday();
+      hideDetails();
+      forgetSlots();
       guarded(loadProviders);
     });
     $("cw-provider").addEventListener("change", () => {

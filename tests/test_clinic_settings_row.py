@@ -1,0 +1,85 @@
+"""The clinic settings row: made by a migration, and read without writing where a flushed
+database has none, so reading it inside a booking takes no lock (the rules token's, whose
+trigger the table carries) that racing bookings would queue on."""
+
+import threading
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, transaction
+
+from clinic import rules_cache
+from clinic.models import ClinicSettings
+from tests.factories.clinic import LocationFactory
+
+
+def model_defaults() -> dict:
+    return {
+        f.name: f.get_default()
+        for f in ClinicSettings._meta.concrete_fields
+        if f.name not in ("id", "updated_at")
+    }
+
+
+def values(settings_row: ClinicSettings) -> dict:
+    return {name: getattr(settings_row, name) for name in model_defaults()}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrating_creates_the_settings_row_with_its_model_defaults():
+    ClinicSettings.objects.all().delete()
+    call_command("migrate", "clinic", "0010", verbosity=0)
+    call_command("migrate", "clinic", verbosity=0)
+    assert values(ClinicSettings.objects.get(pk=1)) == model_defaults()
+
+
+@pytest.mark.django_db
+def test_reading_the_settings_without_a_row_gives_the_defaults_and_writes_nothing():
+    ClinicSettings.objects.all().delete()
+    LocationFactory()  # a token row to compare
+    token = rules_cache.read().token
+    found = ClinicSettings.load()
+    assert values(found) == model_defaults()
+    assert not ClinicSettings.objects.exists()
+    assert rules_cache.read().token == token, "a read renews no rules token"
+    found.minimum_notice_minutes = 0
+    found.save()
+    assert ClinicSettings.load().minimum_notice_minutes == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_reading_the_missing_settings_row_holds_nothing_another_reader_waits_for():
+    """The CI deadlock's first half: one booking read the missing row (and made it, taking the
+    rules token's lock until it committed); every other booking reading it then waited there,
+    some while holding the appointment the first one was about to wait for."""
+    ClinicSettings.objects.all().delete()
+    LocationFactory()  # the token row, as on any database with a location
+    has_read, may_commit = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def first_reader() -> None:
+        try:
+            with transaction.atomic():
+                ClinicSettings.load()
+                has_read.set()
+                may_commit.wait(timeout=30)
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+        finally:
+            has_read.set()
+            connection.close()
+
+    other = threading.Thread(target=first_reader)
+    other.start()
+    try:
+        assert has_read.wait(timeout=30)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")  # a wait fails, never hangs
+            second = ClinicSettings.load()
+    finally:
+        may_commit.set()
+        other.join(timeout=30)
+    assert errors == []
+    assert values(second) == model_defaults()
