@@ -25,7 +25,8 @@ def new_waitlist_token() -> str:
 
 
 class WaitlistSettings(models.Model):
-    """The clinic's waitlist choices; one row (pk 1), created with defaults when first read."""
+    """The clinic's waitlist choices; one row (pk 1), made by migration 0014 (and with its
+    defaults when first read on a database flushed since)."""
 
     hold_minutes = models.PositiveIntegerField(
         default=30,

@@ -10,6 +10,7 @@ from django.db import connection, transaction
 
 from clinic import rules_cache
 from clinic.models import ClinicSettings
+from scheduling.models import WaitlistSettings
 from tests.factories.clinic import LocationFactory
 
 
@@ -83,3 +84,12 @@ def test_a_transaction_reading_the_missing_settings_row_holds_nothing_another_re
         other.join(timeout=30)
     assert errors == []
     assert values(second) == model_defaults()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrating_creates_the_waitlist_settings_row_with_its_model_defaults():
+    WaitlistSettings.objects.all().delete()
+    call_command("migrate", "scheduling", "0013", verbosity=0)
+    call_command("migrate", "scheduling", verbosity=0)
+    row = WaitlistSettings.objects.get(pk=1)
+    assert (row.hold_minutes, row.care_plan_patients_first) == (30, False)
