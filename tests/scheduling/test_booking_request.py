@@ -22,6 +22,7 @@ from clinic.models import ClinicSettings, Location
 from notifications.models import Notification
 from notifications.services import SEND_TASK, _enqueue
 from providers.models import Provider
+from scheduling.api.public_views import BOOKING_EXAMPLES
 from scheduling.api.serializers import (
     BookingRequestSerializer,
     PublicBookingSerializer,
@@ -32,21 +33,8 @@ from scheduling.models import Appointment, Service
 from scheduling.notifications import CONFIRMATION
 from tests.scheduling.conftest import local, next_week
 
-VALID = {
-    "service": 3,
-    "location": 1,
-    "provider": 1,
-    "start": "2027-03-03T09:00:00-05:00",
-    "patient": {
-        "first_name": "Ada",
-        "last_name": "Lovelace",
-        "email": "ada@example.org",
-        "phone": "+1 905 555 0100",
-        "date_of_birth": "1990-05-01",
-    },
-    "consent": {"reminders": True, "care_plans": True, "marketing": False},
-    "reason": "Knee pain after running",
-}
+# The documented example of a booking body (the schema shows it to widget developers).
+VALID = BOOKING_EXAMPLES[0].value
 PATIENT_NAMES = ("first_name", "last_name", "email", "phone", "date_of_birth")
 
 
