@@ -66,3 +66,28 @@ def test_a_booking_whose_matched_person_is_archived_meanwhile_books_them_anew(
         object_type="patients.Patient", action="create", object_id=str(booked.pk)
     ).exists()
     assert Consent.objects.filter(patient=booked).exists()
+
+
+# 255 characters: the e-mail validator's 320 let it through, the column's 254 do not.
+TOO_LONG_EMAIL = "k" * 62 + "@" + ("a" * 62 + ".") * 3 + "org"
+
+
+@pytest.mark.django_db
+def test_an_email_longer_than_its_column_is_refused_naming_the_field(
+    api_client, physio, assessment, location
+):
+    assert len(TOO_LONG_EMAIL) == 255
+    data = body(assessment, location, local(next_week(), "10:00"), physio, email=TOO_LONG_EMAIL)
+    booking = api_client.post("/api/v1/public/bookings/", data, format="json")
+    callback = api_client.post(
+        "/api/v1/public/callback-requests/",
+        {"name": "Ada", "phone": "+1 905 555 0100", "email": TOO_LONG_EMAIL, "consent": {}},
+        format="json",
+    )
+    for response, field in ((booking, "patient.email"), (callback, "email")):
+        assert response.status_code == 400
+        assert response["Content-Type"] == "application/problem+json"
+        assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [
+            (field, "max_length")
+        ]
+    assert not Patient.objects.exists()
