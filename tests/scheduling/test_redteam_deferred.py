@@ -1,10 +1,13 @@
 """Red team: the insert-first match and the deferred rows of an online booking, attacked from
 outside (hostile bodies, racing connections, threads sharing the request serializer)."""
 
+import sys
 import threading
+import zoneinfo
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from clinic.models import AuditEvent
@@ -13,6 +16,7 @@ from patients.models import Consent, Patient
 from scheduling.models import Appointment
 from tests.factories.patients import PatientFactory
 from tests.scheduling.conftest import local, next_week
+from tests.scheduling.test_booking_request import VALID, through_function, through_serializer
 from tests.scheduling.test_public_api import body
 
 
@@ -91,3 +95,58 @@ def test_an_email_longer_than_its_column_is_refused_naming_the_field(
             (field, "max_length")
         ]
     assert not Patient.objects.exists()
+
+
+def _thread_bodies(n: int) -> list:
+    """Thread ``n``'s bodies: its own valid one and refusals in different places."""
+    patient = VALID["patient"] | {"first_name": f"Ada{n}", "email": f"t{n}@example.org"}
+    valid = VALID | {"service": n + 1, "patient": patient, "start": f"2027-03-0{n + 1}T09:00:00Z"}
+    return [
+        valid,
+        valid | {"patient": patient | {"email": f"not-an-email-{n}"}},
+        valid | {"patient": patient | {"first_name": "x" * (101 + n)}},
+        valid | {"consent": {f"purpose{n}": "maybe"}},
+        valid | {"service": f"s{n}", "start": f"day {n}"},
+        [n],
+        valid | {"patient": None},
+    ]
+
+
+def test_the_shared_booking_serializer_gives_each_thread_its_own_answers():
+    """The serializer instance is one per process and a threaded server validates bodies at
+    once: each thread, in its own time zone, gets what a fresh serializer gives it, never a
+    value or an error of another thread's body."""
+    zones = ["UTC", "America/Toronto", "Asia/Kolkata", "Australia/Lord_Howe"]
+    threads_n, rounds = len(zones), 300
+    barrier = threading.Barrier(threads_n)
+    mismatches: list = []
+
+    done: list[int] = []
+
+    def work(n: int) -> None:
+        timezone.activate(zoneinfo.ZoneInfo(zones[n]))
+        bodies = _thread_bodies(n)
+        expected = [through_serializer(b) for b in bodies]
+        barrier.wait(timeout=10)
+        for _ in range(rounds):
+            for data, want in zip(bodies, expected, strict=True):
+                try:
+                    got = through_function(data)
+                except Exception as exc:  # anything but its answer is cross-talk too
+                    got = repr(exc)
+                if got != want:
+                    mismatches.append((n, data, got, want))
+        done.append(n)
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch within a validation, not between bodies
+    try:
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(threads_n)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        sys.setswitchinterval(switch)
+    assert sorted(done) == list(range(threads_n))
+    assert not mismatches[:3]
