@@ -11,13 +11,17 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from clinic.models import AuditEvent
+from notifications.models import Notification
 from patients import services
 from patients.models import Consent, Patient
-from scheduling.models import Appointment
+from scheduling.models import Appointment, AppointmentEvent
 from tests.factories.patients import PatientFactory
 from tests.scheduling.conftest import local, next_week
 from tests.scheduling.test_booking_request import VALID, through_function, through_serializer
 from tests.scheduling.test_public_api import body
+from tests.scheduling.test_races import booking, clinic, run_in_parallel
+
+__all__ = ["clinic"]  # the race tests' fixture
 
 
 def _in_another_connection(work) -> None:
@@ -150,3 +154,29 @@ def test_the_shared_booking_serializer_gives_each_thread_its_own_answers():
         sys.setswitchinterval(switch)
     assert sorted(done) == list(range(threads_n))
     assert not mismatches[:3]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_losers_of_a_slot_race_leave_none_of_their_deferred_rows(clinic):
+    """New people racing for one slot: each queued its person's audit row (and would queue its
+    history, ledger and consent rows) before its insert lost; nothing of a loser remains."""
+    location, service, physio = clinic
+    start = local(next_week(), "10:00")
+    racers = 8
+    results = run_in_parallel(
+        [
+            booking(service, location, start, physio, email=f"l{i}@example.org")
+            for i in range(racers)
+        ]
+    )
+    assert sorted(code for code, _ in results) == [201] + [409] * (racers - 1)
+    [appointment] = Appointment.objects.all()
+    winner = appointment.patient_id
+    assert list(Patient.objects.values_list("pk", flat=True)) == [winner]
+    assert set(AuditEvent.objects.values_list("patient_id", flat=True)) == {winner}
+    assert set(Consent.objects.values_list("patient_id", flat=True)) == {winner}
+    assert list(AppointmentEvent.objects.values_list("appointment_id", flat=True)) == [
+        appointment.pk
+    ]
+    assert set(Notification.objects.values_list("subject_id", flat=True)) == {appointment.pk}
