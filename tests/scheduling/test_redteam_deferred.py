@@ -6,10 +6,12 @@ import threading
 import zoneinfo
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from clinic import deferred_inserts, middleware
+from clinic.audit import record_event
 from clinic.models import AuditEvent
 from notifications.models import Notification
 from patients import services
@@ -180,3 +182,23 @@ def test_the_losers_of_a_slot_race_leave_none_of_their_deferred_rows(clinic):
         appointment.pk
     ]
     assert set(Notification.objects.values_list("subject_id", flat=True)) == {appointment.pk}
+
+
+@pytest.mark.django_db
+def test_a_deferred_audit_row_keeps_the_request_id_it_was_recorded_under():
+    """The row is built when recorded, so it carries the request id of that moment, not what
+    the context says when the block writes it (here: another id)."""
+    with transaction.atomic(), deferred_inserts.collecting():
+        recorded = middleware._request_id.set("lb-booking.7")
+        try:
+            record_event(
+                actor=None, action="create", object_type="x", object_id="1", channel="public"
+            )
+        finally:
+            middleware._request_id.reset(recorded)
+        assert not AuditEvent.objects.exists(), "deferred"
+        flushed_under = middleware._request_id.set("another-request")
+    middleware._request_id.reset(flushed_under)
+    assert list(AuditEvent.objects.values_list("request_id", "channel", "actor")) == [
+        ("lb-booking.7", "public", None)
+    ]
