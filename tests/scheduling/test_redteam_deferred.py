@@ -1,6 +1,7 @@
 """Red team: the insert-first match and the deferred rows of an online booking, attacked from
 outside (hostile bodies, racing connections, threads sharing the request serializer)."""
 
+import json
 import sys
 import threading
 import zoneinfo
@@ -202,3 +203,38 @@ def test_a_deferred_audit_row_keeps_the_request_id_it_was_recorded_under():
     assert list(AuditEvent.objects.values_list("request_id", "channel", "actor")) == [
         ("lb-booking.7", "public", None)
     ]
+
+
+PATIENT_FIELDS = ("first_name", "last_name", "email", "phone", "date_of_birth")
+HOSTILE_VALUES = {
+    "nul": lambda value: value[:2] + "\x00" + value[2:],
+    "lone-surrogate": lambda value: value[:2] + "\ud800" + value[2:],
+    "too-long": lambda value: value + "9" * 300,
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("field", PATIENT_FIELDS)
+@pytest.mark.parametrize("hostile", HOSTILE_VALUES)
+def test_a_hostile_patient_detail_is_answered_alike_for_a_known_and_an_unknown_email(
+    api_client, physio, assessment, location, field, hostile
+):
+    """Now that the person is inserted before any read, a detail the table cannot hold must
+    still be refused before the e-mail decides anything: a 4xx problem naming the field, the
+    same bytes for a patient's address as for a stranger's, nothing written."""
+    PatientFactory(email="known@example.org")
+    answers = []
+    for hour, email in ((10, "KNOWN@example.org"), (12, "stranger@example.org")):
+        data = body(assessment, location, local(next_week(), f"{hour}:00"), physio, email=email)
+        patient = data["patient"]
+        patient[field] = HOSTILE_VALUES[hostile](patient[field])
+        response = api_client.post(
+            "/api/v1/public/bookings/", json.dumps(data), content_type="application/json"
+        )
+        assert 400 <= response.status_code < 500, response.content
+        assert response["Content-Type"] == "application/problem+json"
+        assert {e["field"] for e in response.json()["errors"]} == {f"patient.{field}"}
+        answers.append((response.status_code, response.content))
+    assert answers[0] == answers[1]
+    assert Patient.objects.count() == 1
+    assert not Appointment.objects.exists()
