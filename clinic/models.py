@@ -7,7 +7,7 @@ import zoneinfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 
 from clinic.validators import validate_currency, validate_phone
@@ -147,8 +147,21 @@ class ClinicSettings(models.Model):
         return f"{self.name} settings"
 
     def save(self, *args, **kwargs) -> None:
+        """Always the one row. Saving the unsaved defaults ``load`` gives where the row is
+        missing inserts it, and two such saves at once both try (each UPDATE found nothing):
+        the later one then updates the row the first made, as two saves of the row do, where
+        its refused INSERT was a 500."""
         self.pk = 1
-        super().save(*args, **kwargs)
+        if not self._state.adding:
+            super().save(*args, **kwargs)
+            return
+        try:
+            with transaction.atomic(using=kwargs.get("using")):
+                super().save(*args, **kwargs)
+        except IntegrityError:
+            if not type(self).objects.filter(pk=1).exists():
+                raise
+            super().save(*args, **kwargs)
 
     def clean(self) -> None:
         try:

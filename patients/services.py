@@ -78,6 +78,11 @@ def _find_by_email(email: str) -> Patient | None:
     )
 
 
+# Inserts tried when the index refuses the e-mail and then no live holder is found: the holder
+# was archived (and committed) between the insert and the read, so the next insert goes in.
+_INSERT_ATTEMPTS = 3
+
+
 def match_or_create_patient(
     *,
     first_name: str,
@@ -97,10 +102,11 @@ def match_or_create_patient(
     matching rule (``_find_by_email`` folds case the same way), so an insert the index lets
     through is exactly a person no one matches, and a new person costs no read. Only when the
     index refuses it (or the row could be refused for something else, ``_refused_only_by_email``)
-    is the patient read. Race-safe: two requests creating the same person at once both try to
-    insert, the index lets one win, and the loser re-reads the winner's row. An existing record
-    only gains details it was missing; nothing a person typed overwrites it. Both are audited
-    (channel ``public`` when ``actor`` is None: the widget).
+    is the patient read; a holder archived between the refused insert and that read refuses no
+    more, so the insert is tried again. Race-safe: two requests creating the same person at once
+    both try to insert, the index lets one win, and the loser re-reads the winner's row. An
+    existing record only gains details it was missing; nothing a person typed overwrites it.
+    Both are audited (channel ``public`` when ``actor`` is None: the widget).
     """
     channel = "api" if actor is not None else "public"
     email = normalise_email(email)
@@ -115,7 +121,7 @@ def match_or_create_patient(
         status=new_status,
     )
     existing = None if _refused_only_by_email(patient) else _find_by_email(email)
-    if existing is None:
+    for _ in range(_INSERT_ATTEMPTS if existing is None else 0):
         with transaction.atomic(savepoint=False):
             created = _insert_unless_email_taken(patient)
             if created:
@@ -129,8 +135,10 @@ def match_or_create_patient(
         if created:
             return patient, True
         existing = _find_by_email(email)
-        if existing is None:
-            raise IntegrityError("patient_unique_email_not_archived held, yet no patient matched")
+        if existing is not None:
+            break
+    if existing is None:
+        raise IntegrityError("patient_unique_email_not_archived held, yet no patient matched")
     missing = {}
     if phone and not existing.phone:
         missing["phone"] = phone.strip()

@@ -2,15 +2,17 @@
 database has none, so reading it inside a booking takes no lock (the rules token's, whose
 trigger the table carries) that racing bookings would queue on."""
 
+import contextlib
 import threading
 
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 
-from clinic import rules_cache
+from clinic import roles, rules_cache
 from clinic.models import ClinicSettings
 from scheduling.models import WaitlistSettings
+from tests.conftest import client_for, make_staff_user
 from tests.factories.clinic import LocationFactory
 
 
@@ -93,3 +95,44 @@ def test_migrating_creates_the_waitlist_settings_row_with_its_model_defaults():
     call_command("migrate", "scheduling", verbosity=0)
     row = WaitlistSettings.objects.get(pk=1)
     assert (row.hold_minutes, row.care_plan_patients_first) == (30, False)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_managers_saving_the_missing_settings_row_at_once_both_save(monkeypatch):
+    """A flushed database (no row): both saves find no row to update and insert it (a barrier
+    there, as long as neither waits on the other); the later one then updates the row the
+    first made, as two saves of an existing row do, and neither is a 500."""
+    ClinicSettings.objects.all().delete()
+    managers = [make_staff_user(f"manager-{n}", roles.MANAGER) for n in range(2)]
+    barrier = threading.Barrier(2)
+    real_insert = ClinicSettings._do_insert
+
+    def insert_together(self, *args, **kwargs):
+        # Alone after a while: the other save may wait on this one's lock of the rules token.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=2)
+        return real_insert(self, *args, **kwargs)
+
+    monkeypatch.setattr(ClinicSettings, "_do_insert", insert_together)
+    answers: list[int] = []
+
+    def save(manager, name: str) -> None:
+        client = client_for(manager)
+        try:
+            response = client.patch("/api/v1/clinic-settings/", {"name": name}, format="json")
+            answers.append(response.status_code)
+        except Exception as exc:  # a crash in the view: the 500 it would be
+            answers.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=save, args=(m, f"Saved by {n}")) for n, m in enumerate(managers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert answers == [200, 200]
+    assert ClinicSettings.objects.get().name in {"Saved by 0", "Saved by 1"}

@@ -345,10 +345,15 @@ def availability_json(service: Service, location: Location, found: PublicStarts)
     return f"{head}{slots}]}}".encode()
 
 
+# The e-mail columns' length (Django's EmailField): a longer address that the validator lets
+# through (it allows 320 characters) is refused naming the field, not by the database.
+EMAIL_MAX_LENGTH = 254
+
+
 class BookingPatientSerializer(serializers.Serializer):
     first_name = serializers.CharField(max_length=100)
     last_name = serializers.CharField(max_length=100)
-    email = serializers.EmailField()
+    email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
     phone = serializers.CharField(
         max_length=40, required=False, allow_blank=True, default="", validators=[validate_phone]
     )
@@ -462,7 +467,7 @@ class CallbackRequestCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     phone = serializers.CharField(max_length=40, validators=[validate_phone])
     # No default: "" is not a valid e-mail, so a default of "" would make the schema invalid.
-    email = serializers.EmailField(required=False, allow_blank=True)
+    email = serializers.EmailField(required=False, allow_blank=True, max_length=EMAIL_MAX_LENGTH)
     preferred_time = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=200
     )
