@@ -1,5 +1,6 @@
 """Staff and public API views: thin, they parse, call a service or selector and render."""
 
+from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
 from django_filters import rest_framework as filters
@@ -120,9 +121,20 @@ class CredentialViewSet(viewsets.ModelViewSet):
         services.update_credential(serializer.instance, **serializer.validated_data)
 
 
+class IdFilter(filters.NumberFilter):
+    """A row id: a whole number from 1 to the largest 64-bit one, or a 400 naming the parameter.
+    A plain ``NumberFilter`` passed any ``Decimal`` on, and a huge one overflowed in SQLite (a
+    500)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, min_value=1, max_value=2**63 - 1, **kwargs)
+
+
 class ProviderFilter(filters.FilterSet):
     discipline = filters.CharFilter(field_name="discipline__code")
-    location = filters.NumberFilter(field_name="locations")
+    location = IdFilter(field_name="locations")
 
     class Meta:
         model = Provider

@@ -66,6 +66,16 @@ def test_provider_list_filters_by_discipline_code_and_location(
     assert [p["locations"] for p in body["results"]] == [[new_york.pk]]
 
 
+@pytest.mark.parametrize("location", ["-1129269560945342469373952", str(2**63), "0", "1.5"])
+def test_provider_list_filtered_by_a_location_that_is_no_row_id_is_a_problem_naming_it(
+    front_desk_client, location
+):
+    response = front_desk_client.get(f"/api/v1/providers/?location={location}")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert "location" in response.content.decode()
+
+
 def test_manager_creates_provider_front_desk_cannot(manager_client, front_desk_client, toronto):
     body = {
         "display_name": "New Physio",
