@@ -64,3 +64,21 @@ def test_the_desk_previews_a_series_then_books_its_free_visits(page, db):
     page.get_by_role("button", name="Book the").click()
     page.wait_for_url("**/admin/schedule/?location=*")
     assert "Series booked" in page.locator(".messagelist").inner_text()
+
+
+def test_a_patient_typed_before_the_search_script_ran_is_still_looked_up(page, db):
+    """The desk types as soon as the field shows; the search script may arrive after that (it
+    did in CI, where the desk's e-mail was typed before the script listened and nothing came)."""
+    patient = Patient.objects.filter(status=Patient.Status.ACTIVE).order_by("pk").first()
+    location = WeeklyAvailability.objects.order_by("pk").first().location
+    admin_login(page, *FRONT_DESK)
+    held = []
+    page.route("**/patient_search.js", lambda route: held.append(route))
+    page.goto(f"/admin/schedule/series/?location={location.pk}", wait_until="commit")
+    page.get_by_label("Find the patient").fill(patient.email)
+    while not held:
+        page.wait_for_timeout(50)
+    held[0].continue_()
+    found = page.locator(f"#series-patient-found option[value='{patient.pk}']")
+    found.wait_for(state="attached", timeout=10_000)
+    assert page.locator("#series-patient-found option").count() == 1

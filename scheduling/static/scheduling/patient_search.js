@@ -9,7 +9,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const field = document.getElementById("id_patient");
   if (!search || !found || !field) return;
   let asked = 0;
-  search.addEventListener("input", async () => {
+  const lookUp = async () => {
     const ask = ++asked;
     const query = search.value.trim();
     if (query.length < 2) {
@@ -22,7 +22,10 @@ document.addEventListener("DOMContentLoaded", () => {
     if (ask !== asked || !response.ok) return;
     const patients = (await response.json()).patients;
     found.replaceChildren(...patients.map((patient) => new Option(patient.label, patient.id)));
-  });
+  };
+  search.addEventListener("input", lookUp);
+  // Typed (or filled in by the browser) before this script ran: look it up now.
+  if (search.value.trim()) lookUp();
   found.addEventListener("change", () => {
     field.value = found.value;
   });
