@@ -2,9 +2,11 @@
 day, and a 60-minute physiotherapy assessment they offer there."""
 
 import datetime
+import threading
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connections, transaction
 
 from tests.factories.clinic import LocationFactory
 from tests.factories.providers import DisciplineFactory, ProviderFactory
@@ -84,3 +86,23 @@ def massage_therapist(location):
         discipline=DisciplineFactory(code="massage_therapist"),
         locations=[location],
     )
+
+
+def committed_on_another_connection(change) -> None:
+    """Run ``change`` in a transaction of its own on another connection (a manager in the
+    admin, another process) and wait until it has committed."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with transaction.atomic():
+                change()
+        except BaseException as error:  # reported to the test below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=run)
+    other.start()
+    other.join()
+    assert errors == []

@@ -7,7 +7,7 @@ import threading
 import zoneinfo
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -19,30 +19,12 @@ from patients import services
 from patients.models import Consent, Patient
 from scheduling.models import Appointment, AppointmentEvent
 from tests.factories.patients import PatientFactory
-from tests.scheduling.conftest import local, next_week
+from tests.scheduling.conftest import committed_on_another_connection, local, next_week
 from tests.scheduling.test_booking_request import VALID, through_function, through_serializer
 from tests.scheduling.test_public_api import body
 from tests.scheduling.test_races import booking, clinic, run_in_parallel
 
 __all__ = ["clinic"]  # the race tests' fixture
-
-
-def _in_another_connection(work) -> None:
-    """Run ``work`` in a thread with its own connection, committed before this returns."""
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            work()
-        except BaseException as exc:  # reported to the test below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(timeout=30)
-    assert not errors, errors
 
 
 @pytest.mark.postgres
@@ -58,7 +40,7 @@ def test_a_booking_whose_matched_person_is_archived_meanwhile_books_them_anew(
     def insert_then_archive_the_holder(patient):
         inserted = real_insert(patient)
         if not inserted:
-            _in_another_connection(
+            committed_on_another_connection(
                 lambda: Patient.objects.filter(pk=known.pk).update(status=Patient.Status.ARCHIVED)
             )
         return inserted

@@ -4,10 +4,9 @@ reads carries the token trigger."""
 
 import datetime
 import re
-import threading
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from clinic import rules_cache
@@ -21,7 +20,7 @@ from scheduling.models import (
     WeeklyAvailability,
 )
 from tests.factories.providers import ActFactory, ensure_scope_catalog
-from tests.scheduling.conftest import local, next_week
+from tests.scheduling.conftest import committed_on_another_connection, local, next_week
 from tests.scheduling.test_public_api import body, book, problem_type
 
 pytestmark = pytest.mark.django_db
@@ -366,26 +365,6 @@ def test_every_table_a_cold_load_reads_carries_the_token_trigger(
     assert {"providers_credential", "scheduling_offering", "clinic_clinicsettings"} <= tables
     for table in sorted(tables):
         assert set(rules_cache.trigger_names(table)) <= _triggers_on(table), table
-
-
-def committed_on_another_connection(change) -> None:
-    """Run ``change`` in a transaction of its own on another connection (a manager in the
-    admin, another process) and wait until it has committed."""
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            with transaction.atomic():
-                change()
-        except BaseException as error:  # reported to the test below
-            errors.append(error)
-        finally:
-            connections.close_all()
-
-    other = threading.Thread(target=run)
-    other.start()
-    other.join()
-    assert errors == []
 
 
 @pytest.fixture
