@@ -432,15 +432,14 @@ def public_booking(appointment: Appointment) -> dict[str, Any]:
     written directly: every answer of the booking endpoints is one, and the serializer's
     field objects cost more than the rest of rendering it."""
     service, provider, location = appointment.service, appointment.provider, appointment.location
-    zone = location.zone
     return {
         "reference": str(appointment.reference),
         "status": str(appointment.status),
         "service": int(appointment.service_id),
         "provider": int(appointment.provider_id),
         "location": int(appointment.location_id),
-        "start": appointment.start.astimezone(zone).isoformat(),
-        "end": appointment.end.astimezone(zone).isoformat(),
+        "start": local_iso(appointment.start, location),
+        "end": local_iso(appointment.end, location),
         "manage_token": str(appointment.manage_token),
         "service_name": str(service.name),
         "provider_name": str(provider.display_name),

@@ -16,7 +16,7 @@ from clinic.api.public import PublicAPIMixin
 from clinic.audit import client_address
 from scheduling import services
 from scheduling.api import waitlist_serializers as s
-from scheduling.api.serializers import PublicBookingSerializer
+from scheduling.api.serializers import PublicBookingSerializer, public_booking
 from scheduling.api.views import IsFrontDeskOrManager
 from scheduling.waitlist_models import WaitlistEntry
 from scheduling.waitlist_selectors import current_offer, entry_for_holder, waitlist_for
@@ -116,7 +116,7 @@ class PublicWaitlistClaim(PublicAPIMixin, APIView):
         appointment = services.claim_offer(
             entry, patient_details=dict(data["patient"]), reason=data["reason"]
         )
-        return Response(PublicBookingSerializer(appointment).data, status=status.HTTP_201_CREATED)
+        return Response(public_booking(appointment), status=status.HTTP_201_CREATED)
 
 
 @extend_schema(
