@@ -2,7 +2,6 @@
 database has none, so reading it inside a booking takes no lock (the rules token's, whose
 trigger the table carries) that racing bookings would queue on."""
 
-import contextlib
 import threading
 
 import pytest
@@ -100,25 +99,26 @@ def test_migrating_creates_the_waitlist_settings_row_with_its_model_defaults():
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_managers_saving_the_missing_settings_row_at_once_both_save(monkeypatch):
-    """A flushed database (no row): both saves find no row to update and insert it (a barrier
-    there, as long as neither waits on the other); the later one then updates the row the
-    first made, as two saves of an existing row do, and neither is a 500."""
+    """A flushed database (no row): two saves started together both read no row and both
+    insert it, one after the other (the second waits on the first's lock of the rules token);
+    the later insert is refused by the first one's row and becomes an update, as two saves of
+    an existing row are, and neither is a 500."""
     ClinicSettings.objects.all().delete()
     managers = [make_staff_user(f"manager-{n}", roles.MANAGER) for n in range(2)]
-    barrier = threading.Barrier(2)
+    start_together = threading.Barrier(2)
     real_insert = ClinicSettings._do_insert
+    inserts: list[int] = []
 
-    def insert_together(self, *args, **kwargs):
-        # Alone after a while: the other save may wait on this one's lock of the rules token.
-        with contextlib.suppress(threading.BrokenBarrierError):
-            barrier.wait(timeout=2)
+    def counted_insert(self, *args, **kwargs):
+        inserts.append(1)
         return real_insert(self, *args, **kwargs)
 
-    monkeypatch.setattr(ClinicSettings, "_do_insert", insert_together)
+    monkeypatch.setattr(ClinicSettings, "_do_insert", counted_insert)
     answers: list[int] = []
 
     def save(manager, name: str) -> None:
         client = client_for(manager)
+        start_together.wait(timeout=10)
         try:
             response = client.patch("/api/v1/clinic-settings/", {"name": name}, format="json")
             answers.append(response.status_code)
@@ -135,4 +135,5 @@ def test_two_managers_saving_the_missing_settings_row_at_once_both_save(monkeypa
     for thread in threads:
         thread.join(timeout=30)
     assert answers == [200, 200]
+    assert len(inserts) == 2, "both saves found no row and tried to insert it"
     assert ClinicSettings.objects.get().name in {"Saved by 0", "Saved by 1"}

@@ -76,8 +76,11 @@ def test_a_patient_typed_before_the_search_script_ran_is_still_looked_up(page, d
     page.route("**/patient_search.js", lambda route: held.append(route))
     page.goto(f"/admin/schedule/series/?location={location.pk}", wait_until="commit")
     page.get_by_label("Find the patient").fill(patient.email)
-    while not held:
+    for _ in range(200):  # at most 10 s for the page to ask for the script
+        if held:
+            break
         page.wait_for_timeout(50)
+    assert held, "the series page never asked for patient_search.js"
     held[0].continue_()
     found = page.locator(f"#series-patient-found option[value='{patient.pk}']")
     found.wait_for(state="attached", timeout=10_000)

@@ -158,11 +158,19 @@ def test_a_booking_writes_the_same_rows_deferred_as_inserted_one_by_one(
 
 @pytest.mark.django_db(transaction=True)
 def test_the_deferred_rows_get_their_ids_and_the_task_is_queued_after_commit(
-    physio, assessment, location, queued
+    monkeypatch, physio, assessment, location, queued
 ):
+    in_transaction: list[bool] = []
+
+    def enqueue(pk: int, countdown: float) -> None:
+        queued.append(pk)
+        in_transaction.append(connection.in_atomic_block)
+
+    monkeypatch.setattr(notification_services, "_enqueue", enqueue)
     appointment = book(assessment, location, physio, local(next_week(), "10:00"), {})
     rows = Notification.objects.filter(subject_id=appointment.pk)
     assert queued == [rows.get(kind="appointment.confirmation").pk]
+    assert in_transaction == [False], "queued only once the booking committed"
     audits = list(AuditEvent.objects.order_by("pk"))
     assert [a.occurred_at for a in audits] == sorted(a.occurred_at for a in audits)
 
@@ -228,3 +236,6 @@ def test_a_matched_persons_booking_keeps_its_checks_and_defers_only_its_own_leve
     sql = [q["sql"] for q in captured.captured_queries]
     assert [s for s in sql if s.startswith('INSERT INTO "scheduling_appointmentevent"')]
     assert Consent.objects.filter(purpose="marketing", granted=False).count() == 1
+    if connection.vendor == "postgresql":  # elsewhere the block writes one insert per model
+        assert not [s for s in sql if s.startswith('INSERT INTO "patients_consent"')]
+        assert [s for s in sql if s.startswith("WITH i0 AS (INSERT") and '"patients_consent"' in s]
