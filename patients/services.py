@@ -101,9 +101,10 @@ def match_or_create_patient(
     Insert first: the unique index on ``lower(email)`` among non-archived patients is the
     matching rule (``_find_by_email`` folds case the same way), so an insert the index lets
     through is exactly a person no one matches, and a new person costs no read. Only when the
-    index refuses it (or the row could be refused for something else, ``_refused_only_by_email``)
-    is the patient read; a holder archived between the refused insert and that read refuses no
-    more, so the insert is tried again. Race-safe: two requests creating the same person at once
+    index refuses it is the patient read; a holder archived between the refused insert and that
+    read refuses no more, so the insert is tried again. Details the table would refuse for
+    anything else are refused first, for a known person and a stranger alike
+    (``_table_problems``). Race-safe: two requests creating the same person at once
     both try to insert, the index lets one win, and the loser re-reads the winner's row. An
     existing record only gains details it was missing; nothing a person typed overwrites it.
     Both are audited (channel ``public`` when ``actor`` is None: the widget).
@@ -120,8 +121,11 @@ def match_or_create_patient(
         preferred_location=preferred_location,
         status=new_status,
     )
-    existing = None if _refused_only_by_email(patient) else _find_by_email(email)
-    for _ in range(_INSERT_ATTEMPTS if existing is None else 0):
+    problems = _table_problems(patient)
+    if problems:
+        raise ValidationProblem("Some details cannot be stored.", problems)
+    existing = None
+    for _ in range(_INSERT_ATTEMPTS):
         with transaction.atomic(savepoint=False):
             created = _insert_unless_email_taken(patient)
             if created:
@@ -163,22 +167,30 @@ def match_or_create_patient(
     return existing, False
 
 
-def _refused_only_by_email(patient: Patient) -> bool:
-    """Whether the only way the table can refuse this row is its e-mail (the unique index):
-    every text fits its column and holds no NUL, the birth date is not below the floor. Any
-    other row is matched first, so a person who matches is never refused for what they typed
-    (their existing record is used, as it always was)."""
+def _table_problems(patient: Patient) -> list[FieldProblem]:
+    """What the table would refuse in this row besides its e-mail (the unique index): a text
+    longer than its column or holding a NUL, a birth date unreadable or below the floor. The
+    same for a person on file and a stranger, so an anonymous form learns nothing about whose
+    e-mail it typed from the answer."""
+    problems = []
     for f in Patient._meta.concrete_fields:
         value = getattr(patient, f.attname)
-        if isinstance(value, str) and (
-            "\x00" in value or (f.max_length is not None and len(value) > f.max_length)
-        ):
-            return False
+        if isinstance(value, str) and "\x00" in value:
+            problems.append(FieldProblem(f.name, "null_characters", "Remove the NUL character."))
+        elif isinstance(value, str) and f.max_length is not None and len(value) > f.max_length:
+            problems.append(
+                FieldProblem(f.name, "max_length", f"At most {f.max_length} characters.")
+            )
     try:  # as the INSERT will read it (a form may hand over the ISO text)
         born = Patient._meta.get_field("date_of_birth").to_python(patient.date_of_birth)
     except ValidationError:
-        return False
-    return born is None or born >= BIRTH_DATE_FLOOR
+        born = None
+        problems.append(FieldProblem("date_of_birth", "invalid", "Give the date as YYYY-MM-DD."))
+    if born is not None and born < BIRTH_DATE_FLOOR:
+        problems.append(
+            FieldProblem("date_of_birth", "implausible", f"Born on or after {BIRTH_DATE_FLOOR}.")
+        )
+    return problems
 
 
 def _insert_unless_email_taken(patient: Patient) -> bool:

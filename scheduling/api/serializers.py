@@ -16,6 +16,7 @@ from clinic import rules_cache
 from clinic.models import Location
 from clinic.validators import validate_date_of_birth, validate_phone
 from patients.api.fields import VisiblePatientField
+from patients.models import Patient
 from providers.models import Act, Provider
 from scheduling.bookability import offering_problems
 from scheduling.models import (
@@ -345,9 +346,9 @@ def availability_json(service: Service, location: Location, found: PublicStarts)
     return f"{head}{slots}]}}".encode()
 
 
-# The e-mail columns' length (Django's EmailField): a longer address that the validator lets
-# through (it allows 320 characters) is refused naming the field, not by the database.
-EMAIL_MAX_LENGTH = 254
+# The patient's e-mail column: a longer address, which the validator lets through (it allows
+# 320 characters), is refused here naming the field, as the schema says.
+EMAIL_MAX_LENGTH = Patient._meta.get_field("email").max_length
 
 
 class BookingPatientSerializer(serializers.Serializer):

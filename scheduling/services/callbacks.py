@@ -5,9 +5,23 @@ from django.utils import timezone
 
 from clinic.errors import FieldProblem, ValidationProblem
 from clinic.roles import User
+from patients.models import Patient
 from patients.services import PURPOSES, match_or_create_patient, record_online_form_consents
 from scheduling.models import CallbackRequest
 from scheduling.services._common import _user
+
+
+def _check_name_fits(first: str, last: str) -> None:
+    """The name is split into the patient's first and last name, each with its own column: a
+    part longer than its column is refused naming the form's ``name``, for a known e-mail and
+    a stranger's alike."""
+    for part, column in ((first, "first_name"), (last, "last_name")):
+        limit = Patient._meta.get_field(column).max_length
+        if len(part) > limit:
+            raise ValidationProblem(
+                "The name is too long to store.",
+                [FieldProblem("name", "max_length", f"At most {limit} characters per name.")],
+            )
 
 
 def request_callback(
@@ -34,6 +48,7 @@ def request_callback(
         patient = None
         if email:
             first, _, last = name.strip().partition(" ")
+            _check_name_fits(first, last.strip())
             patient, created = match_or_create_patient(
                 first_name=first, last_name=last.strip() or "-", email=email, phone=phone
             )

@@ -69,3 +69,23 @@ def test_a_call_back_answers_alike_for_a_known_and_an_unknown_email(api_client):
         answers.append((response.status_code, sorted(response.json())))
     assert answers[0] == answers[1]
     assert CallbackRequest.objects.count() == 2
+
+
+def test_a_call_back_with_a_name_too_long_to_store_answers_alike_for_a_known_and_an_unknown_email(
+    api_client,
+):
+    """One word of 150 letters fits the form (200) but not a patient's first name (100): a
+    known e-mail was matched (201) while a stranger's hit the database's refusal."""
+    PatientFactory(email=KNOWN)
+    answers = []
+    for email in (KNOWN, STRANGER):
+        response = api_client.post(
+            "/api/v1/public/callback-requests/",
+            {"name": "A" * 150, "phone": "+1 905 555 0100", "email": email, "consent": {}},
+            format="json",
+        )
+        answers.append(_answer(response))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 422
+    assert [e["field"] for e in answers[0][3]] == ["name"]
+    assert CallbackRequest.objects.count() == 0
