@@ -155,12 +155,14 @@ class ClinicSettings(models.Model):
         if not self._state.adding:
             super().save(*args, **kwargs)
             return
+        using = kwargs.get("using") or "default"
         try:
-            with transaction.atomic(using=kwargs.get("using")):
+            with transaction.atomic(using=using):
                 super().save(*args, **kwargs)
         except IntegrityError:
-            if not type(self).objects.filter(pk=1).exists():
+            if not type(self).objects.using(using).filter(pk=1).exists():
                 raise
+            kwargs.pop("force_insert", None)
             super().save(*args, **kwargs)
 
     def clean(self) -> None:

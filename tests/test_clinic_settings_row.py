@@ -99,21 +99,32 @@ def test_migrating_creates_the_waitlist_settings_row_with_its_model_defaults():
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_managers_saving_the_missing_settings_row_at_once_both_save(monkeypatch):
-    """A flushed database (no row): two saves started together both read no row and both
-    insert it, one after the other (the second waits on the first's lock of the rules token);
+    """A flushed database (no row): both saves read no row before either inserts it (the first
+    insert waits for the second read), so both insert, one after the other (the second waits on
+    the first's lock of the rules token);
     the later insert is refused by the first one's row and becomes an update, as two saves of
     an existing row are, and neither is a 500."""
     ClinicSettings.objects.all().delete()
     managers = [make_staff_user(f"manager-{n}", roles.MANAGER) for n in range(2)]
     start_together = threading.Barrier(2)
-    real_insert = ClinicSettings._do_insert
-    inserts: list[int] = []
+    real_load, real_insert = ClinicSettings.load.__func__, ClinicSettings._do_insert
+    reads, inserts = [], []
+    both_read = threading.Event()
 
-    def counted_insert(self, *args, **kwargs):
+    def counted_load(cls):
+        found = real_load(cls)
+        reads.append(found.pk if not found._state.adding else None)
+        if len(reads) == 2:
+            both_read.set()
+        return found
+
+    def insert_once_both_read(self, *args, **kwargs):
+        assert both_read.wait(timeout=10), "the second save never read the settings"
         inserts.append(1)
         return real_insert(self, *args, **kwargs)
 
-    monkeypatch.setattr(ClinicSettings, "_do_insert", counted_insert)
+    monkeypatch.setattr(ClinicSettings, "load", classmethod(counted_load))
+    monkeypatch.setattr(ClinicSettings, "_do_insert", insert_once_both_read)
     answers: list[int] = []
 
     def save(manager, name: str) -> None:
@@ -135,5 +146,6 @@ def test_two_managers_saving_the_missing_settings_row_at_once_both_save(monkeypa
     for thread in threads:
         thread.join(timeout=30)
     assert answers == [200, 200]
-    assert len(inserts) == 2, "both saves found no row and tried to insert it"
+    assert reads == [None, None], "both saves read no row"
+    assert len(inserts) == 2, "both saves inserted it"
     assert ClinicSettings.objects.get().name in {"Saved by 0", "Saved by 1"}
