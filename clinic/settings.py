@@ -122,6 +122,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+if IS_POSTGRES:
+    # Parameters travel apart from the SQL (no quoting in Python), and a statement a connection
+    # has run DB_PREPARE_THRESHOLD times is prepared: PostgreSQL parses and plans it once per
+    # connection. An online booking's CPU fell by a fifth (bench/FINDINGS.md). A pooler in
+    # transaction mode that cannot keep prepared statements (PgBouncer before 1.21, or without
+    # max_prepared_statements) needs DB_PREPARE_THRESHOLD=off.
+    _prepare = os.environ.get("DB_PREPARE_THRESHOLD", "5").strip().lower()
+    DATABASES["default"]["OPTIONS"] = {
+        "server_side_binding": True,
+        "prepare_threshold": None if _prepare in {"", "off"} else int(_prepare),
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -113,7 +113,9 @@ def pooled_workers(
         "NOTIFICATIONS_HOLDER_TIMEOUT_SECONDS"
     ]
     celery_app.control.purge()
-    pool = WorkerPool({**_worker_pool.env, "DATABASE_URL": pooler_url}, tmp_path)
+    # PgBouncer 1.18 (Debian 12) cannot keep prepared statements in transaction mode.
+    env = {**_worker_pool.env, "DATABASE_URL": pooler_url, "DB_PREPARE_THRESHOLD": "off"}
+    pool = WorkerPool(env, tmp_path)
     yield pool
     pool.stop_all()
     celery_app.control.purge()
