@@ -5,11 +5,11 @@ history row, its e-mail ledger rows, consent records. Each INSERT is a round tri
 share of ORM and driver CPU. Inside ``collecting()`` the writers that opt in hand such rows
 to ``defer`` instead of saving them; the block writes them all when it closes, still inside
 the caller's transaction: on PostgreSQL one statement (a data-modifying ``WITH`` of one
-``INSERT ... RETURNING`` per model, each built by Django's own insert compiler), elsewhere one
-bulk insert per model. Field values are taken when ``defer`` is called (``pre_save``: an
-``auto_now_add`` time is the moment of the call, as with ``save()``); primary keys are set on
-the objects when the block writes them, and ``after`` callbacks (e.g. queueing a task with a
-row's id after commit) run then.
+``INSERT ... RETURNING`` per model, each built once per shape by ``clinic.insert_statements``),
+elsewhere one bulk insert per model (Django's insert compiler). Field values are taken when
+``defer`` is called (``pre_save``: an ``auto_now_add`` time is the moment of the call, as with
+``save()``); primary keys are set on the objects when the block writes them, and ``after``
+callbacks (e.g. queueing a task with a row's id after commit) run then.
 
 Rules that keep this invisible to everyone else:
 
@@ -34,6 +34,8 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Model
 from django.db.models.sql import InsertQuery
 from django.db.transaction import TransactionManagementError
+
+from clinic import insert_statements
 
 _blocks = Local()
 
@@ -100,23 +102,16 @@ def _prepare(obj: Model) -> None:
     meta = obj._meta
     if meta.auto_field is None or obj.pk is not None or meta.parents:
         raise ValueError(f"{meta.label}: only new rows with an auto primary key are deferred.")
-    if meta.db_returning_fields != [meta.pk]:
-        raise ValueError(f"{meta.label}: deferred rows return their primary key only.")
     obj._prepare_related_fields_for_save(operation_name="save")
-    for f in _fields(type(obj)):
+    for f in insert_statements.columns(type(obj)):
         f.pre_save(obj, add=True)
-
-
-def _fields(model: type[Model]) -> list:
-    meta = model._meta
-    return [f for f in meta.concrete_fields if not f.generated and f is not meta.auto_field]
 
 
 def _compiler(connection, model: type[Model], objs: list[Model]):
     """Django's insert compiler for these rows, with their values as ``_prepare`` fixed them
     (``raw``: no second ``pre_save``), returning the primary key."""
     query = InsertQuery(model)
-    query.insert_values(_fields(model), objs, raw=True)
+    query.insert_values(insert_statements.columns(model), objs, raw=True)
     compiler = query.get_compiler(connection=connection)
     compiler.returning_fields = [model._meta.pk]
     return compiler
@@ -136,16 +131,15 @@ def _write(connection, rows: dict[type[Model], list[Model]]) -> None:
 
 def _write_in_one_statement(connection, rows: dict[type[Model], list[Model]]) -> None:
     """``WITH i0 AS (INSERT ... RETURNING id), i1 AS (...) SELECT ARRAY(SELECT id FROM i0),
-    ...``: each model's rows in one INSERT, ids returned in the rows' order (as bulk_create's
-    RETURNING)."""
+    ...``: each model's rows in one INSERT (``clinic.insert_statements``, built once per shape),
+    ids returned in the rows' order (as bulk_create's RETURNING)."""
     quote = connection.ops.quote_name
     ctes, arrays, params = [], [], []
     for n, (model, objs) in enumerate(rows.items()):
-        [(sql, sql_params)] = _compiler(connection, model, objs).as_sql()
-        ctes.append(f"i{n} AS ({sql})")
+        ctes.append(f"i{n} AS ({insert_statements.sql(connection, model, len(objs))})")
         pk = quote(model._meta.pk.column)
         arrays.append(f"ARRAY(SELECT {pk} FROM i{n})")  # noqa: S608  (a quoted column)
-        params.extend(sql_params)
+        params.extend(insert_statements.params(connection, objs, raw=True))
     with connection.cursor() as cursor:
         cursor.execute(f"WITH {', '.join(ctes)} SELECT {', '.join(arrays)}", params)
         ids = cursor.fetchone()
@@ -157,7 +151,7 @@ def _write_in_one_statement(connection, rows: dict[type[Model], list[Model]]) ->
 def _write_per_model(connection, rows: dict[type[Model], list[Model]]) -> None:
     """One bulk insert per model (per batch the backend allows)."""
     for model, objs in rows.items():
-        size = max(connection.ops.bulk_batch_size(_fields(model), objs), 1)
+        size = max(connection.ops.bulk_batch_size(insert_statements.columns(model), objs), 1)
         if not connection.features.can_return_rows_from_bulk_insert:
             size = 1
         for start in range(0, len(objs), size):

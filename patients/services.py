@@ -12,11 +12,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator, validate_email
 from django.db import IntegrityError, connection, transaction
-from django.db.models.constants import OnConflict
-from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
-from clinic import deferred_inserts
+from clinic import deferred_inserts, insert_statements
 from clinic.audit import diff, object_label, record_event
 from clinic.errors import (
     ConflictProblem,
@@ -196,9 +194,9 @@ def _table_problems(patient: Patient) -> list[FieldProblem]:
 def _insert_unless_email_taken(patient: Patient) -> bool:
     """Insert ``patient``; False, with nothing written, when a racing request inserted a patient
     with this e-mail first (the unique index). PostgreSQL: one ``INSERT ... ON CONFLICT DO
-    NOTHING RETURNING`` (the index is its only unique constraint), no savepoint around it, and
-    no ``post_save`` signal (nothing listens for patients; a receiver added later would need
-    ``save()`` here); other databases: a plain insert in a savepoint."""
+    NOTHING RETURNING`` (the index is its only unique constraint; ``clinic.insert_statements``),
+    no savepoint around it and no ``save()`` signals (refused there should a receiver be
+    added); other databases: a plain insert in a savepoint."""
     if connection.vendor != "postgresql":
         try:
             with transaction.atomic():
@@ -206,24 +204,7 @@ def _insert_unless_email_taken(patient: Patient) -> bool:
         except IntegrityError:
             return False
         return True
-    meta = Patient._meta
-    query = InsertQuery(Patient, on_conflict=OnConflict.IGNORE)
-    query.insert_values(
-        [f for f in meta.local_concrete_fields if f is not meta.auto_field and not f.generated],
-        [patient],
-    )
-    compiler = query.get_compiler(connection=connection)
-    compiler.returning_fields = meta.db_returning_fields
-    [(sql, params)] = compiler.as_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    for field, value in zip(meta.db_returning_fields, row, strict=True):
-        setattr(patient, field.attname, value)
-    patient._state.adding, patient._state.db = False, connection.alias
-    return True
+    return insert_statements.insert(patient, ignore_conflicts=True)
 
 
 def _audit_patient(patient: Patient, action: str, actor, **event: Any) -> None:

@@ -18,11 +18,11 @@ Signals go out with ``transaction.on_commit``, so a rolled-back booking tells no
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from clinic import deferred_inserts, roles, rules_cache
+from clinic import deferred_inserts, insert_statements, roles, rules_cache
 from clinic.errors import (
     DomainError,
     FieldProblem,
@@ -392,7 +392,7 @@ def _insert(
     appointment.slot_key = _slot_key(service, start, appointment.reference)
     try:
         with transaction.atomic(savepoint=not last):
-            appointment.save()
+            _insert_row(appointment)
     except (IntegrityError, OperationalError) as error:
         if not isinstance(error, IntegrityError) and not _deadlocked(error):
             raise
@@ -400,6 +400,15 @@ def _insert(
             raise slot_unavailable() from None
         return None
     return appointment
+
+
+def _insert_row(appointment: Appointment) -> None:
+    """PostgreSQL: the statement built once per process (``clinic.insert_statements``: no
+    ``save()`` signals, none is listened to); elsewhere ``save()``."""
+    if connection.vendor == "postgresql":
+        insert_statements.insert(appointment)
+    else:
+        appointment.save()
 
 
 def _deadlocked(error: OperationalError) -> bool:

@@ -1,0 +1,96 @@
+"""INSERT statements for new rows, built once per model, row count and conflict rule.
+
+Django's insert compiler rebuilds its statement on every save: the quoted names, the
+placeholders, on PostgreSQL the ``UNNEST`` form's column types for several rows. In an online
+booking that was as much CPU as everything else its writes cost in Python. The rows a booking
+writes without ``save()`` (the new person, the deferred append-only rows of
+``clinic.deferred_inserts``) use a statement built here once per shape and kept per process;
+the values are what ``save()`` sends, each field's ``get_db_prep_save``. Plain concrete columns
+only: a model with a generated column, a column with its own placeholder, a multi-table parent
+or a value that is an SQL expression is refused, not approximated.
+``tests/test_insert_statements.py`` holds the rows written here to the ORM's own.
+"""
+
+from collections.abc import Sequence
+from functools import cache
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import Field, Model
+from django.db.models.signals import post_save, pre_save
+
+
+@cache
+def columns(model: type[Model]) -> tuple[Field, ...]:
+    """The fields an insert of a new ``model`` row writes: every concrete one but the auto key."""
+    meta = model._meta
+    if meta.parents or meta.db_returning_fields != [meta.pk]:
+        raise ValueError(f"{meta.label}: rows that return more than their key; use the ORM.")
+    fields = tuple(f for f in meta.concrete_fields if f is not meta.auto_field)
+    for f in fields:
+        if f.generated or hasattr(f, "get_placeholder"):
+            raise ValueError(f"{meta.label}.{f.name}: not a plain column; use the ORM.")
+    return fields
+
+
+_statements: dict[tuple, str] = {}
+
+
+def sql(connection, model: type[Model], rows: int, *, ignore_conflicts: bool = False) -> str:
+    """``INSERT INTO ... VALUES (...), ... [ON CONFLICT DO NOTHING] RETURNING <key>`` for
+    ``rows`` new rows of ``model``: the key comes back in the rows' order, one per row inserted
+    (none for a row the conflict rule skipped)."""
+    key = (connection.vendor, model, rows, ignore_conflicts)
+    statement = _statements.get(key)
+    if statement is None:
+        statement = _statements[key] = _build(
+            connection.ops.quote_name, model, rows, ignore_conflicts
+        )
+    return statement
+
+
+def _build(quote, model: type[Model], rows: int, ignore_conflicts: bool) -> str:
+    meta = model._meta
+    names = ", ".join(quote(f.column) for f in columns(model))
+    row = "(" + ", ".join(["%s"] * len(columns(model))) + ")"
+    conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    return (
+        f"INSERT INTO {quote(meta.db_table)} ({names}) VALUES {', '.join([row] * rows)}"  # noqa: S608
+        f"{conflict} RETURNING {quote(meta.pk.column)}"
+    )
+
+
+def params(connection, objs: Sequence[Model], *, raw: bool) -> list:
+    """The values of ``objs`` (new rows of one model) in ``sql``'s order, as ``save()`` would
+    send them. ``raw``: take each attribute as it is (its ``pre_save`` already ran), else run
+    ``pre_save`` now (an ``auto_now_add`` time is this moment)."""
+    fields = columns(type(objs[0]))
+    values = []
+    for obj in objs:
+        for f in fields:
+            value = getattr(obj, f.attname) if raw else f.pre_save(obj, add=True)
+            if hasattr(value, "resolve_expression"):
+                raise ValueError(f"{obj._meta.label}.{f.name}: an SQL expression; use the ORM.")
+            values.append(f.get_db_prep_save(value, connection=connection))
+    return values
+
+
+def insert(obj: Model, *, ignore_conflicts: bool = False, using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Insert ``obj``, a new row, as ``save()`` would and set its key; False, with nothing
+    written, when ``ignore_conflicts`` skipped it. No ``pre_save``/``post_save`` signal is sent,
+    so a model something listens to is refused: it needs ``save()``."""
+    model = type(obj)
+    if pre_save.has_listeners(model) or post_save.has_listeners(model):
+        raise ValueError(f"{model._meta.label}: save() signals have receivers; use save().")
+    connection = connections[using]
+    obj._prepare_related_fields_for_save(operation_name="save")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql(connection, model, 1, ignore_conflicts=ignore_conflicts),
+            params(connection, [obj], raw=False),
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    (obj.pk,) = row
+    obj._state.adding, obj._state.db = False, using
+    return True
