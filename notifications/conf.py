@@ -15,8 +15,12 @@ DEFAULTS = {
     "NOTIFICATIONS_RETRY_BASE_SECONDS": 60.0,
     "NOTIFICATIONS_RETRY_MAX_SECONDS": 3600.0,
     "NOTIFICATIONS_MAX_ATTEMPTS": 5,
-    # Rows due sooner than this get a task message of their own; later ones wait for the sweep.
-    "NOTIFICATIONS_TASK_WINDOW_SECONDS": 900.0,
+    # Rows due sooner than this get a task message of their own and go out on time. Later ones
+    # (reminders; confirmations and change notices behind their grace period, 3 minutes by
+    # default) are claimed in batches by the sweep of every minute, at most that minute late:
+    # a message of their own would wait in a worker's memory for the whole delay, one per
+    # booking, and cost every booking a publish.
+    "NOTIFICATIONS_TASK_WINDOW_SECONDS": 60.0,
     # Most rows one sweep task handles before it queues a fresh sweep task.
     "NOTIFICATIONS_SWEEP_LIMIT": 500,
     # Most rows one worker claims in one statement and sends over its one SMTP session.

@@ -106,3 +106,11 @@ def committed_on_another_connection(change) -> None:
     other.start()
     other.join()
     assert errors == []
+
+
+@pytest.fixture
+def no_grace(db) -> None:
+    """Confirmations due at once (no grace period), so each gets a task message of its own."""
+    from clinic.models import ClinicSettings
+
+    ClinicSettings.objects.update_or_create(pk=1, defaults={"notification_grace_minutes": 0})

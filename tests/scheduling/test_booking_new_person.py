@@ -97,7 +97,7 @@ def test_a_booking_that_rolls_back_leaves_no_ledger_row_and_queues_no_task(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_committed_booking_has_its_rows_and_queues_the_confirmation_after_commit(
-    physio, assessment, location, queued
+    physio, assessment, location, queued, no_grace
 ):
     start = local(next_week(), "10:00")
     with transaction.atomic():

@@ -19,6 +19,7 @@ from rest_framework import serializers
 from clinic.api.renderers import JSONRenderer
 from clinic.celery import app as celery_app
 from clinic.models import ClinicSettings, Location
+from notifications import services as ledger
 from notifications.models import Notification
 from notifications.services import SEND_TASK, _enqueue
 from providers.models import Provider
@@ -237,12 +238,10 @@ def published(monkeypatch) -> list[dict]:
     return sent
 
 
-@pytest.mark.parametrize("grace", [0, 3])
 @pytest.mark.django_db(transaction=True)
-def test_the_confirmation_is_published_with_an_eta_only_when_not_yet_due(
-    api_client, physio, assessment, location, published, grace
+def test_a_confirmation_due_at_once_gets_its_own_task_message_without_an_eta(
+    api_client, physio, assessment, location, published, no_grace
 ):
-    ClinicSettings.objects.update_or_create(pk=1, defaults={"notification_grace_minutes": grace})
     data = {**VALID, "service": assessment.pk, "location": location.pk, "provider": physio.pk}
     data["start"] = local(next_week(), "10:00").isoformat()
     response = api_client.post("/api/v1/public/bookings/", data, format="json")
@@ -250,8 +249,25 @@ def test_the_confirmation_is_published_with_an_eta_only_when_not_yet_due(
     row = confirmation(Appointment.objects.get(reference=response.json()["reference"]))
     [headers] = published
     assert headers["task"] == SEND_TASK
-    assert (headers["eta"] is not None) == (grace > 0)
+    assert headers["eta"] is None
     assert (headers["argsrepr"], headers["kwargsrepr"]) == (saferepr((row.pk,)), saferepr({}))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_confirmation_behind_its_grace_period_is_left_to_the_sweep_without_a_message(
+    api_client, physio, assessment, location, published
+):
+    ClinicSettings.objects.update_or_create(pk=1, defaults={"notification_grace_minutes": 3})
+    data = {**VALID, "service": assessment.pk, "location": location.pk, "provider": physio.pk}
+    data["start"] = local(next_week(), "10:00").isoformat()
+    response = api_client.post("/api/v1/public/bookings/", data, format="json")
+    assert response.status_code == 201
+    row = confirmation(Appointment.objects.get(reference=response.json()["reference"]))
+    assert published == []
+    assert row.status == Notification.Status.PENDING
+    assert row.next_attempt_at - row.created_at > datetime.timedelta(minutes=2, seconds=59)
+    assert ledger.claim(row.next_attempt_at - datetime.timedelta(seconds=1)) is None
+    assert ledger.claim(row.next_attempt_at).notification.pk == row.pk, "the sweep's claim"
 
 
 def test_a_row_due_later_is_published_with_its_countdown(published):
@@ -263,7 +279,7 @@ def test_a_row_due_later_is_published_with_its_countdown(published):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_broker_that_is_down_still_books_and_leaves_the_confirmation_to_the_sweep(
-    api_client, physio, assessment, location, monkeypatch, caplog
+    api_client, physio, assessment, location, monkeypatch, caplog, no_grace
 ):
     def down(*args, **kwargs):
         raise OperationalError("Error 111 connecting to broker. Connection refused.")

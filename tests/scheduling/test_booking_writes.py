@@ -158,7 +158,7 @@ def test_a_booking_writes_the_same_rows_deferred_as_inserted_one_by_one(
 
 @pytest.mark.django_db(transaction=True)
 def test_the_deferred_rows_get_their_ids_and_the_task_is_queued_after_commit(
-    monkeypatch, physio, assessment, location, queued
+    monkeypatch, physio, assessment, location, queued, no_grace
 ):
     in_transaction: list[bool] = []
 
