@@ -14,8 +14,8 @@ Timed, in one of two modes (``BENCH_REMINDER_MODE``):
   backlog, shares it with ``NOTIFICATIONS_SWEEP_PARALLEL - 1`` more sweeps.
 - ``tasks``: one ``notifications.send`` task per row is queued on Redis, as
   ``notifications.services`` queues a row due within that window (a waitlist offer, a
-  confirmation where the clinic has no grace period); each task sends its one row. Queueing is timed on its own: it happens in the
-  web processes as rows are planned.
+  confirmation where the clinic has no grace period); each task sends its one row. Queueing is
+  timed on its own: it happens in the web processes as rows are planned.
 
 Then ``celery -A clinic worker`` processes start and drain the queue: claim, render (templates,
 consent check, unsubscribe link) and send each one over SMTP.
