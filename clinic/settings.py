@@ -129,10 +129,14 @@ if IS_POSTGRES:
     # transaction mode that cannot keep prepared statements (PgBouncer before 1.21, or without
     # max_prepared_statements) needs DB_PREPARE_THRESHOLD=off.
     _prepare = os.environ.get("DB_PREPARE_THRESHOLD", "5").strip().lower()
-    DATABASES["default"]["OPTIONS"] = {
-        "server_side_binding": True,
-        "prepare_threshold": None if _prepare in {"", "off"} else int(_prepare),
-    }
+    # Added to the options the URL gives (``?sslmode=require``, ``?options=-c ...``), not in
+    # their place.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "server_side_binding": True,
+            "prepare_threshold": None if _prepare in {"", "off"} else int(_prepare),
+        }
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

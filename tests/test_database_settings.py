@@ -67,3 +67,14 @@ def test_sqlite_has_no_prepare_options():
     options = _options({"DATABASE_URL": "sqlite:///unused.sqlite3", "DB_PREPARE_THRESHOLD": "5"})
     assert "prepare_threshold" not in options
     assert "server_side_binding" not in options
+
+
+def test_the_options_of_the_database_url_are_kept_beside_the_prepare_options():
+    """``?sslmode=require`` in DATABASE_URL must still reach the driver: replacing the URL's
+    options would connect without TLS, or without a ``statement_timeout``, and say nothing."""
+    url = "postgres://postgres@127.0.0.1:5432/unused?sslmode=require&options=-c%20statement_timeout%3D5000"
+    options = _options({"DATABASE_URL": url})
+    assert options["sslmode"] == "require"
+    assert options["options"] == "-c statement_timeout=5000"
+    assert options["server_side_binding"] is True
+    assert options["prepare_threshold"] == 5
