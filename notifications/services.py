@@ -556,8 +556,12 @@ def _failed_attempt(claimed: Claim, now: datetime, exc: Exception, error: str) -
         logger.error("Notification %s failed after %s attempts.", row.pk, row.attempts)
         return Status.FAILED
     next_at = now + backoff(row.attempts)
-    if _finish(claimed, status=Status.PENDING, next_attempt_at=next_at, last_error=error):
-        _enqueue(row.pk, (next_at - now).total_seconds())
+    delay = (next_at - now).total_seconds()
+    recorded = _finish(claimed, status=Status.PENDING, next_attempt_at=next_at, last_error=error)
+    # As for a planned row: a later retry is the sweep's, not an ETA message a worker holds for
+    # up to an hour (one per failing row while the SMTP server is down).
+    if recorded and delay <= conf.task_window_seconds():
+        _enqueue(row.pk, delay)
     return Status.PENDING
 
 

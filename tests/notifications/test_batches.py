@@ -379,3 +379,22 @@ def test_a_batch_of_reminders_reads_its_appointments_and_consents_once_whatever_
         sql = statements_for(count, day)
         assert len([s for s in sql if 'FROM "scheduling_appointment"' in s]) == 1
         assert [s.split()[0] for s in sql] == ["SELECT", *["UPDATE"] * count]
+
+
+def test_a_retry_backed_off_beyond_the_task_window_is_left_to_the_sweep(kind, smtp, queued):
+    """A back-off longer than NOTIFICATIONS_TASK_WINDOW_SECONDS gets no ETA message of its
+    own (a worker would hold it the whole back-off, one per failing row during an SMTP
+    outage); the sweep claims it once due, exactly once."""
+    [row] = due_rows(1)
+    Notification.objects.filter(pk=row.pk).update(attempts=1)  # its second attempt: 120 s
+    smtp.refused = {row.recipient}
+    now = clock.now()
+    assert batches.send_batch(services.claim_batch(now, 1)) == [Status.PENDING]
+    row.refresh_from_db()
+    assert row.attempts == 2
+    assert services.backoff(2).total_seconds() > conf.task_window_seconds()
+    assert queued == []
+    assert services.claim_batch(now + services.backoff(2) - timedelta(seconds=5), 1) == []
+    smtp.refused = set()
+    later = now + services.backoff(2) + timedelta(seconds=1)
+    assert [c.notification.pk for c in services.claim_batch(later, 5)] == [row.pk]
