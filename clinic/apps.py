@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_migrate
 
 
@@ -14,6 +15,7 @@ class ClinicConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from clinic import roles
+        from clinic import roles, stale_plans
 
         post_migrate.connect(roles.sync_roles_after_migrate, dispatch_uid="clinic.sync_roles")
+        connection_created.connect(stale_plans.install, dispatch_uid="clinic.stale_plans")
