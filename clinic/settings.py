@@ -129,6 +129,8 @@ if IS_POSTGRES:
     # transaction mode that cannot keep prepared statements (PgBouncer before 1.21, or without
     # max_prepared_statements) needs DB_PREPARE_THRESHOLD=off.
     _prepare = os.environ.get("DB_PREPARE_THRESHOLD", "5").strip().lower()
+    if _prepare not in {"", "off"} and not _prepare.isdigit():
+        raise ImproperlyConfigured("DB_PREPARE_THRESHOLD must be a whole number of runs, or off.")
     # Added to the options the URL gives (``?sslmode=require``, ``?options=-c ...``), not in
     # their place.
     DATABASES["default"].setdefault("OPTIONS", {}).update(

@@ -78,3 +78,22 @@ def test_the_options_of_the_database_url_are_kept_beside_the_prepare_options():
     assert options["options"] == "-c statement_timeout=5000"
     assert options["server_side_binding"] is True
     assert options["prepare_threshold"] == 5
+
+
+@pytest.mark.parametrize("setting", ["false", "none", "-1", "5.5"])
+def test_a_prepare_threshold_that_is_neither_a_count_nor_off_stops_the_start_naming_it(setting):
+    env = {k: v for k, v in os.environ.items() if k != "DB_PREPARE_THRESHOLD"}
+    env.update(
+        DJANGO_SETTINGS_MODULE="clinic.settings",
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/unused",
+        DB_PREPARE_THRESHOLD=setting,
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode != 0
+    assert "ImproperlyConfigured: DB_PREPARE_THRESHOLD must be a whole number" in done.stderr
