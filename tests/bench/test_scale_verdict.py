@@ -75,3 +75,14 @@ def test_the_bare_insert_view_is_not_reachable_in_the_product():
     with pytest.raises(Resolver404):
         resolve(BARE_PATH)
     assert resolve(BARE_PATH, urlconf="bench.bare_urls").func.__name__ == "bare_booking"
+
+
+def test_the_bare_ratio_pairs_each_api_round_with_the_bare_round_run_right_after_it():
+    """A machine that slows for one pair must not mix a fast round of one kind with a slow
+    round of the other: the verdict is the median of the pairs' ratios."""
+    from bench.bare import paired_ratio
+
+    api = [{"rate": 300.0}, {"rate": 200.0}, {"rate": 250.0}]
+    bare = [{"rate": 900.0}, {"rate": 500.0}, {"rate": 1000.0}]
+    assert paired_ratio(api, bare) == pytest.approx(1 / 3)  # pairs 33%, 40%, 25%
+    assert paired_ratio(api, [{"rate": 0.0}] * 3) == 0.0
