@@ -108,7 +108,7 @@ def measure(clinic: Clinic, rounds: int, per_round: int, threads: int) -> dict:
     slots = booking.bookable_slots(clinic, SIZE, 8)
     # Untimed first bookings of each kind: imports, caches, connections, and each worker's
     # statements run often enough to be prepared (DB_PREPARE_THRESHOLD).
-    warm = 20 * threads
+    warm = 15 * threads
     need = 2 * (rounds * per_round + warm)
     if len(slots) < need:
         raise RuntimeError(f"only {len(slots)} free slots for {need} bookings")

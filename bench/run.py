@@ -43,6 +43,7 @@ class Sizes:
     worker_processes: int
     worker_concurrency: int
     bare_rounds: int
+    bare_per_round: int  # the 50-provider location's free slots hold 2 x (5 x 500 + warm-up)
     mixed_clients: int
     mixed_seconds: int
     scaleout_bookings: int
@@ -67,6 +68,7 @@ FULL = Sizes(
     worker_processes=1,
     worker_concurrency=4,
     bare_rounds=5,
+    bare_per_round=500,
     mixed_clients=16,
     mixed_seconds=60,
     scaleout_bookings=600,
@@ -90,6 +92,7 @@ QUICK = Sizes(
     worker_processes=1,
     worker_concurrency=2,
     bare_rounds=1,
+    bare_per_round=40,
     mixed_clients=16,
     mixed_seconds=10,
     scaleout_bookings=40,
@@ -333,7 +336,7 @@ def run_bare(results: dict, clinic, sizes: Sizes) -> None:
     from bench import bare
 
     results["bare"] = bare.measure(
-        clinic, sizes.bare_rounds, sizes.bookings_per_round, sizes.booking_clients
+        clinic, sizes.bare_rounds, sizes.bare_per_round, sizes.booking_clients
     )
 
 
