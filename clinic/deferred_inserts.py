@@ -5,7 +5,7 @@ history row, its e-mail ledger rows, consent records. Each INSERT is a round tri
 share of ORM and driver CPU. Inside ``collecting()`` the writers that opt in hand such rows
 to ``defer`` instead of saving them; the block writes them all when it closes, still inside
 the caller's transaction: on PostgreSQL one statement (a data-modifying ``WITH`` of one
-``INSERT ... RETURNING`` per model, each built once per shape by ``clinic.insert_statements``),
+``INSERT ... RETURNING`` per model, its rows in one JSON parameter: ``clinic.insert_statements``),
 elsewhere one bulk insert per model (Django's insert compiler). Field values are taken when
 ``defer`` is called (``pre_save``: an ``auto_now_add`` time is the moment of the call, as with
 ``save()``); primary keys are set on the objects when the block writes them, and ``after``
@@ -131,15 +131,15 @@ def _write(connection, rows: dict[type[Model], list[Model]]) -> None:
 
 def _write_in_one_statement(connection, rows: dict[type[Model], list[Model]]) -> None:
     """``WITH i0 AS (INSERT ... RETURNING id), i1 AS (...) SELECT ARRAY(SELECT id FROM i0),
-    ...``: each model's rows in one INSERT (``clinic.insert_statements``, built once per shape),
-    ids returned in the rows' order (as bulk_create's RETURNING)."""
+    ...``: each model's rows in one INSERT from one JSON parameter (``clinic.insert_statements``,
+    built once per model), ids returned in the rows' order (as bulk_create's RETURNING)."""
     quote = connection.ops.quote_name
     ctes, arrays, params = [], [], []
     for n, (model, objs) in enumerate(rows.items()):
-        ctes.append(f"i{n} AS ({insert_statements.sql(connection, model, len(objs))})")
+        ctes.append(f"i{n} AS ({insert_statements.recordset_sql(connection, model)})")
         pk = quote(model._meta.pk.column)
         arrays.append(f"ARRAY(SELECT {pk} FROM i{n})")  # noqa: S608  (a quoted column)
-        params.extend(insert_statements.params(connection, objs, raw=True))
+        params.append(insert_statements.recordset(connection, objs))
     with connection.cursor() as cursor:
         cursor.execute(f"WITH {', '.join(ctes)} SELECT {', '.join(arrays)}", params)
         ids = cursor.fetchone()

@@ -11,12 +11,18 @@ or a value that is an SQL expression is refused, not approximated.
 ``tests/test_insert_statements.py`` holds the rows written here to the ORM's own.
 """
 
+import ipaddress
+import json
+import uuid
 from collections.abc import Sequence
+from datetime import date, datetime, time
+from decimal import Decimal
 from functools import cache
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Field, Model
 from django.db.models.signals import post_save, pre_save
+from psycopg.types.json import Jsonb
 
 
 @cache
@@ -94,3 +100,55 @@ def insert(obj: Model, *, ignore_conflicts: bool = False, using: str = DEFAULT_D
     (obj.pk,) = row
     obj._state.adding, obj._state.db = False, using
     return True
+
+
+def recordset_sql(connection, model: type[Model]) -> str:
+    """``INSERT INTO t (...) SELECT ... FROM jsonb_populate_recordset(NULL::t, %s) RETURNING
+    <key>``: any number of new rows in one parameter (``recordset``), keys in the rows' order.
+    Used where several models' rows go in one statement: psycopg caches the parsing of a
+    statement of at most 50 parameters only, and dumps each parameter on its own."""
+    key = (connection.vendor, model, "recordset")
+    statement = _statements.get(key)
+    if statement is None:
+        quote = connection.ops.quote_name
+        table, names = (
+            quote(model._meta.db_table),
+            ", ".join(quote(f.column) for f in columns(model)),
+        )
+        statement = _statements[key] = (
+            f"INSERT INTO {table} ({names}) SELECT {names} "  # noqa: S608
+            f"FROM jsonb_populate_recordset(NULL::{table}, %s) "
+            f"RETURNING {quote(model._meta.pk.column)}"
+        )
+    return statement
+
+
+def recordset(connection, objs: Sequence[Model]) -> Jsonb:
+    """``objs`` (new rows of one model whose ``pre_save`` already ran) as the JSON array
+    ``recordset_sql`` reads: each column's value as ``save()`` would send it, in the text
+    PostgreSQL reads back into the column's type (times in ISO 8601 with their offset)."""
+    fields = columns(type(objs[0]))
+    rows = []
+    for obj in objs:
+        row = {}
+        for f in fields:
+            value = getattr(obj, f.attname)
+            if hasattr(value, "resolve_expression"):
+                raise ValueError(f"{obj._meta.label}.{f.name}: an SQL expression; use the ORM.")
+            row[f.column] = _as_json(f.get_db_prep_save(value, connection=connection), f)
+        rows.append(row)
+    return Jsonb(rows)
+
+
+def _as_json(value, f: Field):
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID | Decimal | ipaddress.IPv4Address | ipaddress.IPv6Address):
+        return str(value)
+    if isinstance(value, Jsonb):  # a JSONField's value, written as its own encoder writes it
+        return (
+            value.obj if value.dumps in (None, json.dumps) else json.loads(value.dumps(value.obj))
+        )
+    raise ValueError(f"{f.model._meta.label}.{f.name}: no JSON form for {type(value).__name__}.")

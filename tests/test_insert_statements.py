@@ -78,8 +78,18 @@ def test_a_patient_row_is_stored_as_save_would_store_it(first, last, born, local
     assert stored(built) == expected
 
 
+def insert_recordset(objs: list) -> list[int]:
+    statement = insert_statements.recordset_sql(connection, type(objs[0]))
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [insert_statements.recordset(connection, objs)])
+        return [pk for (pk,) in cursor.fetchall()]
+
+
+@pytest.mark.parametrize("write", [insert, insert_recordset], ids=["values", "recordset"])
 @pytest.mark.django_db
-def test_ledger_audit_and_consent_rows_of_several_rows_each_are_stored_as_bulk_create_stores_them():
+def test_ledger_audit_and_consent_rows_of_several_rows_each_are_stored_as_bulk_create_stores_them(
+    write,
+):
     patient = Patient.objects.create(first_name="A", last_name="B", email="ab@example.org")
 
     def ledger(n: int, built: bool) -> Notification:
@@ -115,7 +125,7 @@ def test_ledger_audit_and_consent_rows_of_several_rows_each_are_stored_as_bulk_c
         built = [make(k, True) for k in keys]
         for was, now in zip(saved, built, strict=True):
             same_save_times(was, now)
-        ids = insert(built)
+        ids = write(built)
         assert ids == sorted(ids), "keys come back in the rows' order"
         for obj, pk in zip(built, ids, strict=True):
             obj.pk = pk
