@@ -106,9 +106,13 @@ def _round(client, bodies: list[dict], path: str, threads: int) -> dict:
 def measure(clinic: Clinic, rounds: int, per_round: int, threads: int) -> dict:
     """Alternating API and bare rounds of ``per_round`` bookings from ``threads`` clients."""
     slots = booking.bookable_slots(clinic, SIZE, 8)
-    # Untimed first bookings of each kind: imports, caches, connections, and each worker's
-    # statements run often enough to be prepared (DB_PREPARE_THRESHOLD).
-    warm = 15 * threads
+    # Untimed first bookings of each kind: imports, connections, each worker's statements run
+    # often enough to be prepared (DB_PREPARE_THRESHOLD), and above all each worker's rules
+    # cache holding every provider of the location (a cold provider costs a booking a dozen
+    # more statements): eight bookings per provider on average leave about one provider in
+    # 250 cold in a worker. With 120 the API's rounds sped up from the first to the last, from
+    # 30% to 45% of the bare rate, as the workers' caches filled.
+    warm = 8 * SIZE
     need = 2 * (rounds * per_round + warm)
     if len(slots) < need:
         raise RuntimeError(f"only {len(slots)} free slots for {need} bookings")

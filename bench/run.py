@@ -43,7 +43,7 @@ class Sizes:
     worker_processes: int
     worker_concurrency: int
     bare_rounds: int
-    bare_per_round: int  # the 50-provider location's free slots hold 2 x (5 x 500 + warm-up)
+    bare_per_round: int  # the 50-provider location's free slots hold 2 x (5 x 450 + warm-up)
     mixed_clients: int
     mixed_seconds: int
     scaleout_bookings: int
@@ -68,7 +68,7 @@ FULL = Sizes(
     worker_processes=1,
     worker_concurrency=4,
     bare_rounds=5,
-    bare_per_round=500,
+    bare_per_round=450,
     mixed_clients=16,
     mixed_seconds=60,
     scaleout_bookings=600,
