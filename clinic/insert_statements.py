@@ -1,13 +1,14 @@
-"""INSERT statements for new rows, built once per model, row count and conflict rule.
+"""INSERT statements for new rows, built once per model and kept per process.
 
 Django's insert compiler rebuilds its statement on every save: the quoted names, the
 placeholders, on PostgreSQL the ``UNNEST`` form's column types for several rows. In an online
 booking that was as much CPU as everything else its writes cost in Python. The rows a booking
-writes without ``save()`` (the new person, the deferred append-only rows of
-``clinic.deferred_inserts``) use a statement built here once per shape and kept per process;
-the values are what ``save()`` sends, each field's ``get_db_prep_save``. Plain concrete columns
-only: a model with a generated column, a column with its own placeholder, a multi-table parent
-or a value that is an SQL expression is refused, not approximated.
+writes without ``save()`` (the new person, the appointment, the deferred append-only rows of
+``clinic.deferred_inserts``) use a statement built here once per model; the values are what
+``save()`` sends, each field's ``get_db_prep_save``: one row with its values as parameters
+(``insert``), or any number of rows as one JSON parameter (``recordset``). Plain concrete
+columns only: a model with a generated column, a column with its own placeholder, a multi-table
+parent or a value that is an SQL expression is refused, not approximated.
 ``tests/test_insert_statements.py`` holds the rows written here to the ORM's own.
 """
 
@@ -41,43 +42,31 @@ def columns(model: type[Model]) -> tuple[Field, ...]:
 _statements: dict[tuple, str] = {}
 
 
-def sql(connection, model: type[Model], rows: int, *, ignore_conflicts: bool = False) -> str:
-    """``INSERT INTO ... VALUES (...), ... [ON CONFLICT DO NOTHING] RETURNING <key>`` for
-    ``rows`` new rows of ``model``: the key comes back in the rows' order, one per row inserted
-    (none for a row the conflict rule skipped)."""
-    key = (connection.vendor, model, rows, ignore_conflicts)
+def _values(connection, obj: Model, *, raw: bool):
+    """``obj``'s values in ``columns`` order, as ``save()`` would send them. ``raw``: take each
+    attribute as it is (its ``pre_save`` already ran), else run ``pre_save`` now (an
+    ``auto_now_add`` time is this moment)."""
+    for f in columns(type(obj)):
+        value = getattr(obj, f.attname) if raw else f.pre_save(obj, add=True)
+        if hasattr(value, "resolve_expression"):
+            raise ValueError(f"{obj._meta.label}.{f.name}: an SQL expression; use the ORM.")
+        yield f, f.get_db_prep_save(value, connection=connection)
+
+
+def _row_sql(connection, model: type[Model], ignore_conflicts: bool) -> str:
+    """``INSERT INTO ... VALUES (...) [ON CONFLICT DO NOTHING] RETURNING <key>``."""
+    key = (connection.vendor, model, ignore_conflicts)
     statement = _statements.get(key)
     if statement is None:
-        statement = _statements[key] = _build(
-            connection.ops.quote_name, model, rows, ignore_conflicts
+        quote = connection.ops.quote_name
+        names = ", ".join(quote(f.column) for f in columns(model))
+        marks = ", ".join(["%s"] * len(columns(model)))
+        conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+        statement = _statements[key] = (
+            f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES ({marks})"  # noqa: S608
+            f"{conflict} RETURNING {quote(model._meta.pk.column)}"
         )
     return statement
-
-
-def _build(quote, model: type[Model], rows: int, ignore_conflicts: bool) -> str:
-    meta = model._meta
-    names = ", ".join(quote(f.column) for f in columns(model))
-    row = "(" + ", ".join(["%s"] * len(columns(model))) + ")"
-    conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
-    return (
-        f"INSERT INTO {quote(meta.db_table)} ({names}) VALUES {', '.join([row] * rows)}"  # noqa: S608
-        f"{conflict} RETURNING {quote(meta.pk.column)}"
-    )
-
-
-def params(connection, objs: Sequence[Model], *, raw: bool) -> list:
-    """The values of ``objs`` (new rows of one model) in ``sql``'s order, as ``save()`` would
-    send them. ``raw``: take each attribute as it is (its ``pre_save`` already ran), else run
-    ``pre_save`` now (an ``auto_now_add`` time is this moment)."""
-    fields = columns(type(objs[0]))
-    values = []
-    for obj in objs:
-        for f in fields:
-            value = getattr(obj, f.attname) if raw else f.pre_save(obj, add=True)
-            if hasattr(value, "resolve_expression"):
-                raise ValueError(f"{obj._meta.label}.{f.name}: an SQL expression; use the ORM.")
-            values.append(f.get_db_prep_save(value, connection=connection))
-    return values
 
 
 def insert(obj: Model, *, ignore_conflicts: bool = False, using: str = DEFAULT_DB_ALIAS) -> bool:
@@ -89,11 +78,9 @@ def insert(obj: Model, *, ignore_conflicts: bool = False, using: str = DEFAULT_D
         raise ValueError(f"{model._meta.label}: save() signals have receivers; use save().")
     connection = connections[using]
     obj._prepare_related_fields_for_save(operation_name="save")
+    values = [value for _, value in _values(connection, obj, raw=False)]
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql(connection, model, 1, ignore_conflicts=ignore_conflicts),
-            params(connection, [obj], raw=False),
-        )
+        cursor.execute(_row_sql(connection, model, ignore_conflicts), values)
         row = cursor.fetchone()
     if row is None:
         return False
@@ -127,16 +114,9 @@ def recordset(connection, objs: Sequence[Model]) -> Jsonb:
     """``objs`` (new rows of one model whose ``pre_save`` already ran) as the JSON array
     ``recordset_sql`` reads: each column's value as ``save()`` would send it, in the text
     PostgreSQL reads back into the column's type (times in ISO 8601 with their offset)."""
-    fields = columns(type(objs[0]))
-    rows = []
-    for obj in objs:
-        row = {}
-        for f in fields:
-            value = getattr(obj, f.attname)
-            if hasattr(value, "resolve_expression"):
-                raise ValueError(f"{obj._meta.label}.{f.name}: an SQL expression; use the ORM.")
-            row[f.column] = _as_json(f.get_db_prep_save(value, connection=connection), f)
-        rows.append(row)
+    rows = [
+        {f.column: _as_json(v, f) for f, v in _values(connection, obj, raw=True)} for obj in objs
+    ]
     return Jsonb(rows)
 
 
