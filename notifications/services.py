@@ -221,10 +221,16 @@ def last_told(subject: Model, kinds: list[str] | tuple[str, ...]) -> dict | None
     return row.told if row else None
 
 
+def _own_message(delay: float) -> bool:
+    """Whether a row due in ``delay`` seconds gets a task message of its own; a later one is
+    the minute sweep's (``NOTIFICATIONS_TASK_WINDOW_SECONDS``)."""
+    return delay <= conf.task_window_seconds()
+
+
 def enqueue_after_commit(row: Notification) -> None:
     """Queue a task for a row due soon; later rows are left to the beat sweep."""
     delay = (row.next_attempt_at - clock.now()).total_seconds()
-    if delay > conf.task_window_seconds():
+    if not _own_message(delay):
         return
     row_id = row.pk
     transaction.on_commit(lambda: _enqueue(row_id, max(delay, 0.0)))
@@ -560,7 +566,7 @@ def _failed_attempt(claimed: Claim, now: datetime, exc: Exception, error: str) -
     recorded = _finish(claimed, status=Status.PENDING, next_attempt_at=next_at, last_error=error)
     # As for a planned row: a later retry is the sweep's, not an ETA message a worker holds for
     # up to an hour (one per failing row while the SMTP server is down).
-    if recorded and delay <= conf.task_window_seconds():
+    if recorded and _own_message(delay):
         _enqueue(row.pk, delay)
     return Status.PENDING
 
