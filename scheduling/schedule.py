@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 
 from clinic import roles
 from clinic.errors import FieldProblem, PermissionProblem
@@ -194,24 +194,23 @@ def schedule_for(
         "provider_id", "weekday", "start_time", "end_time", "valid_from", "valid_until"
     ):
         hours[pid, weekday].append((start_t, end_t, valid_from, valid_until))
+    # The columns: who has hours there, an appointment there or extra hours there in the range
+    # (read with their time off, so no query asks each provider whether they belong).
+    column_ids = {pid for pid, _ in hours} | {a.provider_id for a in appointments}
+    exceptions: dict[int, list[tuple]] = defaultdict(list)
+    for pid, kind, start, end in AvailabilityException.objects.filter(
+        Q(provider_id__in=sorted(column_ids)) | Q(provider_id__in=extra_rows.values("provider_id")),
+        Q(location__isnull=True) | Q(location=location),
+        start__lt=range_end,
+        end__gt=range_start,
+    ).values_list("provider_id", "kind", "start", "end"):
+        exceptions[pid].append((kind, start, end))
+        column_ids.add(pid)
     providers = list(
-        Provider.objects.filter(
-            Exists(hour_rows.filter(provider=OuterRef("pk")))
-            | Exists(extra_rows.filter(provider=OuterRef("pk")))
-            | Exists(appointment_rows.filter(provider=OuterRef("pk")))
-        )
+        Provider.objects.filter(pk__in=column_ids)
         .select_related("discipline")
         .order_by("display_name", "pk")
     )
-    exceptions: dict[int, list[tuple]] = defaultdict(list)
-    for pid, kind, start, end in (
-        AvailabilityException.objects.filter(
-            provider_id__in=[p.pk for p in providers], start__lt=range_end, end__gt=range_start
-        )
-        .filter(Q(location__isnull=True) | Q(location=location))
-        .values_list("provider_id", "kind", "start", "end")
-    ):
-        exceptions[pid].append((kind, start, end))
     closures = list(
         Closure.objects.filter(location=location, start_date__lte=last, end_date__gte=first)
     )

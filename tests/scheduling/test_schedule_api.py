@@ -85,6 +85,43 @@ def test_columns_are_the_providers_working_there_with_their_hours(desk, physio, 
     assert [w["start"][11:16] for w in column(day, "Evan Evening")["working"]] == ["08:00", "17:00"]
 
 
+def test_a_provider_here_only_on_extra_hours_gets_a_column_with_their_time_off(desk, location):
+    """No weekly hours and no visit here: the extra hours alone bring the column, and time off
+    they took at no particular location still cuts into them."""
+    visiting = ProviderFactory(display_name="Vera Visiting", locations=[location])
+    AvailabilityException.objects.create(
+        provider=visiting,
+        location=location,
+        kind="extra_hours",
+        start=local(DAY, "09:00"),
+        end=local(DAY, "13:00"),
+    )
+    AvailabilityException.objects.create(
+        provider=visiting, kind="time_off", start=local(DAY, "11:00"), end=local(DAY, "12:00")
+    )
+    (day,) = get(desk, location, date=DAY.isoformat())["days"]
+    vera = column(day, "Vera Visiting")
+    assert [(w["start"][11:16], w["end"][11:16]) for w in vera["working"]] == [
+        ("09:00", "11:00"),
+        ("12:00", "13:00"),
+    ]
+    assert [(o["start"][11:16], o["end"][11:16]) for o in vera["time_off"]] == [("11:00", "12:00")]
+
+
+def test_a_provider_with_only_a_cancelled_visit_that_day_keeps_a_column(
+    desk, physio, assessment, location
+):
+    """The desk still sees the cancelled visit (late cancellations are charged) in the column of
+    a provider whose hours there ended before that day."""
+    appointment = book(assessment, location, physio, DAY, "10:00")
+    cancel_appointment(appointment, reason="Unwell", now=EARLY)
+    physio.weekly_hours.update(valid_until=DAY - datetime.timedelta(days=1))
+    (day,) = get(desk, location, date=DAY.isoformat())["days"]
+    priya = column(day, "Priya Physio")
+    assert priya["working"] == []
+    assert [a["status"] for a in priya["appointments"]] == ["cancelled"]
+
+
 def test_a_closed_day_has_no_working_hours(desk, physio, location):
     ClosureFactory(location=location, start_date=DAY, end_date=DAY, reason="Training day")
     body = get(desk, location, date=(DAY - datetime.timedelta(days=1)).isoformat(), days=2)
