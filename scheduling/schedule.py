@@ -2,10 +2,12 @@
 per room) with working hours, time off, closures and appointments.
 
 Both the staff API (``GET /api/v1/schedule/``) and the admin's schedule page read it here, so
-they always agree. It runs a fixed number of queries whatever the number of providers or days
-(weekly hours, exceptions, closures, appointments with their patient, service and room, and the
-providers or rooms), then lays the days out in Python in the location's time zone, sorting
-appointments, hours and time off into their day and column in one pass each.
+they always agree. It runs a fixed number of queries whatever the number of providers or days:
+the rules token and the appointments with their patient, service and room (and the rooms, for
+room columns) on every request; weekly hours, time off and extra hours, closures and providers
+only when the rules changed since this process last read them (``clinic.rules_cache``, whose
+triggers cover those tables). Then it lays the days out in Python in the location's time zone,
+sorting appointments, hours and time off into their day and column in one pass each.
 
 The admin page reads each appointment as a model instance (its panels need the policy, the
 patient and more); the API reads ``Visit`` rows instead: exactly the columns the answer shows,
@@ -18,6 +20,7 @@ none. Patient names are contact details, not clinical content: front desk sees t
 visit's reason (the calendar carries no reason for anyone; the appointment page does, audited).
 """
 
+import copy
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable
@@ -27,7 +30,7 @@ from typing import NamedTuple
 
 from django.db.models import Q
 
-from clinic import roles
+from clinic import roles, rules_cache
 from clinic.errors import FieldProblem, PermissionProblem
 from clinic.models import Location, Room
 from patients.access import provider_for
@@ -38,10 +41,10 @@ from scheduling.models import (
     BLOCKING_STATUSES,
     Appointment,
     AvailabilityException,
-    Closure,
     Offering,
     WeeklyAvailability,
 )
+from scheduling.policy import closure_on, location_closures
 
 MAX_DAYS = 7
 BY_PROVIDER, BY_ROOM = "provider", "room"
@@ -161,22 +164,14 @@ def schedule_for(
     range_start = local_instant(first, time(0), location)
     range_end = local_instant(last + timedelta(days=1), time(0), location)
 
+    # Hours, time off, providers and closures are rules (``clinic.rules_cache``): read once per
+    # change of the rules token, not per request. Appointments are read every time.
+    view = rules_cache.read()
     appointment_rows = Appointment.objects.filter(
         location=location, start__lt=range_end, end__gt=range_start
     )
-    hour_rows = WeeklyAvailability.objects.filter(location=location, valid_from__lte=last).filter(
-        Q(valid_until__isnull=True) | Q(valid_until__gte=first)
-    )
-    extra_rows = AvailabilityException.objects.filter(
-        location=location,
-        kind=AvailabilityException.Kind.EXTRA_HOURS,
-        start__lt=range_end,
-        end__gt=range_start,
-    )
     if provider is not None:
         appointment_rows = appointment_rows.filter(provider=provider)
-        hour_rows = hour_rows.filter(provider=provider)
-        extra_rows = extra_rows.filter(provider=provider)
 
     appointments: list[Appointment] | list[Visit]
     capacity_of: Callable[[Appointment | Visit], int]
@@ -190,30 +185,22 @@ def schedule_for(
             appointment.location = location
         capacity_of = _service_capacity
     hours: dict[tuple[int, int], list[tuple]] = defaultdict(list)
-    for pid, weekday, start_t, end_t, valid_from, valid_until in hour_rows.values_list(
-        "provider_id", "weekday", "start_time", "end_time", "valid_from", "valid_until"
-    ):
-        hours[pid, weekday].append((start_t, end_t, valid_from, valid_until))
+    for pid, weekday, start_t, end_t, valid_from, valid_until in _location_hours(view, location):
+        if provider is not None and pid != provider.pk:
+            continue
+        if valid_from <= last and (valid_until is None or valid_until >= first):
+            hours[pid, weekday].append((start_t, end_t, valid_from, valid_until))
     # The columns: who has hours there, an appointment there or extra hours there in the range
     # (read with their time off, so no query asks each provider whether they belong).
     column_ids = {pid for pid, _ in hours} | {a.provider_id for a in appointments}
     exceptions: dict[int, list[tuple]] = defaultdict(list)
-    for pid, kind, start, end in AvailabilityException.objects.filter(
-        Q(provider_id__in=sorted(column_ids)) | Q(provider_id__in=extra_rows.values("provider_id")),
-        Q(location__isnull=True) | Q(location=location),
-        start__lt=range_end,
-        end__gt=range_start,
-    ).values_list("provider_id", "kind", "start", "end"):
+    for pid, kind, start, end in _exceptions(
+        view, location, range_start, range_end, provider, column_ids
+    ):
         exceptions[pid].append((kind, start, end))
         column_ids.add(pid)
-    providers = list(
-        Provider.objects.filter(pk__in=column_ids)
-        .select_related("discipline")
-        .order_by("display_name", "pk")
-    )
-    closures = list(
-        Closure.objects.filter(location=location, start_date__lte=last, end_date__gte=first)
-    )
+    providers = _providers(view, column_ids)
+    closures = view.get(("closures", location.pk), lambda: location_closures(location))
     rooms = (
         list(Room.objects.filter(location=location, is_active=True).order_by("name", "pk"))
         if by == BY_ROOM
@@ -233,7 +220,7 @@ def schedule_for(
             start=local_instant(day_date, time(0), location),
             end=local_instant(day_date + timedelta(days=1), time(0), location),
         )
-        closure = next((c for c in closures if c.start_date <= day_date <= c.end_date), None)
+        closure = closure_on(closures, day_date)
         if closure is not None:
             day.closed, day.closure_reason = True, closure.reason
         schedule.days.append(day)
@@ -264,6 +251,71 @@ def schedule_for(
             ]
             day.columns = [c for c in day.columns if c.working or c.entries or c.time_off]
     return schedule
+
+
+def _location_hours(view: rules_cache.RulesView, location: Location) -> tuple[tuple, ...]:
+    """Every weekly-hours row at ``location`` (provider, weekday, start, end, valid from, valid
+    until), whatever its dates: a few rows per provider."""
+    return view.get(
+        ("schedule hours", location.pk),
+        lambda: tuple(
+            WeeklyAvailability.objects.filter(location=location)
+            .order_by("provider_id", "weekday", "start_time", "pk")
+            .values_list(
+                "provider_id", "weekday", "start_time", "end_time", "valid_from", "valid_until"
+            )
+        ),
+    )
+
+
+def _exceptions(
+    view: rules_cache.RulesView,
+    location: Location,
+    range_start: datetime,
+    range_end: datetime,
+    provider: Provider | None,
+    column_ids: set[int],
+) -> tuple[tuple, ...]:
+    """(provider, kind, start, end) of the time off (anywhere, or at ``location``) and extra
+    hours there overlapping the range, of the providers in ``column_ids`` and of anyone with
+    extra hours there then (only ``provider``'s when given)."""
+    ids = tuple(sorted(column_ids))
+
+    def load() -> tuple[tuple, ...]:
+        extra_rows = AvailabilityException.objects.filter(
+            location=location,
+            kind=AvailabilityException.Kind.EXTRA_HOURS,
+            start__lt=range_end,
+            end__gt=range_start,
+        )
+        if provider is not None:
+            extra_rows = extra_rows.filter(provider=provider)
+        rows = AvailabilityException.objects.filter(
+            Q(provider_id__in=ids) | Q(provider_id__in=extra_rows.values("provider_id")),
+            Q(location__isnull=True) | Q(location=location),
+            start__lt=range_end,
+            end__gt=range_start,
+        )
+        return tuple(
+            rows.order_by("start", "pk").values_list("provider_id", "kind", "start", "end")
+        )
+
+    key = ("schedule exceptions", location.pk, range_start, range_end, provider and provider.pk)
+    return view.get((*key, ids), load)
+
+
+def _providers(view: rules_cache.RulesView, ids: set[int]) -> list[Provider]:
+    """The providers with these ids and their discipline, by name: each the caller's own copy."""
+    key = tuple(sorted(ids))
+    shared = view.get(
+        ("schedule providers", key),
+        lambda: tuple(
+            Provider.objects.filter(pk__in=key)
+            .select_related("discipline")
+            .order_by("display_name", "pk")
+        ),
+    )
+    return [copy.copy(p) for p in shared]
 
 
 VISIT_COLUMNS = (

@@ -19,7 +19,9 @@ from scheduling.models import (
     Offering,
     WeeklyAvailability,
 )
+from scheduling.schedule import schedule_for
 from tests.factories.providers import ActFactory, ensure_scope_catalog
+from tests.factories.scheduling import ClosureFactory
 from tests.scheduling.conftest import committed_on_another_connection, local, next_week
 from tests.scheduling.test_public_api import body, book, problem_type
 
@@ -361,8 +363,11 @@ def test_every_table_a_cold_load_reads_carries_the_token_trigger(
     assert book_at(api_client, assessment, location, day, physio).status_code == 201
     rules_cache.clear()
     load_rules(assessment, location, offered_providers(assessment, location))
+    rules_cache.clear()
+    schedule_for(location=location, first=day, days=7, visits=True)
     tables = {table for sql in loaded for table in TABLE.findall(sql)}
     assert {"providers_credential", "scheduling_offering", "clinic_clinicsettings"} <= tables
+    assert {"scheduling_closure", "providers_discipline"} <= tables
     for table in sorted(tables):
         assert set(rules_cache.trigger_names(table)) <= _triggers_on(table), table
 
@@ -416,3 +421,44 @@ def test_hours_and_time_off_changed_on_another_connection_are_seen_by_the_next_r
         response = book_at(api_client, assessment, location, day, physio, hh_mm)
         assert response.status_code == 422, hh_mm
     assert book_at(api_client, assessment, location, day, physio, "11:00").status_code == 201
+
+
+def _desk_column(location, day, name: str) -> dict | None:
+    """The column of the provider named ``name`` in the desk's schedule of ``day``, if any."""
+    (shown,) = schedule_for(location=location, first=day, visits=True).days
+    if shown.closed:
+        return {"closed": True}
+    found = [c for c in shown.columns if c.provider.display_name == name]
+    if not found:
+        return None
+    return {
+        "working": [
+            (
+                a.astimezone(location.zone).strftime("%H:%M"),
+                b.astimezone(location.zone).strftime("%H:%M"),
+            )
+            for a, b in found[0].working
+        ],
+        "time_off": len(found[0].time_off),
+    }
+
+
+def test_the_desk_schedule_sees_changed_rules_on_the_next_request(warm, physio, location, day):
+    """The schedule reads hours, time off, providers and closures through the cache: each change
+    shows on the next read, not only after the cache ages out."""
+    name = physio.display_name
+    assert _desk_column(location, day, name) == {"working": [("09:00", "17:00")], "time_off": 0}
+    AvailabilityException.objects.create(
+        provider=physio, kind="time_off", start=local(day, "12:00"), end=local(day, "13:00")
+    )
+    assert _desk_column(location, day, name) == {
+        "working": [("09:00", "12:00"), ("13:00", "17:00")],
+        "time_off": 1,
+    }
+    WeeklyAvailability.objects.filter(provider=physio).update(end_time=datetime.time(15, 0))
+    assert _desk_column(location, day, name)["working"] == [("09:00", "12:00"), ("13:00", "15:00")]
+    type(physio).objects.filter(pk=physio.pk).update(display_name="Priya Renamed")
+    assert _desk_column(location, day, name) is None
+    assert _desk_column(location, day, "Priya Renamed") is not None
+    ClosureFactory(location=location, start_date=day, end_date=day, reason="Flood")
+    assert _desk_column(location, day, "Priya Renamed") == {"closed": True}

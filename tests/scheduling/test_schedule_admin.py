@@ -482,8 +482,12 @@ def test_the_schedule_page_costs_the_same_queries_however_many_appointments(
         provider=physio,
     )
     params = {"location": location.pk, "date": day.isoformat()}
-    with CaptureQueriesContext(connection) as one:
-        page(desk, **params)
+    counted = {}
+    for view in ("day", "week"):
+        page(desk, **params, view=view)  # the first reads the rules; bookings keep them cached
+        with CaptureQueriesContext(connection) as one:
+            page(desk, **params, view=view)
+        counted[view] = len(one)
     for hour in ("10:00", "11:00", "13:00", "14:00", "15:00"):
         book_appointment(
             service=assessment,
@@ -493,5 +497,5 @@ def test_the_schedule_page_costs_the_same_queries_however_many_appointments(
             provider=physio,
         )
     for view in ("day", "week"):
-        with django_assert_num_queries(len(one)):
+        with django_assert_num_queries(counted[view]):
             page(desk, **params, view=view)
