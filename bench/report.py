@@ -397,6 +397,15 @@ def render(r: dict) -> str:
         ),
         f"- Load average (1, 5, 15 min) at start {r['load_start']}, at end {r['load_end']}; "
         "at each phase: " + "; ".join(f"{k} {v}" for k, v in r["phase_load"].items()),
+        *(
+            [
+                "- The Python loop's CPU seconds as each phase started (one loop, the machine's "
+                "speed of the moment): "
+                + "; ".join(f"{k} {v} s" for k, v in r["phase_loop_seconds"].items())
+            ]
+            if r.get("phase_loop_seconds")
+            else []
+        ),
         f"- Data: {r['clinic']['appointments']} appointments over 8 weeks from "
         f"{r['clinic']['first_day']} at three Toronto locations with 5, 20 and 50 "
         "physiotherapists (Mon-Fri 09:00-17:00, 45-minute service, 15-minute slot step, "

@@ -131,12 +131,12 @@ def machine() -> dict:
     }
 
 
-def python_loop_seconds() -> float:
-    """CPU seconds for ten million additions in a plain loop (best of three): how fast this
+def python_loop_seconds(tries: int = 3) -> float:
+    """CPU seconds for ten million additions in a plain loop (best of ``tries``): how fast this
     machine runs Python, so runs on machines of one kind that differ in speed (seen here: 2.5x
-    between two mornings) can be told apart."""
+    between two mornings, 1.9x within one hour) can be told apart."""
     best = math.inf
-    for _ in range(3):
+    for _ in range(tries):
         started = time.process_time()
         total = 0
         for n in range(10_000_000):
@@ -158,6 +158,13 @@ def git_commit() -> str:
 
 def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
+
+
+def _phase_start(results: dict, phase: str) -> None:
+    """The load average and the machine's speed (one Python loop) as a phase starts: the speed
+    of these 2-core machines moves within minutes, and a phase's figures move with it."""
+    results["phase_load"][phase] = load()
+    results.setdefault("phase_loop_seconds", {})[phase] = python_loop_seconds(tries=1)
 
 
 def log(message: str) -> None:
@@ -398,7 +405,7 @@ def run_only(phase: str, sizes: Sizes) -> int:
     prints its figures, non-zero if one of its invariants broke."""
     from bench import report_scale
 
-    results: dict = {"load_start": load()}
+    results: dict = {"load_start": load(), "loop_seconds": python_loop_seconds(tries=1)}
     if phase in IN_PROCESS:  # their own clinics, built by the phase: no scaled clinic needed
         fresh_database()
         clinic = None
@@ -487,54 +494,54 @@ def main(argv: list[str] | None = None) -> int:
 
     with server.gunicorn(workers=2) as client:
         log("availability (in-process, HTTP, scaling)")
-        results["phase_load"]["availability"] = load()
+        _phase_start(results, "availability")
         run_availability(results, clinic, sizes, client)
         log("schedule API")
-        results["phase_load"]["schedule"] = load()
+        _phase_start(results, "schedule")
         from bench import schedule
 
         results["schedule"] = schedule.measure(clinic, sizes.availability_runs)
         log("peer")
-        results["phase_load"]["peer"] = load()
+        _phase_start(results, "peer")
         run_peer(results, clinic, sizes)
         log("booking throughput and contention")
-        results["phase_load"]["booking"] = load()
+        _phase_start(results, "booking")
         run_booking(results, clinic, sizes, client)
         log("mixed load")
-        results["phase_load"]["mixed"] = load()
+        _phase_start(results, "mixed")
         run_mixed(results, clinic, sizes, client)
     log("bare-insert ceiling for booking")
-    results["phase_load"]["bare"] = load()
+    _phase_start(results, "bare")
     run_bare(results, clinic, sizes)
     log("pgbench")
-    results["phase_load"]["pgbench"] = load()
+    _phase_start(results, "pgbench")
     run_ceiling(results, sizes)
     log("reminder pipeline")
-    results["phase_load"]["reminders"] = load()
+    _phase_start(results, "reminders")
     run_reminders(results, sizes)
     log("scale-out: two web and two worker hosts")
-    results["phase_load"]["scaleout"] = load()
+    _phase_start(results, "scaleout")
     run_scaleout(results, clinic, sizes)
     log("waitlist: matching cost and cancellation to offer e-mail")
-    results["phase_load"]["waitlist"] = load()
+    _phase_start(results, "waitlist")
     from bench import waitlist
 
     results["waitlist"] = waitlist.measure(runs=3 if args.quick else 10)
     log("series: preview and booking of 24 visits")
-    results["phase_load"]["series"] = load()
+    _phase_start(results, "series")
     from bench import planner, series
 
     world = series.populate()
     planner.analyze()
     results["series"] = series.measure(world, runs=3 if args.quick else 10)
     log("visit notes: write, sign, amend; a patient's notes list")
-    results["phase_load"]["visit_notes"] = load()
+    _phase_start(results, "visit_notes")
     run_notes(results, sizes)
     log("FHIR R4 reads and searches")
-    results["phase_load"]["fhir"] = load()
+    _phase_start(results, "fhir")
     run_fhir(results, sizes)
     log("calendar feed over its full window")
-    results["phase_load"]["feed"] = load()
+    _phase_start(results, "feed")
     run_feed(results, sizes)
     results["load_end"] = load()
     results["wall_seconds"] = round(time.monotonic() - started)
