@@ -305,7 +305,9 @@ def _exceptions(
 
 
 def _providers(view: rules_cache.RulesView, ids: set[int]) -> list[Provider]:
-    """The providers with these ids and their discipline, by name: each the caller's own copy."""
+    """The providers with these ids and their discipline, by name: each the caller's own copy,
+    with its own copy of the discipline (``copy.copy`` shares related instances, and a caller
+    changing ``provider.discipline`` must not change the next request's)."""
     key = tuple(sorted(ids))
     shared = view.get(
         ("schedule providers", key),
@@ -315,7 +317,13 @@ def _providers(view: rules_cache.RulesView, ids: set[int]) -> list[Provider]:
             .order_by("display_name", "pk")
         ),
     )
-    return [copy.copy(p) for p in shared]
+    return [_own_copy(p) for p in shared]
+
+
+def _own_copy(shared: Provider) -> Provider:
+    mine = copy.copy(shared)
+    mine.discipline = copy.copy(shared.discipline)
+    return mine
 
 
 VISIT_COLUMNS = (
