@@ -1,6 +1,8 @@
 """Availability: the public endpoint's server time, its SQL query count, and how both scale.
 
-Three ways of timing the same search, from the inside out:
+Three ways of timing the same search, from the inside out (in-process twice: as it is, the
+providers' merged busy time kept between requests, and with it dropped before each request, as
+after a change to every calendar):
 
 - ``selector``: ``scheduling.selectors.public_slots`` called directly (the computation);
 - ``in-process``: ``GET /api/v1/public/availability/`` through Django's test client (URL routing,
@@ -93,6 +95,7 @@ def measure_in_process(clinic: Clinic, cases: list[Case], runs: int, selector: b
 
     from clinic.models import Location
     from providers.models import Provider
+    from scheduling import busy_time
     from scheduling.models import Service
     from scheduling.selectors import public_slots
 
@@ -112,6 +115,10 @@ def measure_in_process(clinic: Clinic, cases: list[Case], runs: int, selector: b
             "provider_slots": _provider_slots(clinic, case),
             "queries": _query_count(client, url),
             "in_process": summarize(repeat(lambda url=url: client.get(url), runs)),
+            # Every provider's busy time merged again, as after a change to each calendar.
+            "in_process_uncached": summarize(
+                repeat(lambda url=url: (busy_time.clear(), client.get(url)), runs)
+            ),
         }
         if selector:
             location = Location.objects.get(pk=clinic.locations[case.location_size])

@@ -84,13 +84,26 @@ def _peer_row(r: dict) -> str:
         return f"| availability, 1 provider x month, >= {TARGET_PEER_RATIO}x the peer | - | - |"
     one = next(a for a in r["availability"] if a["providers"] == 1)
     twenty = next(a for a in r["availability"] if a["providers"] == 20)
-    ratio = peer["month"]["p50"] / one["in_process"]["p50"]
-    per_pm = peer["month"]["p50"] / (twenty["in_process"]["p50"] / 20)
+    # Judged on our search with the busy time merged again: the peer keeps nothing.
+    ours = _uncached(one)
+    ratio = peer["month"]["p50"] / ours["p50"]
+    per_pm = peer["month"]["p50"] / (_uncached(twenty)["p50"] / 20)
     return (
         f"| availability, 1 provider x month, >= {TARGET_PEER_RATIO}x the peer "
-        f"| {ratio:.1f}x ({per_pm:.0f}x per provider-month within the 20-provider search) "
-        f"| {_met(ratio >= TARGET_PEER_RATIO)} |"
+        f"| {ratio:.1f}x ({per_pm:.0f}x per provider-month within the 20-provider search"
+        + (
+            "; both with the busy time merged again on every request"
+            if ours is not one["in_process"]
+            else ""
+        )
+        + f") | {_met(ratio >= TARGET_PEER_RATIO)} |"
     )
+
+
+def _uncached(row: dict) -> dict:
+    """A search's in-process timing with every provider's busy time merged again (the runs
+    before the busy-time cache have only the one timing)."""
+    return row.get("in_process_uncached", row["in_process"])
 
 
 def _availability_rows(r: dict) -> list[str]:
@@ -100,7 +113,14 @@ def _availability_rows(r: dict) -> list[str]:
     return [
         _peer_row(r),
         f"| availability, {largest['case']}: p50 <= {TARGET_LARGE_SEARCH_MS} ms in-process "
-        f"| {p50:.1f} ms | {_met(p50 <= TARGET_LARGE_SEARCH_MS)} |",
+        f"| {p50:.1f} ms"
+        + (
+            f" ({largest['in_process_uncached']['p50']:.1f} ms with every provider's busy time "
+            "merged again, as after a change to each calendar)"
+            if "in_process_uncached" in largest
+            else ""
+        )
+        + f" | {_met(p50 <= TARGET_LARGE_SEARCH_MS)} |",
         "| availability: query count independent of providers and days "
         f"| {', '.join(str(q) for q in sorted(queries))} over all {len(r['scaling'])} cases"
         + (" (1 provider adds the provider lookup)" if len(queries) > 1 else "")
@@ -453,8 +473,10 @@ def render(r: dict) -> str:
             f"- Peer, one provider-month: {_spread(peer['month'])}; {peer['queries']} SQL queries",
             f"- Ours, one provider-month: selector {_spread(one['selector'])}; in-process "
             f"endpoint {_spread(one['in_process'])}; {one['queries']} SQL queries",
-            f"- Ratio (peer p50 / our in-process endpoint p50), same run: "
-            f"**{peer['month']['p50'] / one['in_process']['p50']:.1f}x**; against the selector "
+            f"- Ours with the busy time merged again on every request: {_spread(_uncached(one))}",
+            f"- Ratio (peer p50 / our in-process endpoint p50, busy time merged again), same "
+            f"run: **{peer['month']['p50'] / _uncached(one)['p50']:.1f}x**; with it kept "
+            f"{peer['month']['p50'] / one['in_process']['p50']:.1f}x; against the selector "
             f"alone {peer['month']['p50'] / one['selector']['p50']:.1f}x",
             f"- Per provider-month inside the 20-provider search "
             f"({twenty['in_process']['p50']:.1f} ms / 20 = "
@@ -469,15 +491,18 @@ def render(r: dict) -> str:
         "merges equal start times into the slots returned.",
         "",
         "| case | providers | days | provider-slots | slots returned | queries | p50 / p95 "
-        "| us per provider-slot | us per slot returned |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| p50 / p95, busy time merged again | us per provider-slot | us per slot returned |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in r["scaling"]:
         p50 = s["in_process"]["p50"]
+        uncached = s.get("in_process_uncached")
+        merged_again = f"{_ms(uncached)} / {_ms(uncached, 'p95')}" if uncached else "-"
         out.append(
             f"| {s['case']} | {s['providers']} | {s['days']} | {s['provider_slots']} "
             f"| {s['slots_returned']} | {s['queries']} "
             f"| {_ms(s['in_process'])} / {_ms(s['in_process'], 'p95')} "
+            f"| {merged_again} "
             f"| {p50 * 1000 / max(s['provider_slots'], 1):.1f} "
             f"| {p50 * 1000 / max(s['slots_returned'], 1):.1f} |"
         )

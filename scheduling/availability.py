@@ -626,8 +626,10 @@ def load_calendar(
                 session = sessions.setdefault((pid, session_start[0]), [0, room_id, blocked])
                 session[0] += 1
             else:
+                if pid in merged:  # the merged spans may be shared (``busy_time``'s cache)
+                    busy[pid] = list(busy[pid])
+                    merged.discard(pid)
                 busy[pid].append(blocked)
-                merged.discard(pid)
     if with_bookings and not in_database:
         # Time held for a waitlist offer is busy for everyone (its claim ends the hold first).
         holds = WaitlistOffer.objects.filter(

@@ -13,9 +13,21 @@ The statement is written here rather than built by the ORM: compiling two querys
 quoting a hundred ``IN`` parameters) cost as much of the search's CPU as PostgreSQL's work, and
 a booking runs this search too. ``date_part`` returns a double, which is exact for microsecond
 timestamps and cheaper than ``EXTRACT``'s numeric.
+
+Between requests each provider's merged busy time is kept in this process under their calendar
+version (``CalendarVersion``: a random value database triggers replace, in the writing
+transaction, whenever that provider's appointments or holds change), so a search reads the
+versions (one query) and merges again only the providers whose version moved. An entry is
+loaded after the version was read, so it is never older than its version. Only a search outside
+a transaction uses the cache: inside one, the transaction may have written the calendar itself
+(its own writes replace the version too, but its reads of the cache would then see entries
+another transaction stored under a value this one no longer shows), and a booking's search must
+judge by the rows as they are.
 """
 
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
+from collections.abc import Hashable
 from datetime import datetime
 
 from django.db import connections
@@ -71,7 +83,76 @@ def merged_busy(
     overlapping [``start``, ``end``), rounded outwards to whole seconds as the Python path
     rounds each appointment, and per provider the number of appointments (none for a provider
     with holds only). Leaves out appointment ``ignored``, those in ``rooms`` and the sessions of
-    service ``sessions_of``. One query."""
+    service ``sessions_of``. Outside a transaction, two queries at most (the versions, then the
+    providers whose version moved); inside one, one."""
+    if connections[alias].in_atomic_block:
+        return _merge(alias, provider_ids, start, end, ignored, rooms, sessions_of)
+    shape = (alias, start, end, ignored or 0, tuple(rooms), sessions_of or 0)
+    versions = _versions(alias, provider_ids)
+    busy: dict[int, list[Span]] = defaultdict(list)
+    counts: dict[int, int] = {}
+    stale: list[int] = []
+    with _lock:
+        for pid in provider_ids:
+            version = versions.get(pid)
+            found = _entries.get((pid, version, shape)) if version is not None else None
+            if found is None:
+                stale.append(pid)
+                continue
+            _entries.move_to_end((pid, version, shape))
+            spans, count = found
+            if spans:
+                busy[pid] = spans  # shared: read-only for callers, as the rules cache's values
+            if count:
+                counts[pid] = count
+    if not stale:
+        return busy, counts
+    loaded, loaded_counts = _merge(alias, stale, start, end, ignored, rooms, sessions_of)
+    with _lock:
+        for pid in stale:
+            spans, count = loaded.get(pid, []), loaded_counts.get(pid, 0)
+            if spans:
+                busy[pid] = spans
+            if count:
+                counts[pid] = count
+            if pid in versions:
+                _entries[(pid, versions[pid], shape)] = (spans, count)
+        while len(_entries) > MAX_ENTRIES:
+            _entries.popitem(last=False)
+    return busy, counts
+
+
+def clear() -> None:
+    """Forget every entry (tests and the benchmark's uncached timings)."""
+    with _lock:
+        _entries.clear()
+
+
+MAX_ENTRIES = 20_000  # a provider's busy time over a range: a few hundred integers
+_entries: OrderedDict[tuple[int, int, Hashable], tuple[list[Span], int]] = OrderedDict()
+_lock = threading.Lock()
+
+_VERSIONS = "SELECT provider_id, value FROM scheduling_calendarversion WHERE provider_id = ANY(%s)"
+
+
+def _versions(alias: str, provider_ids: list[int]) -> dict[int, int]:
+    """The providers' calendar versions; a provider without one (no appointment or hold
+    written since the table was made or emptied) is not cached."""
+    with connections[alias].cursor() as cursor:
+        cursor.execute(_VERSIONS, [list(provider_ids)])
+        return dict(cursor.fetchall())
+
+
+def _merge(
+    alias: str,
+    provider_ids: list[int],
+    start: datetime,
+    end: datetime,
+    ignored: int | None,
+    rooms: list[int] | tuple[int, ...],
+    sessions_of: int | None,
+) -> tuple[dict[int, list[Span]], dict[int, int]]:
+    """The busy merge itself, one query."""
     params = {
         "pids": list(provider_ids),
         "statuses": [str(status) for status in BLOCKING_STATUSES],

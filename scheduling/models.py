@@ -514,6 +514,19 @@ class CalendarFeed(models.Model):
         return f"Calendar feed of {self.provider.display_name}"
 
 
+class CalendarVersion(models.Model):
+    """A random value per provider that database triggers replace whenever that provider's
+    busy time may have changed (an appointment or a waitlist hold written, moved, cancelled or
+    removed): the key under which ``scheduling.busy_time`` keeps their merged busy time between
+    requests. Written only by the triggers (PostgreSQL; ``scheduling/migrations/0015``)."""
+
+    provider_id = models.BigIntegerField(primary_key=True)
+    value = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"Calendar version of provider {self.provider_id}"
+
+
 from scheduling.series_models import Series  # noqa: E402, F401
 from scheduling.waitlist_models import (  # noqa: E402, F401  the waitlist's tables
     WaitlistEntry,
