@@ -116,21 +116,35 @@ def merged_busy(
             if count:
                 counts[pid] = count
             if pid in versions:
-                _entries[(pid, versions[pid], shape)] = (spans, count)
-        while len(_entries) > MAX_ENTRIES:
-            _entries.popitem(last=False)
+                _store((pid, versions[pid], shape), spans, count)
+        while len(_entries) > MAX_ENTRIES or _held[0] > MAX_SPANS:
+            _held[0] -= len(_entries.popitem(last=False)[1][0])
     return busy, counts
+
+
+def _store(key: tuple, spans: list[Span], count: int) -> None:
+    """Keep an entry (under ``_lock``), counting the spans held."""
+    replaced = _entries.get(key)
+    if replaced is not None:  # two searches merged the same provider at once
+        _held[0] -= len(replaced[0])
+    _entries[key] = (spans, count)
+    _held[0] += len(spans)
 
 
 def clear() -> None:
     """Forget every entry (tests and the benchmark's uncached timings)."""
     with _lock:
         _entries.clear()
+        _held[0] = 0
 
 
-# An entry is one provider's busy time over one range: about 17 KB for eight weeks of a busy
-# calendar (bench: fifty providers, 60% booked), so at most some 35 MB per process.
+# Bounded in entries and in spans held (about 128 bytes each as Python tuples): the public
+# search lets anyone choose the range (any start date, up to 63 days), and a busy provider's
+# 63 days are some 500 spans. 250,000 spans are about 32 MB per process; the bench's fifty
+# providers over eight weeks hold 6,000.
 MAX_ENTRIES = 2_000
+MAX_SPANS = 250_000
+_held = [0]  # spans in ``_entries``
 _entries: OrderedDict[tuple[int, int, Hashable], tuple[list[Span], int]] = OrderedDict()
 _lock = threading.Lock()
 

@@ -8,7 +8,15 @@ the rows of its booking, so two bookings of one provider queue on that row in th
 came, instead of each waiting on the other's appointment under the exclusion constraint. A
 write that moves a row from one provider to another takes both, lower id first. An UPDATE that
 touches nothing the busy time is made of (reminder flags, notes) fires nothing. TRUNCATE
-replaces every version. Providers whose calendars exist already get a version at once."""
+replaces every version. Providers whose calendars exist already get a version at once.
+
+The triggers are named to fire first on both tables (triggers of one event fire in the order of
+their names): before the hold guards of 0008, which take the provider's advisory lock (shared
+for an appointment, exclusive for a hold). So every write takes the version row before any
+advisory lock, and whoever holds one of a provider's advisory locks holds their version row
+too. With the version triggers after the appointment guard but before the hold guard, a new
+hold and a booking of one provider, both queued on the version row behind a cancellation,
+deadlocked (the red team's finding)."""
 
 from django.db import migrations, models
 
@@ -46,6 +54,9 @@ END;
 $$ LANGUAGE plpgsql;
 """
 
+# "a_" sorts before "appointment_hold_guard_*" and "waitlist_offer_guard_*": see above.
+TRIGGER_PREFIX = "a_calendar_version_"
+
 # What the busy merge reads of each table: a change to any of it is a change of busy time.
 COLUMNS = {
     "scheduling_appointment": (
@@ -64,7 +75,7 @@ def _create_sql() -> str:
     statements = [FUNCTION]
     for table, columns in COLUMNS.items():
         changed = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in columns)
-        name = f"calendar_version_{table}"
+        name = f"{TRIGGER_PREFIX}{table}"
         statements += [
             f"CREATE TRIGGER {name}_insert_delete BEFORE INSERT OR DELETE ON {table} "
             "FOR EACH ROW EXECUTE FUNCTION scheduling_calendar_changed();",
@@ -86,7 +97,7 @@ def _create_sql() -> str:
 def _drop_sql() -> str:
     statements = []
     for table in COLUMNS:
-        name = f"calendar_version_{table}"
+        name = f"{TRIGGER_PREFIX}{table}"
         for suffix in ("insert_delete", "update", "truncate"):
             statements.append(f"DROP TRIGGER IF EXISTS {name}_{suffix} ON {table};")
     statements.append("DROP FUNCTION IF EXISTS scheduling_calendar_changed();")
