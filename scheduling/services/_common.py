@@ -69,11 +69,16 @@ def _locked(appointment: Appointment) -> Appointment:
     """The appointment's row, locked; only that row (``of=self``): the joined patient's row is
     taken first, by whoever needs it (booking, rescheduling), so a visit never waits for the
     patient while holding the visit."""
-    return (
-        Appointment.objects.select_for_update(of=("self",))
-        .select_related("service", "location", "provider", "patient")
-        .get(pk=appointment.pk)
+    rows = Appointment.objects.select_for_update(of=("self",)).select_related(
+        "service", "location", "provider", "patient"
     )
+    try:
+        return rows.get(pk=appointment.pk)
+    except Appointment.DoesNotExist:
+        # Waiting for the lock, PostgreSQL checks the new version of the row against the
+        # joined rows it read before: a move to another provider committed meanwhile leaves
+        # no match. Read again, now that the move is done (a deleted visit is still missing).
+        return rows.get(pk=appointment.pk)
 
 
 def match_online_person(
