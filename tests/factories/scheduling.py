@@ -16,10 +16,13 @@ from scheduling.models import (
     Closure,
     Offering,
     Service,
+    WaitlistEntry,
+    WaitlistOffer,
     WeeklyAvailability,
 )
 from scheduling.services import create_offering
 from tests.factories.clinic import LocationFactory
+from tests.factories.patients import PatientFactory
 from tests.factories.providers import ProviderFactory
 
 
@@ -106,3 +109,33 @@ class ClosureFactory(factory.django.DjangoModelFactory):
 
     location = factory.SubFactory(LocationFactory)
     reason = "Statutory holiday"
+
+
+def waiting_entry(provider, service, location, day: datetime.date) -> WaitlistEntry:
+    """A new person waiting for ``service`` with ``provider`` at ``location`` on ``day``."""
+    return WaitlistEntry.objects.create(
+        patient=PatientFactory(),
+        service=service,
+        location=location,
+        provider=provider,
+        earliest_date=day,
+        latest_date=day,
+    )
+
+
+def held_time(
+    entry, provider, start: datetime.datetime, minutes: int, offered_at: datetime.datetime
+) -> WaitlistOffer:
+    """An open waitlist offer holding ``minutes`` of ``provider``'s time from ``start`` for
+    ``entry`` (written as the matcher writes it, without the matcher), open for two hours."""
+    end = start + datetime.timedelta(minutes=minutes)
+    return WaitlistOffer.objects.create(
+        entry=entry,
+        provider=provider,
+        start=start,
+        end=end,
+        blocked_start=start,
+        blocked_end=end,
+        offered_at=offered_at,
+        expires_at=offered_at + datetime.timedelta(hours=2),
+    )

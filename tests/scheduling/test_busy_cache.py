@@ -12,12 +12,12 @@ from django.test.utils import CaptureQueriesContext
 
 from scheduling import busy_time
 from scheduling.availability import search
-from scheduling.models import Appointment, CalendarVersion, WaitlistEntry, WaitlistOffer
+from scheduling.models import Appointment, CalendarVersion, WaitlistOffer
 from scheduling.services import book_appointment, cancel_appointment
 from tests.factories.clinic import RoomFactory
 from tests.factories.patients import PatientFactory
 from tests.factories.providers import ensure_scope_catalog
-from tests.factories.scheduling import ServiceFactory, offer
+from tests.factories.scheduling import ServiceFactory, held_time, offer, waiting_entry
 from tests.scheduling.conftest import committed_on_another_connection, local, make_physio
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -55,11 +55,11 @@ def merges(run) -> int:
     return sum("range_agg" in q["sql"] for q in queries.captured_queries)
 
 
-def book(service, location, provider, hh_mm: str) -> Appointment:
+def book(service, location, provider, hh_mm: str, day=DAY) -> Appointment:
     return book_appointment(
         service=service,
         location=location,
-        start=local(DAY, hh_mm),
+        start=local(day, hh_mm),
         patient=PatientFactory(),
         provider=provider,
         now=NOW,
@@ -125,24 +125,8 @@ def test_a_visit_moved_to_another_provider_changes_both_calendars(physio, assess
 
 def test_a_waitlist_hold_blocks_the_time_and_its_end_frees_it(physio, assessment, location):
     before = starts(assessment, location, physio)
-    entry = WaitlistEntry.objects.create(
-        patient=PatientFactory(),
-        service=assessment,
-        location=location,
-        provider=physio,
-        earliest_date=DAY,
-        latest_date=DAY,
-    )
-    hold = WaitlistOffer.objects.create(
-        entry=entry,
-        provider=physio,
-        start=local(DAY, "13:00"),
-        end=local(DAY, "14:00"),
-        blocked_start=local(DAY, "13:00"),
-        blocked_end=local(DAY, "14:00"),
-        offered_at=NOW,
-        expires_at=NOW + datetime.timedelta(hours=2),
-    )
+    entry = waiting_entry(physio, assessment, location, DAY)
+    hold = held_time(entry, physio, local(DAY, "13:00"), 60, NOW)
     held = starts(assessment, location, physio)
     assert "13:00" in before
     assert "13:00" not in held

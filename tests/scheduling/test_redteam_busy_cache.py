@@ -17,7 +17,9 @@ from scheduling.services import book_appointment, waitlist_claim
 from scheduling.services.lifecycle import reschedule_appointment
 from tests.factories.patients import PatientFactory
 from tests.factories.providers import ensure_scope_catalog
+from tests.factories.scheduling import held_time, waiting_entry
 from tests.scheduling.conftest import local
+from tests.scheduling.test_busy_cache import book
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -33,37 +35,9 @@ def catalog(transactional_db):
     busy_time.clear()
 
 
-def book(service, location, provider, hh_mm: str, day=DAY) -> Appointment:
-    return book_appointment(
-        service=service,
-        location=location,
-        start=local(day, hh_mm),
-        patient=PatientFactory(),
-        provider=provider,
-        now=NOW,
-    )
-
-
 def held_entry(provider, service, location, hh_mm: str) -> WaitlistEntry:
-    entry = WaitlistEntry.objects.create(
-        patient=PatientFactory(),
-        service=service,
-        location=location,
-        provider=provider,
-        earliest_date=DAY,
-        latest_date=DAY,
-    )
-    start = local(DAY, hh_mm)
-    WaitlistOffer.objects.create(
-        entry=entry,
-        provider=provider,
-        start=start,
-        end=start + datetime.timedelta(hours=1),
-        blocked_start=start,
-        blocked_end=start + datetime.timedelta(hours=1),
-        offered_at=NOW,
-        expires_at=NOW + datetime.timedelta(hours=2),
-    )
+    entry = waiting_entry(provider, service, location, DAY)
+    held_time(entry, provider, local(DAY, hh_mm), 60, NOW)
     return entry
 
 
@@ -154,17 +128,7 @@ def test_a_reschedule_racing_a_claim_of_the_same_provider_never_fails_with_a_500
 
 
 def _hold(entry, provider, hh_mm: str) -> WaitlistOffer:
-    start = local(DAY, hh_mm)
-    return WaitlistOffer.objects.create(
-        entry=entry,
-        provider=provider,
-        start=start,
-        end=start + datetime.timedelta(hours=1),
-        blocked_start=start,
-        blocked_end=start + datetime.timedelta(hours=1),
-        offered_at=NOW,
-        expires_at=NOW + datetime.timedelta(hours=2),
-    )
+    return held_time(entry, provider, local(DAY, hh_mm), 60, NOW)
 
 
 def test_a_new_hold_and_a_booking_of_other_times_of_one_provider_both_go_through(
@@ -177,14 +141,7 @@ def test_a_new_hold_and_a_booking_of_other_times_of_one_provider_both_go_through
     when it commits the hold gets the row and waits for the booking's advisory lock, the
     booking waits for the row: a deadlock, and one of two writes of free time is refused."""
     cancelled = book(assessment, location, physio, "16:00")
-    entry = WaitlistEntry.objects.create(
-        patient=PatientFactory(),
-        service=assessment,
-        location=location,
-        provider=physio,
-        earliest_date=DAY,
-        latest_date=DAY,
-    )
+    entry = waiting_entry(physio, assessment, location, DAY)
     cancelling, release = threading.Event(), threading.Event()
 
     def cancellation() -> None:
@@ -332,19 +289,7 @@ def test_every_write_of_a_calendar_shows_on_the_next_warm_search(physio, assessm
         Appointment.objects.filter(pk=visit.pk).delete()
 
     def op_hold():
-        start = when()
-        holds.append(
-            WaitlistOffer.objects.create(
-                entry=entry,
-                provider=rng.choice(providers),
-                start=start,
-                end=start + datetime.timedelta(minutes=30),
-                blocked_start=start,
-                blocked_end=start + datetime.timedelta(minutes=30),
-                offered_at=FUZZ_NOW,
-                expires_at=FUZZ_NOW + datetime.timedelta(hours=2),
-            )
-        )
+        holds.append(held_time(entry, rng.choice(providers), when(), 30, FUZZ_NOW))
 
     def op_end_hold():
         hold = rng.choice(holds)
@@ -402,14 +347,7 @@ def test_parallel_writes_of_two_calendars_are_refused_cleanly_or_go_through(
 
     colleague = make_physio(location, assessment, "Colin Colleague")
     providers = [physio, colleague]
-    entry = WaitlistEntry.objects.create(
-        patient=PatientFactory(),
-        service=assessment,
-        location=location,
-        provider=physio,
-        earliest_date=DAY,
-        latest_date=DAY,
-    )
+    entry = waiting_entry(physio, assessment, location, DAY)
     patients = {seed: [PatientFactory() for _ in range(25)] for seed in range(6)}
     failures: list[str] = []
     counts = {"ok": 0, "refused": 0, "searches": 0}
@@ -444,17 +382,7 @@ def test_parallel_writes_of_two_calendars_are_refused_cleanly_or_go_through(
                         cancel_appointment(mine[0], reason="x", now=NOW)
                     elif kind == "hold":
                         with transaction.atomic():
-                            start = when(rng)
-                            WaitlistOffer.objects.create(
-                                entry=entry,
-                                provider=rng.choice(providers),
-                                start=start,
-                                end=start + datetime.timedelta(minutes=30),
-                                blocked_start=start,
-                                blocked_end=start + datetime.timedelta(minutes=30),
-                                offered_at=NOW,
-                                expires_at=NOW + datetime.timedelta(hours=2),
-                            )
+                            held_time(entry, rng.choice(providers), when(rng), 30, NOW)
                     elif kind == "end":
                         WaitlistOffer.objects.filter(
                             pk__in=WaitlistOffer.objects.filter(
